@@ -1,0 +1,24 @@
+# One image for every Waypoint service; docker-compose.yml picks the binary per container.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bins -p auth-service -p gateway \
+ && mkdir -p /out \
+ && cp target/release/auth-service target/release/gateway /out/
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /data waypoint \
+ && mkdir -p /data && chown waypoint /data
+COPY --from=build /out/ /usr/local/bin/
+USER waypoint
+WORKDIR /data
+ENV WAYPOINT_DATA_DIR=/data \
+    LOG_FORMAT=json \
+    BIND_ADDR=0.0.0.0:8080
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=2s CMD curl -fsS http://127.0.0.1:8080/readyz || exit 1

@@ -1,0 +1,140 @@
+//! auth-service settings, from environment variables (all listed in the README).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use shared::config::{self, ConfigError, RedisSettings, Secret};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `BIND_ADDR`, default `127.0.0.1:8101`.
+    pub bind_addr: String,
+    /// `WORKERS`: HTTP worker threads, default the number of CPUs.
+    pub workers: usize,
+    /// `DATABASE_URL`, default `sqlite://data/auth.db`.
+    pub database_url: String,
+    /// `DATABASE_POOL_SIZE`, default 8.
+    pub database_pool_size: u32,
+    pub redis: RedisSettings,
+    /// `WAYPOINT_INTERNAL_TOKEN`, default generated under `data/internal-token`.
+    pub internal_token: Secret,
+    pub jwt: JwtSettings,
+    pub sessions: SessionSettings,
+    pub throttle: ThrottleSettings,
+    /// The first admin account, created at first start when both variables are set.
+    pub admin: Option<AdminSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    /// `JWT_PRIVATE_KEY`: the RSA private key as PEM (PKCS#8 or PKCS#1). Production.
+    pub private_key_pem: Option<Secret>,
+    /// `JWT_PRIVATE_KEY_FILE`, default `data/keys/jwt-private.pem`, generated when missing.
+    pub private_key_file: PathBuf,
+    /// `JWT_ISSUER`, default `waypoint-auth`.
+    pub issuer: String,
+    /// `JWT_AUDIENCE`, default `waypoint`.
+    pub audience: String,
+    /// `ACCESS_TOKEN_TTL`, default `15m`.
+    pub access_token_ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// `SESSION_IDLE_TIMEOUT`, default `30m`: a session unused this long ends.
+    pub idle_timeout: Duration,
+    /// `SESSION_ABSOLUTE_LIFETIME`, default `7d`: no session lives longer.
+    pub absolute_lifetime: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ThrottleSettings {
+    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`, default 5 per window.
+    pub max_failures_per_account: u32,
+    /// `LOGIN_MAX_FAILURES_PER_IP`, default 20 per window.
+    pub max_failures_per_ip: u32,
+    /// `LOGIN_FAILURE_WINDOW`, default `15m`.
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// `WAYPOINT_ADMIN_ACCOUNT`.
+    pub account: String,
+    /// `WAYPOINT_ADMIN_PASSWORD`.
+    pub password: Secret,
+    /// `WAYPOINT_ADMIN_EMAIL`, default `<account>@waypoint.local`.
+    pub email: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let data = config::data_dir();
+        let admin = match (
+            config::raw("WAYPOINT_ADMIN_ACCOUNT"),
+            config::raw("WAYPOINT_ADMIN_PASSWORD"),
+        ) {
+            (Some(account), Some(password)) => Some(AdminSettings {
+                email: config::string("WAYPOINT_ADMIN_EMAIL", &format!("{account}@waypoint.local")),
+                account,
+                password: Secret::new(password),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "WAYPOINT_ADMIN_PASSWORD",
+                    "must be set with WAYPOINT_ADMIN_ACCOUNT",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "WAYPOINT_ADMIN_ACCOUNT",
+                    "must be set with WAYPOINT_ADMIN_PASSWORD",
+                ));
+            }
+        };
+        Ok(Self {
+            bind_addr: config::string("BIND_ADDR", "127.0.0.1:8101"),
+            workers: config::var(
+                "WORKERS",
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )?,
+            database_url: config::string(
+                "DATABASE_URL",
+                &format!("sqlite://{}", data.join("auth.db").display()),
+            ),
+            database_pool_size: config::var("DATABASE_POOL_SIZE", 8)?,
+            redis: RedisSettings::from_env()?,
+            internal_token: config::internal_token()?,
+            jwt: JwtSettings {
+                private_key_pem: config::raw("JWT_PRIVATE_KEY").map(Secret::new),
+                private_key_file: config::var(
+                    "JWT_PRIVATE_KEY_FILE",
+                    data.join("keys").join("jwt-private.pem"),
+                )?,
+                issuer: config::string("JWT_ISSUER", shared::token::DEFAULT_ISSUER),
+                audience: config::string("JWT_AUDIENCE", shared::token::DEFAULT_AUDIENCE),
+                access_token_ttl: config::duration(
+                    "ACCESS_TOKEN_TTL",
+                    Duration::from_secs(15 * 60),
+                )?,
+            },
+            sessions: SessionSettings {
+                idle_timeout: config::duration(
+                    "SESSION_IDLE_TIMEOUT",
+                    Duration::from_secs(30 * 60),
+                )?,
+                absolute_lifetime: config::duration(
+                    "SESSION_ABSOLUTE_LIFETIME",
+                    Duration::from_secs(7 * 86_400),
+                )?,
+            },
+            throttle: ThrottleSettings {
+                max_failures_per_account: config::var("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
+                max_failures_per_ip: config::var("LOGIN_MAX_FAILURES_PER_IP", 20)?,
+                window: config::duration("LOGIN_FAILURE_WINDOW", Duration::from_secs(15 * 60))?,
+            },
+            admin,
+        })
+    }
+}

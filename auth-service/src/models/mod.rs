@@ -1,0 +1,3 @@
+pub mod user;
+
+pub use user::{NewUser, User, UserView};

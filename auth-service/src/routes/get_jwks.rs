@@ -1,0 +1,11 @@
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+use crate::context::AuthContext;
+
+/// `GET /v1/auth/jwks.json`: the public keys access tokens are verified with.
+pub async fn get_jwks(ctx: web::Data<AuthContext>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(ctx.tokens().jwks())
+}

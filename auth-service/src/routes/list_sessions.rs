@@ -1,0 +1,25 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use shared::ApiError;
+use shared::identity::Identity;
+use shared::list::{ListQuery, ListSpec};
+
+use crate::context::AuthContext;
+
+const SPEC: ListSpec = ListSpec::new(&[], &[]);
+
+/// `GET /v1/auth/sessions`: the user's live sessions, newest first; `current` marks this one.
+pub async fn list_sessions(
+    ctx: web::Data<AuthContext>,
+    who: Identity,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = ListQuery::parse(&SPEC, req.query_string())?;
+    let sessions = ctx.sessions().list(who.user_id, &who.session_id).await?;
+    let count = sessions.len() as i64;
+    let results = sessions
+        .into_iter()
+        .skip(query.offset as usize)
+        .take(query.limit as usize)
+        .collect();
+    Ok(HttpResponse::Ok().json(query.page(req.path(), count, results)))
+}

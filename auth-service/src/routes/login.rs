@@ -1,0 +1,73 @@
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use shared::ApiError;
+use shared::identity::ClientAddr;
+
+use crate::context::AuthContext;
+use crate::models::User;
+use crate::passwords;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    account: String,
+    password: String,
+}
+
+/// `POST /v1/auth/login`: a new session and its token pair.
+///
+/// A wrong account and a wrong password get the same 401 after the same work. A disabled
+/// account is told so (403) only once the password is right.
+#[tracing::instrument(skip_all, fields(user_id))]
+pub async fn login(
+    ctx: web::Data<AuthContext>,
+    ClientAddr(ip): ClientAddr,
+    req: HttpRequest,
+    body: shared::json::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let LoginRequest { account, password } = body.into_inner();
+    let account = account.trim().to_ascii_lowercase();
+    let reservation = ctx.throttle().reserve(&account, ip).await?;
+
+    let lookup = account.clone();
+    let user = ctx
+        .db()
+        .run(move |conn| Ok(User::find_by_account(conn, &lookup)?))
+        .await?;
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    // Longer than the policy allows: cannot be right, and is not worth hashing.
+    let valid = password.len() <= 4 * crate::domain::password_max_chars()
+        && passwords::verify(password, hash).await?;
+    let Some(user) = user.filter(|_| valid) else {
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "Wrong account or password.",
+        ));
+    };
+    tracing::Span::current().record("user_id", user.id);
+    ctx.throttle().release(reservation).await;
+    if user.is_disabled {
+        return Err(ApiError::forbidden(
+            "account_disabled",
+            "This account is disabled.",
+        ));
+    }
+
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let pair = ctx
+        .start_session(user.id, user_agent, &ip.to_string())
+        .await?;
+    let now = shared::time::now();
+    ctx.db()
+        .run(move |conn| Ok(User::record_login(conn, user.id, now)?))
+        .await?;
+    tracing::info!("signed in");
+    Ok(HttpResponse::Ok()
+        .insert_header(super::no_store())
+        .json(pair))
+}

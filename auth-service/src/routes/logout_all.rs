@@ -1,0 +1,16 @@
+use actix_web::{HttpResponse, web};
+use shared::ApiError;
+use shared::identity::Identity;
+
+use crate::context::AuthContext;
+
+/// `POST /v1/auth/logout-all`: ends every session of the user, this one included.
+#[tracing::instrument(skip_all, fields(user_id = who.user_id))]
+pub async fn logout_all(
+    ctx: web::Data<AuthContext>,
+    who: Identity,
+) -> Result<HttpResponse, ApiError> {
+    let ended = ctx.sessions().end_all(who.user_id, None).await?;
+    tracing::info!(ended, "signed out everywhere");
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,19 @@
+use actix_web::{HttpResponse, web};
+use shared::ApiError;
+use shared::identity::Identity;
+
+use crate::context::AuthContext;
+
+/// `DELETE /v1/auth/sessions/{sid}`: ends one of the user's own sessions (another
+/// user's session id is simply not found).
+pub async fn revoke_session(
+    ctx: web::Data<AuthContext>,
+    who: Identity,
+    sid: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if ctx.sessions().end(who.user_id, &sid).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("session"))
+    }
+}

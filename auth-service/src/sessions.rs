@@ -1,0 +1,396 @@
+//! Sessions: an allow-list in Redis, shared by every replica of every service.
+//!
+//! A session is valid only while its key `sess:{sid}` exists. The key expires after the
+//! idle timeout, which each authenticated request slides (the gateway does it), but never
+//! beyond the absolute lifetime recorded in the session. `usess:{uid}` indexes a user's
+//! sessions for logout-all. Deleting the key ends the session on every replica at once.
+//!
+//! Refresh tokens are `{sid}.{generation}.{mac}`, where the mac is an HMAC of sid and
+//! generation under a secret kept in the session. Each refresh bumps the generation; a
+//! genuine token of an older generation is a replay, and ends the session.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use redis::Script;
+use serde::Serialize;
+use sha2::Sha256;
+use shared::redis::{Redis, RedisError};
+
+/// Fields of the session hash: also read by the gateway's session check.
+pub mod field {
+    pub const USER: &str = "uid";
+    pub const CREATED_MS: &str = "created";
+    pub const ABSOLUTE_EXPIRY_MS: &str = "abs";
+    pub const IDLE_MS: &str = "idle";
+    pub const SEEN_MS: &str = "seen";
+    pub const USER_AGENT: &str = "ua";
+    pub const IP: &str = "ip";
+    pub const REFRESH_SECRET: &str = "rsec";
+    pub const REFRESH_GENERATION: &str = "rgen";
+}
+
+#[derive(Clone)]
+pub struct SessionStore {
+    redis: Redis,
+    idle: Duration,
+    absolute: Duration,
+}
+
+/// What a refresh attempt found.
+pub enum Refresh {
+    Rotated {
+        user_id: i64,
+        session_id: String,
+        refresh_token: String,
+    },
+    /// Unknown, expired or forged token: nothing changed.
+    Invalid,
+    /// A spent token came back: the session has been ended.
+    Replayed,
+}
+
+/// A session as its owner sees it.
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub expires_at: String,
+    pub user_agent: String,
+    pub ip: String,
+    pub current: bool,
+}
+
+impl SessionStore {
+    pub fn new(redis: Redis, idle: Duration, absolute: Duration) -> Self {
+        Self {
+            redis,
+            idle,
+            absolute,
+        }
+    }
+
+    fn session_key(&self, sid: &str) -> String {
+        self.redis.key(format_args!("sess:{sid}"))
+    }
+
+    fn index_key(&self, user_id: i64) -> String {
+        self.redis.key(format_args!("usess:{user_id}"))
+    }
+
+    /// Starts a session; returns its id and first refresh token.
+    pub async fn create(
+        &self,
+        user_id: i64,
+        user_agent: &str,
+        ip: &str,
+    ) -> Result<(String, String), RedisError> {
+        let sid = shared::random::token_hex(16);
+        let secret = shared::random::token_hex(32);
+        let now = shared::time::now_millis();
+        let idle = self.idle.as_millis() as i64;
+        let absolute = self.absolute.as_millis() as i64;
+        let user_agent: String = user_agent.chars().take(200).collect();
+        let key = self.session_key(&sid);
+        let index = self.index_key(user_id);
+        self.redis
+            .pipeline::<()>(
+                redis::pipe()
+                    .atomic()
+                    .hset_multiple(
+                        &key,
+                        &[
+                            (field::USER, user_id.to_string()),
+                            (field::CREATED_MS, now.to_string()),
+                            (field::ABSOLUTE_EXPIRY_MS, (now + absolute).to_string()),
+                            (field::IDLE_MS, idle.to_string()),
+                            (field::SEEN_MS, now.to_string()),
+                            (field::USER_AGENT, user_agent),
+                            (field::IP, ip.to_owned()),
+                            (field::REFRESH_SECRET, secret.clone()),
+                            (field::REFRESH_GENERATION, "0".to_owned()),
+                        ],
+                    )
+                    .ignore()
+                    .pexpire(&key, idle.min(absolute))
+                    .ignore()
+                    .sadd(&index, &sid)
+                    .ignore()
+                    .pexpire(&index, absolute)
+                    .ignore(),
+            )
+            .await?;
+        let token = refresh_token(&sid, 0, &secret);
+        Ok((sid, token))
+    }
+
+    /// Exchanges a refresh token for the next one (rotation with replay detection).
+    pub async fn refresh(&self, token: &str) -> Result<Refresh, RedisError> {
+        let Some((sid, generation, _)) = parse_refresh_token(token) else {
+            return Ok(Refresh::Invalid);
+        };
+        let key = self.session_key(sid);
+        let (user, secret): (Option<i64>, Option<String>) = self
+            .redis
+            .query(
+                redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg(field::USER)
+                    .arg(field::REFRESH_SECRET),
+            )
+            .await?;
+        let (Some(user_id), Some(secret)) = (user, secret) else {
+            return Ok(Refresh::Invalid);
+        };
+        if !mac_matches(token, &secret) {
+            return Ok(Refresh::Invalid);
+        }
+        let outcome: i64 = self
+            .redis
+            .script(
+                ROTATE
+                    .key(&key)
+                    .key(self.index_key(user_id))
+                    .arg(generation)
+                    .arg(shared::time::now_millis())
+                    .arg(sid),
+            )
+            .await?;
+        Ok(match outcome {
+            1 => Refresh::Rotated {
+                user_id,
+                session_id: sid.to_owned(),
+                refresh_token: refresh_token(sid, generation + 1, &secret),
+            },
+            -1 => {
+                tracing::warn!(user_id, "refresh token replayed; session ended");
+                Refresh::Replayed
+            }
+            _ => Refresh::Invalid,
+        })
+    }
+
+    /// Ends one session of `user_id`; false when it is not theirs or already gone.
+    pub async fn end(&self, user_id: i64, sid: &str) -> Result<bool, RedisError> {
+        let ended: i64 = self
+            .redis
+            .script(
+                END_ONE
+                    .key(self.session_key(sid))
+                    .key(self.index_key(user_id))
+                    .arg(user_id)
+                    .arg(sid),
+            )
+            .await?;
+        Ok(ended == 1)
+    }
+
+    /// Ends every session of `user_id` except `keep`; returns how many ended.
+    pub async fn end_all(&self, user_id: i64, keep: Option<&str>) -> Result<u64, RedisError> {
+        self.redis
+            .script(
+                END_ALL
+                    .key(self.index_key(user_id))
+                    .arg(self.redis.key("sess:"))
+                    .arg(keep.unwrap_or("")),
+            )
+            .await
+    }
+
+    /// The live sessions of `user_id`, newest first; forgets index entries that expired.
+    pub async fn list(&self, user_id: i64, current: &str) -> Result<Vec<SessionView>, RedisError> {
+        let index = self.index_key(user_id);
+        let sids: Vec<String> = self.redis.query(redis::cmd("SMEMBERS").arg(&index)).await?;
+        if sids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for sid in &sids {
+            pipe.cmd("HMGET").arg(self.session_key(sid)).arg(&[
+                field::USER,
+                field::CREATED_MS,
+                field::SEEN_MS,
+                field::ABSOLUTE_EXPIRY_MS,
+                field::IDLE_MS,
+                field::USER_AGENT,
+                field::IP,
+            ]);
+        }
+        type Row = (
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = self.redis.pipeline(&pipe).await?;
+        let mut views = Vec::new();
+        let mut dead = Vec::new();
+        for (sid, row) in sids.into_iter().zip(rows) {
+            match row {
+                (Some(uid), Some(created), Some(seen), Some(abs), Some(idle), ua, ip)
+                    if uid == user_id =>
+                {
+                    views.push((
+                        created,
+                        SessionView {
+                            current: sid == current,
+                            id: sid,
+                            created_at: millis_to_rfc3339(created),
+                            last_seen_at: millis_to_rfc3339(seen),
+                            expires_at: millis_to_rfc3339(abs.min(seen + idle)),
+                            user_agent: ua.unwrap_or_default(),
+                            ip: ip.unwrap_or_default(),
+                        },
+                    ))
+                }
+                _ => dead.push(sid),
+            }
+        }
+        if !dead.is_empty() {
+            let _: Result<i64, _> = self
+                .redis
+                .query(redis::cmd("SREM").arg(&index).arg(&dead))
+                .await;
+        }
+        views.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
+        Ok(views.into_iter().map(|(_, v)| v).collect())
+    }
+}
+
+fn millis_to_rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn refresh_token(sid: &str, generation: u64, secret: &str) -> String {
+    let payload = format!("{sid}.{generation}");
+    format!(
+        "{payload}.{}",
+        URL_SAFE_NO_PAD.encode(mac(&payload, secret))
+    )
+}
+
+fn mac(payload: &str, secret: &str) -> Vec<u8> {
+    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    mac.update(payload.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn mac_matches(token: &str, secret: &str) -> bool {
+    let Some((payload, presented)) = token.rsplit_once('.') else {
+        return false;
+    };
+    let Ok(presented) = URL_SAFE_NO_PAD.decode(presented) else {
+        return false;
+    };
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    mac.update(payload.as_bytes());
+    mac.verify_slice(&presented).is_ok()
+}
+
+fn parse_refresh_token(token: &str) -> Option<(&str, u64, &str)> {
+    if token.len() > 200 {
+        return None;
+    }
+    let mut parts = token.split('.');
+    let sid = parts.next()?;
+    let generation = parts.next()?.parse().ok()?;
+    let mac = parts.next()?;
+    let sane = sid.len() == 32 && sid.bytes().all(|b| b.is_ascii_hexdigit());
+    (sane && parts.next().is_none()).then_some((sid, generation, mac))
+}
+
+/// KEYS: session, user index. ARGV: presented generation, now (ms), sid.
+/// 1 rotated, 0 gone, -1 replay (session ended).
+static ROTATE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::new(
+        r#"
+local s = redis.call('HMGET', KEYS[1], 'rgen', 'abs', 'idle')
+if not s[1] then return 0 end
+if tonumber(ARGV[1]) ~= tonumber(s[1]) then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[3])
+  return -1
+end
+local now = tonumber(ARGV[2])
+local ttl = math.min(tonumber(s[3]), tonumber(s[2]) - now)
+if ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('HSET', KEYS[1], 'rgen', tonumber(s[1]) + 1, 'seen', now)
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+"#,
+    )
+});
+
+/// KEYS: session, user index. ARGV: user id, sid. 1 ended, 0 not theirs or gone.
+static END_ONE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('HGET', KEYS[1], 'uid') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1
+"#,
+    )
+});
+
+/// KEYS: user index. ARGV: session key prefix, sid to keep ('' for none). Returns count.
+static END_ALL: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::new(
+        r#"
+local ended = 0
+for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if sid ~= ARGV[2] then
+    ended = ended + redis.call('DEL', ARGV[1] .. sid)
+    redis.call('SREM', KEYS[1], sid)
+  end
+end
+return ended
+"#,
+    )
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_are_bound_to_session_generation_and_secret() {
+        let sid = "0123456789abcdef0123456789abcdef";
+        let token = refresh_token(sid, 3, "secret");
+        assert_eq!(
+            parse_refresh_token(&token).map(|(s, g, _)| (s, g)),
+            Some((sid, 3))
+        );
+        assert!(mac_matches(&token, "secret"));
+        assert!(!mac_matches(&token, "other secret"));
+        let forged = token.replacen(".3.", ".4.", 1);
+        assert!(!mac_matches(&forged, "secret"));
+    }
+
+    #[test]
+    fn malformed_refresh_tokens_are_rejected_before_redis() {
+        for token in [
+            "",
+            "abc",
+            "a.b.c",
+            "0123456789abcdef0123456789abcdeg.0.x",
+            "x.1.y.z",
+        ] {
+            assert!(parse_refresh_token(token).is_none(), "{token}");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Building and running auth-service: connect, migrate, bootstrap, serve.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use diesel_migrations::embed_migrations;
+use shared::db::{Db, Migrations};
+use shared::identity::InternalToken;
+use shared::redis::Redis;
+
+use crate::config::Settings;
+use crate::context::AuthContext;
+use crate::keys::SigningKey;
+use crate::sessions::SessionStore;
+use crate::throttle::LoginThrottle;
+use crate::tokens::TokenIssuer;
+use crate::{bootstrap, routes};
+
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: embed_migrations!("migrations/sqlite"),
+    postgres: embed_migrations!("migrations/postgres"),
+};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let url = settings.database_url.clone();
+        let pool_size = settings.database_pool_size;
+        let db =
+            tokio::task::spawn_blocking(move || Db::connect(&url, pool_size, MIGRATIONS)).await??;
+        let redis = Redis::connect(&settings.redis)?;
+        let jwt = settings.jwt.clone();
+        let key = tokio::task::spawn_blocking(move || SigningKey::load_or_generate(&jwt)).await??;
+        if let Some(admin) = &settings.admin {
+            bootstrap::ensure_admin(&db, admin).await?;
+        }
+
+        let context = web::Data::new(AuthContext {
+            sessions: SessionStore::new(
+                redis.clone(),
+                settings.sessions.idle_timeout,
+                settings.sessions.absolute_lifetime,
+            ),
+            throttle: LoginThrottle::new(redis.clone(), settings.throttle.clone()),
+            tokens: TokenIssuer::new(key, &settings.jwt),
+            db,
+            redis,
+        });
+        let internal_token = InternalToken::new(settings.internal_token.clone());
+        let listener = TcpListener::bind(&settings.bind_addr)?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(shared::http::json_error_handlers())
+                .wrap(from_fn(shared::http::request_context))
+                .app_data(context.clone())
+                .app_data(internal_token.clone())
+                .configure(shared::http::configure)
+                .configure(routes::config)
+        })
+        .workers(settings.workers)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "auth-service listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,2 @@
+-- One database per service (DESIGN: no service reads another's tables).
+CREATE DATABASE auth;

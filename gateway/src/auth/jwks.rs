@@ -1,0 +1,94 @@
+//! auth-service's public keys, fetched from its JWKS at start and refreshed periodically,
+//! and early when a token names a key we do not know (rotation), at most every 10 s.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use tokio::sync::Notify;
+
+pub struct KeySet {
+    keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
+    url: String,
+    wake: Notify,
+}
+
+impl KeySet {
+    pub fn new(auth_service_url: &str) -> Arc<Self> {
+        Arc::new(Self {
+            keys: RwLock::new(Arc::default()),
+            url: format!(
+                "{}/v1/auth/jwks.json",
+                auth_service_url.trim_end_matches('/')
+            ),
+            wake: Notify::new(),
+        })
+    }
+
+    pub fn get(&self, kid: &str) -> Option<DecodingKey> {
+        let keys = self.keys.read().map(|k| k.clone()).unwrap_or_default();
+        let key = keys.get(kid).cloned();
+        if key.is_none() {
+            self.wake.notify_one();
+        }
+        key
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.keys.read().is_ok_and(|k| !k.is_empty())
+    }
+
+    /// Keeps the keys fresh for as long as the process runs.
+    pub fn spawn_refresher(self: &Arc<Self>, client: reqwest::Client, interval: Duration) {
+        let keys = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut last_attempt: Option<Instant> = None;
+            loop {
+                if last_attempt.is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+                    || !keys.is_loaded()
+                {
+                    last_attempt = Some(Instant::now());
+                    if let Err(err) = keys.refresh(&client).await {
+                        tracing::warn!(url = %keys.url, error = %err, "cannot fetch the JWKS");
+                    }
+                }
+                let wait = if keys.is_loaded() {
+                    interval
+                } else {
+                    Duration::from_millis(500)
+                };
+                let _ = tokio::time::timeout(wait, keys.wake.notified()).await;
+            }
+        });
+    }
+
+    async fn refresh(&self, client: &reqwest::Client) -> anyhow::Result<()> {
+        let set: JwkSet = client
+            .get(&self.url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let usable = matches!(jwk.algorithm, AlgorithmParameters::RSA(_))
+                && jwk
+                    .common
+                    .key_algorithm
+                    .is_none_or(|alg| alg == jsonwebtoken::jwk::KeyAlgorithm::RS256);
+            if let (true, Some(kid)) = (usable, &jwk.common.key_id) {
+                keys.insert(kid.clone(), DecodingKey::from_jwk(jwk)?);
+            }
+        }
+        anyhow::ensure!(!keys.is_empty(), "the JWKS holds no RS256 key");
+        tracing::debug!(count = keys.len(), "JWKS loaded");
+        if let Ok(mut current) = self.keys.write() {
+            *current = Arc::new(keys);
+        }
+        Ok(())
+    }
+}

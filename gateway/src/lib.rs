@@ -1,0 +1,17 @@
+//! The gateway: every request from outside passes here. It canonicalises the path, finds
+//! the upstream service, authenticates the caller (JWT verified locally, session checked
+//! in the shared Redis: the single sign-on) and forwards the request with the identity
+//! headers services trust.
+
+pub mod access;
+pub mod auth;
+pub mod client_ip;
+pub mod config;
+pub mod handler;
+pub mod path;
+pub mod proxy;
+pub mod startup;
+pub mod upstreams;
+
+pub use config::Settings;
+pub use startup::Application;

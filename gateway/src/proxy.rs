@@ -1,0 +1,240 @@
+//! Forwarding a request to its upstream and streaming the answer back.
+//!
+//! Method, canonical path, query, headers (minus hop-by-hop headers, the client's
+//! credentials and anything only the gateway may set) and the body go upstream through
+//! one pooled client per worker. The gateway adds `X-Request-Id`, `X-Forwarded-For`,
+//! `X-Real-IP`, the internal token and, for signed-in callers, `X-User-Id` and
+//! `X-Session-Id`. An unreachable upstream is a 503, a slow one a 504, a broken answer a
+//! 502, all in the JSON error shape.
+
+use std::net::IpAddr;
+
+use actix_web::body::{BodyStream, SizedStream};
+use actix_web::http::{StatusCode, header as ah};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use reqwest::header as rh;
+use shared::ApiError;
+use shared::http::RequestId;
+use shared::identity::{GATEWAY_ONLY_HEADERS, names};
+
+use crate::auth::Caller;
+use crate::upstreams::Upstream;
+
+/// Bodies up to this size are read whole and sent with a length; larger or unsized
+/// bodies are streamed through.
+const BUFFERED_BODY_LIMIT: u64 = 64 * 1024;
+
+/// What the gateway adds to the forwarded request.
+pub struct Forwarding<'a> {
+    pub upstream: &'a Upstream,
+    pub canonical_path: &'a str,
+    pub client_ip: IpAddr,
+    pub caller: Option<&'a Caller>,
+    pub internal_token: &'a rh::HeaderValue,
+}
+
+pub async fn forward(
+    client: &reqwest::Client,
+    req: &HttpRequest,
+    payload: web::Payload,
+    forwarding: Forwarding<'_>,
+) -> Result<HttpResponse, ApiError> {
+    let mut url =
+        String::with_capacity(forwarding.upstream.base_url.len() + req.uri().path().len() + 64);
+    url.push_str(&forwarding.upstream.base_url);
+    url.push_str(forwarding.canonical_path);
+    if let Some(query) = req.uri().query() {
+        url.push('?');
+        url.push_str(query);
+    }
+    let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
+        .map_err(|_| ApiError::bad_request("invalid_method", "Unsupported HTTP method."))?;
+    let headers = upstream_headers(req, &forwarding);
+    let body = request_body(req, payload).await?;
+
+    let response = client
+        .request(method, url)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(upstream_error)?;
+    Ok(client_response(req, response))
+}
+
+fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -> rh::HeaderMap {
+    let connection_listed: Vec<String> = req
+        .headers()
+        .get_all(ah::CONNECTION)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| v.trim().to_ascii_lowercase())
+        .collect();
+    let mut headers = rh::HeaderMap::with_capacity(req.headers().len() + 8);
+    for (name, value) in req.headers() {
+        let drop = is_hop_by_hop(name.as_str())
+            || name == ah::HOST
+            || name == ah::AUTHORIZATION
+            || name == ah::X_FORWARDED_FOR
+            || name.as_str() == "x-request-id"
+            || GATEWAY_ONLY_HEADERS
+                .iter()
+                .any(|h| h.as_str() == name.as_str())
+            || connection_listed.iter().any(|c| c == name.as_str());
+        if drop {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            rh::HeaderName::from_bytes(name.as_str().as_bytes()),
+            rh::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let forwarded_for = match req
+        .headers()
+        .get(ah::X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(previous) => format!("{previous}, {peer}"),
+        None => peer,
+    };
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = rh::HeaderValue::from_str(value) {
+            headers.insert(rh::HeaderName::from_static(name), value);
+        }
+    };
+    set("x-forwarded-for", &forwarded_for);
+    set("x-forwarded-proto", req.connection_info().scheme());
+    set("x-forwarded-host", req.connection_info().host());
+    set(names::REAL_IP, &forwarding.client_ip.to_string());
+    if let Some(id) = req.extensions().get::<RequestId>() {
+        set("x-request-id", &id.0);
+    }
+    if let Some(caller) = forwarding.caller {
+        set(names::USER_ID, &caller.user_id.to_string());
+        set(names::SESSION_ID, &caller.session_id);
+    }
+    headers.insert(
+        rh::HeaderName::from_static(names::INTERNAL_TOKEN),
+        forwarding.internal_token.clone(),
+    );
+    headers
+}
+
+async fn request_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<reqwest::Body, ApiError> {
+    let length: Option<u64> = req
+        .headers()
+        .get(ah::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let chunked = req.headers().contains_key(ah::TRANSFER_ENCODING);
+    match length {
+        None if !chunked => Ok(reqwest::Body::from(Bytes::new())),
+        Some(0) => Ok(reqwest::Body::from(Bytes::new())),
+        Some(len) if len <= BUFFERED_BODY_LIMIT => {
+            let mut body = web::BytesMut::with_capacity(len as usize);
+            while let Some(chunk) = payload.next().await {
+                body.extend_from_slice(&chunk.map_err(|_| {
+                    ApiError::bad_request("body_read_failed", "The request body could not be read.")
+                })?);
+            }
+            Ok(reqwest::Body::from(body.freeze()))
+        }
+        _ => {
+            // actix's payload lives on this worker thread; a channel carries it to the
+            // (thread-safe) body the HTTP client sends.
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+            actix_web::rt::spawn(async move {
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|err| std::io::Error::other(err.to_string()));
+                    let failed = chunk.is_err();
+                    if tx.send(chunk).await.is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            });
+            Ok(reqwest::Body::wrap_stream(stream))
+        }
+    }
+}
+
+fn client_response(req: &HttpRequest, response: reqwest::Response) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut builder = HttpResponse::build(status);
+    for (name, value) in response.headers() {
+        if is_hop_by_hop(name.as_str()) || name == rh::CONTENT_LENGTH {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            ah::HeaderName::from_bytes(name.as_str().as_bytes()),
+            ah::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            builder.append_header((name, value));
+        }
+    }
+    let length = response.content_length();
+    let body = response
+        .bytes_stream()
+        .map(|chunk| chunk.map_err(|err| actix_web::error::ErrorBadGateway(err.to_string())));
+    if req.method() == actix_web::http::Method::HEAD {
+        return builder.finish();
+    }
+    match length {
+        Some(length) => builder.body(SizedStream::new(length, body)),
+        None => builder.body(BodyStream::new(body)),
+    }
+}
+
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+fn upstream_error(err: reqwest::Error) -> ApiError {
+    if err.is_timeout() {
+        ApiError::new(
+            shared::ErrorKind::GatewayTimeout,
+            "upstream_timeout",
+            "The service did not answer in time.",
+        )
+        .with_source(err)
+    } else if err.is_connect() {
+        ApiError::unavailable(
+            "upstream_unavailable",
+            "The service is unavailable; retry shortly.",
+        )
+        .with_source(err)
+    } else {
+        ApiError::new(
+            shared::ErrorKind::BadGateway,
+            "bad_gateway",
+            "The service answered badly.",
+        )
+        .with_source(err)
+    }
+}

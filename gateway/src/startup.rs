@@ -1,0 +1,103 @@
+//! Building and running the gateway.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use shared::redis::Redis;
+
+use crate::access::{DEFAULT_PUBLIC_ROUTES, PublicRoutes};
+use crate::auth::jwks::KeySet;
+use crate::auth::session::SessionCheck;
+use crate::auth::verifier::TokenVerifier;
+use crate::config::Settings;
+use crate::handler;
+use crate::upstreams::RouteTable;
+
+/// What every request handler of the gateway shares.
+pub struct GatewayState {
+    pub routes: RouteTable,
+    pub public: PublicRoutes,
+    pub keys: Arc<KeySet>,
+    pub verifier: TokenVerifier,
+    pub sessions: SessionCheck,
+    pub redis: Redis,
+    pub internal_token: reqwest::header::HeaderValue,
+    pub trusted_proxies: usize,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let redis = Redis::connect(&settings.redis)?;
+        let keys = KeySet::new(&settings.auth_service_url);
+        keys.spawn_refresher(upstream_client(&settings), settings.jwks_refresh_interval);
+        let state = web::Data::new(GatewayState {
+            routes: RouteTable::new(&settings.routes)?,
+            public: PublicRoutes::new(DEFAULT_PUBLIC_ROUTES)?,
+            verifier: TokenVerifier::new(
+                keys.clone(),
+                &settings.jwt_issuer,
+                &settings.jwt_audience,
+                settings.jwt_leeway,
+            ),
+            keys,
+            sessions: SessionCheck::new(redis.clone()),
+            redis,
+            internal_token: reqwest::header::HeaderValue::from_str(
+                settings.internal_token.expose(),
+            )?,
+            trusted_proxies: settings.trusted_proxies,
+        });
+
+        let listener = TcpListener::bind(&settings.bind_addr)?;
+        let port = listener.local_addr()?.port();
+        let client_settings = settings.clone();
+        let server = HttpServer::new(move || {
+            // One connection pool per worker thread: connections stay on the thread
+            // that uses them.
+            let client = web::Data::new(upstream_client(&client_settings));
+            App::new()
+                .wrap(shared::http::json_error_handlers())
+                .wrap(from_fn(shared::http::request_context))
+                .app_data(state.clone())
+                .app_data(client)
+                .configure(shared::http::configure)
+                .route("/healthz", web::get().to(shared::http::healthz))
+                .route("/readyz", web::get().to(handler::readyz))
+                .default_service(web::to(handler::gateway))
+        })
+        .workers(settings.workers)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "gateway listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn upstream_client(settings: &Settings) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(settings.upstream_timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}

@@ -1,0 +1,13 @@
+//! Waypoint end to end: real services behind two real gateway replicas, real Redis, and
+//! SQLite or PostgreSQL (`TEST_DATABASE_URL`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod bad_input;
+mod jwt_rejection;
+mod login_throttling;
+mod redis_outage;
+mod sessions;
+mod single_sign_on;
+mod spoofing;

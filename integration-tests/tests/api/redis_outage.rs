@@ -1,0 +1,102 @@
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::{PASSWORD, Stack, StackOptions, error_code};
+
+#[tokio::test]
+async fn with_redis_down_protected_routes_fail_closed_and_recover_without_a_restart() {
+    let mut stack = Stack::start_with(StackOptions {
+        private_redis: true,
+        ..Default::default()
+    })
+    .await;
+    let alice = stack.sign_up_and_in("alice").await;
+    assert_eq!(stack.me(0, &alice.access_token).await, StatusCode::OK);
+
+    stack.redis().stop();
+    for i in 0..2 {
+        let started = Instant::now();
+        let (status, body) = stack
+            .call(
+                i,
+                Method::GET,
+                "/v1/auth/me",
+                Some(&alice.access_token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "never 200 without a session check"
+        );
+        assert_eq!(error_code(&body), "session_store_unavailable");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered within the timeout budget: {:?}",
+            started.elapsed()
+        );
+    }
+    let (status, _) = stack.login_via(0, "alice", PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no sign-in without the session store"
+    );
+
+    stack.redis().restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = stack.login_via(1, "alice", PASSWORD).await;
+        if status == StatusCode::OK {
+            let token = body["access_token"].as_str().unwrap();
+            assert_eq!(stack.me(0, token).await, StatusCode::OK);
+            assert_eq!(stack.me(1, token).await, StatusCode::OK);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "service did not recover: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_redis_slower_than_its_timeout_is_a_503_not_a_hang() {
+    let mut stack = Stack::start_with(StackOptions {
+        private_redis: true,
+        ..Default::default()
+    })
+    .await;
+    let alice = stack.sign_up_and_in("alice").await;
+    assert!(
+        stack
+            .redis()
+            .command(&["CLIENT", "PAUSE", "1500", "ALL"])
+            .contains("OK")
+    );
+    let started = Instant::now();
+    let (status, _) = stack
+        .call(
+            0,
+            Method::GET,
+            "/v1/auth/me",
+            Some(&alice.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(
+        stack.me(0, &alice.access_token).await,
+        StatusCode::OK,
+        "the session survived the pause"
+    );
+}

@@ -1,0 +1,218 @@
+use std::time::Duration;
+
+use diesel::prelude::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, Stack, StackOptions, error_code};
+
+#[tokio::test]
+async fn a_refresh_token_works_once_and_its_replay_ends_the_session() {
+    let stack = Stack::start().await;
+    let alice = stack.sign_up_and_in("alice").await;
+
+    let (status, fresh) = stack
+        .call(
+            1,
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": alice.refresh_token })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{fresh}");
+    assert_eq!(fresh["token_type"], "Bearer");
+    let new_access = fresh["access_token"].as_str().unwrap();
+    assert_ne!(fresh["refresh_token"], alice.refresh_token);
+    assert_eq!(stack.me(0, new_access).await, StatusCode::OK);
+
+    let (status, body) = stack
+        .call(
+            0,
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": alice.refresh_token })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&body), "refresh_token_reused");
+    assert_eq!(
+        stack.me(0, new_access).await,
+        StatusCode::UNAUTHORIZED,
+        "the whole session ended"
+    );
+    let (status, _) = stack
+        .call(
+            0,
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": fresh["refresh_token"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn forged_or_garbage_refresh_tokens_are_refused_without_harm() {
+    let stack = Stack::start().await;
+    let alice = stack.sign_up_and_in("alice").await;
+    let (sid, _) = alice.refresh_token.split_once('.').unwrap();
+    for token in [
+        "",
+        "garbage",
+        &format!("{sid}.0.AAAA"),
+        &format!("{sid}.7.AAAA"),
+        &alice.access_token,
+    ] {
+        let (status, body) = stack
+            .call(
+                0,
+                Method::POST,
+                "/v1/auth/refresh",
+                None,
+                Some(json!({ "refresh_token": token })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token}");
+        assert_eq!(error_code(&body), "invalid_refresh_token");
+    }
+    assert_eq!(
+        stack.me(0, &alice.access_token).await,
+        StatusCode::OK,
+        "forgeries do not end the session"
+    );
+}
+
+#[tokio::test]
+async fn a_user_lists_their_sessions_and_revokes_one() {
+    let stack = Stack::start().await;
+    let here = stack.sign_up_and_in("alice").await;
+    let (_, other) = stack.login_via(1, "alice", PASSWORD).await;
+    let other = other["access_token"].as_str().unwrap().to_owned();
+    let bob = stack.sign_up_and_in("bob").await;
+
+    let (status, list) = stack
+        .call(
+            0,
+            Method::GET,
+            "/v1/auth/sessions",
+            Some(&here.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["count"], 2);
+    let sessions = list["results"].as_array().unwrap();
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let other_sid = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (status, _) = stack
+        .call(
+            0,
+            Method::DELETE,
+            &format!("/v1/auth/sessions/{other_sid}"),
+            Some(&bob.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "bob cannot end alice's session"
+    );
+    assert_eq!(stack.me(1, &other).await, StatusCode::OK);
+
+    let (status, _) = stack
+        .call(
+            1,
+            Method::DELETE,
+            &format!("/v1/auth/sessions/{other_sid}"),
+            Some(&here.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(stack.me(0, &other).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(stack.me(0, &here.access_token).await, StatusCode::OK);
+    let (_, list) = stack
+        .call(
+            0,
+            Method::GET,
+            "/v1/auth/sessions",
+            Some(&here.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(list["count"], 1);
+}
+
+#[tokio::test]
+async fn an_idle_session_expires_and_activity_keeps_it_alive() {
+    let stack = Stack::start_with(StackOptions {
+        idle_timeout: Duration::from_millis(1500),
+        ..Default::default()
+    })
+    .await;
+    let alice = stack.sign_up_and_in("alice").await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(
+            stack.me(0, &alice.access_token).await,
+            StatusCode::OK,
+            "each request slides the idle timeout"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        stack.me(1, &alice.access_token).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_account_cannot_sign_in_and_its_refresh_tokens_stop_working() {
+    let stack = Stack::start().await;
+    let alice = stack.sign_up_and_in("alice").await;
+    let db = shared::db::Db::connect(&stack.db.url, 2, auth_service::startup::MIGRATIONS).unwrap();
+    let user_id = alice.user_id;
+    db.run(move |conn| {
+        use auth_service::schema::users;
+        diesel::update(users::table.find(user_id))
+            .set(users::is_disabled.eq(true))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+
+    let (status, body) = stack.login_via(0, "alice", PASSWORD).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&body), "account_disabled");
+    let (status, body) = stack.login_via(0, "alice", "wrong password here").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the disabled state is shown only to the right password"
+    );
+    assert_eq!(error_code(&body), "invalid_credentials");
+    let (status, _) = stack
+        .call(
+            0,
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": alice.refresh_token })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        stack.me(0, &alice.access_token).await,
+        StatusCode::UNAUTHORIZED,
+        "the session ended with the refresh"
+    );
+}

@@ -1,0 +1,314 @@
+//! Diesel on SQLite (the embedded default) or PostgreSQL, through one code path.
+//!
+//! The backend is chosen by the URL: `postgres://…` (or `postgresql://…`) is PostgreSQL,
+//! `sqlite://path`, `sqlite:path` or a bare path is a SQLite file. Queries are written once
+//! against [`DbConnection`]; only migrations exist per backend (`migrations/sqlite`,
+//! `migrations/postgres`, with the same names). Migrations run when the pool is built, so a
+//! service whose schema cannot be brought up to date does not start.
+//!
+//! Diesel blocks, so every query runs on the blocking pool through [`Db::run`], bounded by a
+//! semaphore the size of the connection pool: a burst of requests waits asynchronously for a
+//! permit instead of piling blocked threads onto r2d2's checkout.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+use tokio::sync::Semaphore;
+
+use crate::error::{ApiError, ErrorKind};
+
+/// A connection to either backend; queries are written against this type.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A service's migrations, one set per backend.
+pub struct Migrations {
+    pub sqlite: EmbeddedMigrations,
+    pub postgres: EmbeddedMigrations,
+}
+
+/// Where a database URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTarget {
+    pub backend: Backend,
+    /// What the driver opens: the PostgreSQL URL, or the SQLite file path.
+    pub target: String,
+}
+
+impl DbTarget {
+    pub fn parse(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Self {
+                backend: Backend::Postgres,
+                target: url.to_owned(),
+            };
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        Self {
+            backend: Backend::Sqlite,
+            target: path.to_owned(),
+        }
+    }
+}
+
+/// Opens connections of the backend the URL names (never guessing by trial).
+#[derive(Debug)]
+pub struct Manager {
+    target: DbTarget,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match self.target.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.target.target)
+                .map(DbConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.target.target)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers proceed during a write; busy_timeout makes a second
+                // writer wait for the lock instead of failing at once.
+                diesel::sql_query(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .execute(&mut conn)
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// A pool of connections and the permits that bound blocking work on it.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    permits: Arc<Semaphore>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Builds the pool and brings the schema up to date.
+    pub fn connect(url: &str, pool_size: u32, migrations: Migrations) -> anyhow::Result<Self> {
+        let target = DbTarget::parse(url);
+        if target.backend == Backend::Sqlite
+            && let Some(dir) = Path::new(&target.target).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let backend = target.backend;
+        // r2d2 needs at least two connections for a request that holds one while another
+        // part of the same request checks out a second (e.g. a nested helper).
+        let size = pool_size.max(2);
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(3))
+            .build(Manager { target })
+            .map_err(|err| anyhow::anyhow!("cannot open the {backend:?} database: {err}"))?;
+        let mut conn = pool.get()?;
+        run_migrations(&mut conn, migrations)?;
+        Ok(Self {
+            pool,
+            permits: Arc::new(Semaphore::new(size as usize)),
+            backend,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `work` with a connection on the blocking pool, inside the caller's span.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)?;
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(|err| {
+                ApiError::unavailable("database_unavailable", "The database is unavailable.")
+                    .with_source(err)
+            })?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Whether a connection can be checked out and answers.
+    pub async fn ping(&self) -> bool {
+        self.run(|conn| conn.ping().map_err(ApiError::from))
+            .await
+            .is_ok()
+    }
+}
+
+fn run_migrations(conn: &mut DbConnection, migrations: Migrations) -> anyhow::Result<()> {
+    let result = match conn {
+        DbConnection::Sqlite(conn) => conn.immediate_transaction(|conn| {
+            conn.run_pending_migrations(migrations.sqlite)
+                .map(|_| ())
+                .map_err(DieselError::QueryBuilderError)
+        }),
+        DbConnection::Postgresql(conn) => {
+            // Replicas starting together must not apply the same migration twice.
+            diesel::sql_query("SELECT pg_advisory_lock(727274)").execute(conn)?;
+            let result = conn
+                .run_pending_migrations(migrations.postgres)
+                .map(|_| ())
+                .map_err(DieselError::QueryBuilderError);
+            diesel::sql_query("SELECT pg_advisory_unlock(727274)").execute(conn)?;
+            result
+        }
+    };
+    result.map_err(|err| anyhow::anyhow!("migrations failed: {err}"))
+}
+
+/// Runs `work` in a transaction that writes.
+///
+/// On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up front, so concurrent
+/// writers queue on busy_timeout instead of failing when a read lock cannot be upgraded.
+/// On PostgreSQL it is an ordinary transaction.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    let DbConnection::Sqlite(inner) = conn else {
+        return conn.transaction(work);
+    };
+    AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+    let result = work(conn);
+    let DbConnection::Sqlite(inner) = conn else {
+        unreachable!("the connection cannot change backend inside a transaction")
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(inner)?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) = AnsiTransactionManager::rollback_transaction(inner) {
+                tracing::error!(error = %rollback, "rollback failed");
+            }
+            Err(err)
+        }
+    }
+}
+
+impl From<DieselError> for ApiError {
+    #[track_caller]
+    fn from(err: DieselError) -> Self {
+        match &err {
+            DieselError::NotFound => ApiError::not_found("record"),
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                ApiError::conflict(
+                    "already_exists",
+                    "A record with these values already exists.",
+                )
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                ApiError::conflict(
+                    "still_referenced",
+                    "The record is referenced by another record.",
+                )
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                ApiError::unavailable("database_unavailable", "The database is unavailable.")
+                    .with_source(err)
+            }
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("database is locked") =>
+            {
+                ApiError::new(
+                    ErrorKind::ServiceUnavailable,
+                    "database_busy",
+                    "The database is busy; retry.",
+                )
+                .with_retry_after(1)
+                .with_source(err)
+            }
+            _ => ApiError::internal(err),
+        }
+    }
+}
+
+/// Whether `err` is a unique-constraint violation (to map to a specific 409).
+pub fn is_unique_violation(err: &DieselError) -> bool {
+    matches!(
+        err,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_without_guessing() {
+        let cases = [
+            ("postgres://u@h/db", Backend::Postgres, "postgres://u@h/db"),
+            (
+                "postgresql://u@h/db",
+                Backend::Postgres,
+                "postgresql://u@h/db",
+            ),
+            ("sqlite://data/auth.db", Backend::Sqlite, "data/auth.db"),
+            ("sqlite:data/auth.db", Backend::Sqlite, "data/auth.db"),
+            ("/tmp/x.db", Backend::Sqlite, "/tmp/x.db"),
+        ];
+        for (url, backend, target) in cases {
+            assert_eq!(
+                DbTarget::parse(url),
+                DbTarget {
+                    backend,
+                    target: target.to_owned()
+                },
+                "{url}"
+            );
+        }
+    }
+}

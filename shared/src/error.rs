@@ -1,0 +1,428 @@
+//! The one error type of every service, rendered as DESIGN's JSON error body.
+//!
+//! Policy: an [`ErrorKind`] fixes the HTTP status; the `code` is a stable snake_case name
+//! clients may branch on; the `message` is for people. Expected errors (validation,
+//! conflicts, missing records) carry their own code and message. Unexpected errors keep
+//! their cause for the log and show the client only a fixed message, so SQL, paths and
+//! stack traces never leak.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::panic::Location;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Map, Value, json};
+
+/// What went wrong, which decides the status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    NotAcceptable,
+    Conflict,
+    Gone,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Validation,
+    TooManyRequests,
+    Internal,
+    NotImplemented,
+    BadGateway,
+    ServiceUnavailable,
+    GatewayTimeout,
+}
+
+impl ErrorKind {
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::Gone => StatusCode::GONE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::BadGateway => StatusCode::BAD_GATEWAY,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The code used when the error carries no more specific one.
+    pub const fn default_code(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::NotAcceptable => "not_acceptable",
+            Self::Conflict => "conflict",
+            Self::Gone => "gone",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Validation => "validation_failed",
+            Self::TooManyRequests => "throttled",
+            Self::Internal => "internal_error",
+            Self::NotImplemented => "not_implemented",
+            Self::BadGateway => "bad_gateway",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::GatewayTimeout => "gateway_timeout",
+        }
+    }
+
+    /// The kind for a status code another component produced (actix, an upstream).
+    pub fn from_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            406 => Self::NotAcceptable,
+            409 => Self::Conflict,
+            410 => Self::Gone,
+            413 => Self::PayloadTooLarge,
+            415 => Self::UnsupportedMediaType,
+            422 => Self::Validation,
+            429 => Self::TooManyRequests,
+            501 => Self::NotImplemented,
+            502 => Self::BadGateway,
+            503 => Self::ServiceUnavailable,
+            504 => Self::GatewayTimeout,
+            400..=499 => Self::BadRequest,
+            _ => Self::Internal,
+        }
+    }
+
+    fn default_message(self) -> &'static str {
+        match self {
+            Self::BadRequest => "The request is malformed.",
+            Self::Unauthorized => "Authentication is required.",
+            Self::Forbidden => "You are not allowed to do this.",
+            Self::NotFound => "No such resource.",
+            Self::MethodNotAllowed => "This method is not allowed on this resource.",
+            Self::NotAcceptable => {
+                "No acceptable representation; this API serves application/json."
+            }
+            Self::Conflict => "The request conflicts with the current state.",
+            Self::Gone => "The resource is gone.",
+            Self::PayloadTooLarge => "The request body is too large.",
+            Self::UnsupportedMediaType => "Unsupported content type.",
+            Self::Validation => "The request has invalid fields.",
+            Self::TooManyRequests => "Too many requests; retry later.",
+            Self::Internal => "Internal Server Error",
+            Self::NotImplemented => "Not implemented.",
+            Self::BadGateway => "An upstream service answered badly.",
+            Self::ServiceUnavailable => "A dependency is unavailable; retry later.",
+            Self::GatewayTimeout => "An upstream service did not answer in time.",
+        }
+    }
+}
+
+/// An error on its way to becoming a JSON response.
+pub struct ApiError {
+    kind: ErrorKind,
+    code: Cow<'static, str>,
+    message: Cow<'static, str>,
+    details: Option<Value>,
+    retry_after: Option<u64>,
+    source: Option<anyhow::Error>,
+    location: &'static Location<'static>,
+}
+
+impl ApiError {
+    #[track_caller]
+    pub fn new(
+        kind: ErrorKind,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            kind,
+            code: code.into(),
+            message: message.into(),
+            details: None,
+            retry_after: None,
+            source: None,
+            location: Location::caller(),
+        }
+    }
+
+    /// An error of `kind` with its default code and message.
+    #[track_caller]
+    pub fn from_kind(kind: ErrorKind) -> Self {
+        Self::new(kind, kind.default_code(), kind.default_message())
+    }
+
+    #[track_caller]
+    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::BadRequest, code, message)
+    }
+
+    #[track_caller]
+    pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Unauthorized, code, message)
+    }
+
+    #[track_caller]
+    pub fn forbidden(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Forbidden, code, message)
+    }
+
+    /// `what` names the kind of record, as in "user not found".
+    #[track_caller]
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            ErrorKind::NotFound,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    #[track_caller]
+    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Conflict, code, message)
+    }
+
+    /// A 422 naming the field at fault.
+    #[track_caller]
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self::validation_fields([(field.to_owned(), message.into())])
+    }
+
+    /// A 422 naming every field at fault: `details.fields.<field>` holds its message.
+    #[track_caller]
+    pub fn validation_fields(fields: impl IntoIterator<Item = (String, String)>) -> Self {
+        let fields: Map<String, Value> = fields
+            .into_iter()
+            .map(|(field, message)| (field, Value::String(message)))
+            .collect();
+        let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+        let message = format!("Invalid value for: {}.", names.join(", "));
+        Self::new(ErrorKind::Validation, "validation_failed", message)
+            .with_details(json!({ "fields": fields }))
+    }
+
+    #[track_caller]
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        Self::from_kind(ErrorKind::TooManyRequests).with_retry_after(retry_after_secs)
+    }
+
+    #[track_caller]
+    pub fn unavailable(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::ServiceUnavailable, code, message).with_retry_after(1)
+    }
+
+    /// An unexpected failure: logged with its cause chain, shown as a fixed message.
+    #[track_caller]
+    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+        Self::from_kind(ErrorKind::Internal).with_source(source)
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+
+    /// Keeps `source` for the log; it never reaches the client.
+    pub fn with_source(mut self, source: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn details(&self) -> Option<&Value> {
+        self.details.as_ref()
+    }
+
+    /// The JSON body: `{"error": {"code", "message", "details"}}`.
+    pub fn body(&self) -> Value {
+        json!({
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": self.details.clone().unwrap_or_else(|| json!({})),
+            }
+        })
+    }
+
+    fn log(&self) {
+        let at = self.location;
+        match (self.kind, &self.source) {
+            (ErrorKind::Internal, _) => {
+                tracing::error!(code = %self.code, at = %at, cause = ?self.source, "internal error")
+            }
+            (_, Some(source)) if self.kind.status().is_server_error() => {
+                tracing::warn!(code = %self.code, at = %at, cause = ?source, "request failed")
+            }
+            _ => {}
+        }
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {} (at {})",
+            self.kind.status().as_u16(),
+            self.code,
+            self.message,
+            self.location
+        )?;
+        if let Some(source) = &self.source {
+            write!(f, "\ncaused by: {source:?}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        let mut response = HttpResponse::build(self.status_code());
+        if self.kind == ErrorKind::Unauthorized {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"waypoint\""),
+            ));
+        }
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, secs));
+        }
+        response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        response.json(self.body())
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    #[track_caller]
+    fn from(err: anyhow::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn rendered(err: &ApiError) -> (StatusCode, Value, actix_web::http::header::HeaderMap) {
+        let response = err.error_response();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().try_into_bytes().unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), headers)
+    }
+
+    #[test]
+    fn validation_errors_name_their_fields() {
+        let (status, body, _) =
+            rendered(&ApiError::validation("email", "must be an email address"));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["error"]["code"], "validation_failed");
+        assert_eq!(
+            body["error"]["details"]["fields"]["email"],
+            "must be an email address"
+        );
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let err = ApiError::internal(anyhow::anyhow!("SELECT * FROM users: disk I/O error"));
+        let (status, body, _) = rendered(&err);
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["message"], "Internal Server Error");
+        assert!(!body.to_string().contains("SELECT"));
+        assert!(
+            format!("{err:?}").contains("disk I/O error"),
+            "the log keeps the cause"
+        );
+    }
+
+    #[test]
+    fn unauthorized_asks_for_a_bearer_token_and_throttling_says_when_to_retry() {
+        let (_, _, headers) = rendered(&ApiError::unauthorized("invalid_token", "bad"));
+        assert!(
+            headers
+                .get(header::WWW_AUTHENTICATE)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+        let (status, body, headers) = rendered(&ApiError::too_many_requests(17));
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body["error"]["code"], "throttled");
+        assert_eq!(headers.get(header::RETRY_AFTER).unwrap(), "17");
+    }
+
+    #[test]
+    fn every_kind_maps_back_from_its_status() {
+        use ErrorKind::*;
+        for kind in [
+            BadRequest,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            MethodNotAllowed,
+            NotAcceptable,
+            Conflict,
+            Gone,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            Validation,
+            TooManyRequests,
+            Internal,
+            NotImplemented,
+            BadGateway,
+            ServiceUnavailable,
+            GatewayTimeout,
+        ] {
+            assert_eq!(ErrorKind::from_status(kind.status()), kind);
+            let body = ApiError::from_kind(kind).body();
+            assert_eq!(body["error"]["code"], kind.default_code());
+            assert!(body["error"]["details"].is_object());
+        }
+    }
+}

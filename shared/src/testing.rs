@@ -1,0 +1,234 @@
+//! Test support: a private `redis-server` on a free loopback port, throwaway databases
+//! (SQLite files, or PostgreSQL databases when `TEST_DATABASE_URL` points at a server),
+//! and unique key prefixes so tests sharing one Redis never see each other's keys.
+//!
+//! Tests never touch a developer's Redis or database. Servers are started through a tiny
+//! shell wrapper that kills them when the test process's end of a pipe closes, so even a
+//! test binary that is killed leaves no server behind.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, RunQueryDsl};
+use tempfile::TempDir;
+
+use crate::config::RedisSettings;
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+/// A key prefix no other test in this process uses.
+pub fn unique_prefix() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "t{}-{}:",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A `redis-server` of this test process.
+pub struct RedisServer {
+    port: u16,
+    dir: TempDir,
+    wrapper: Option<Child>,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for redis");
+        let mut server = Self {
+            port: free_port(),
+            dir,
+            wrapper: None,
+        };
+        server.spawn();
+        server
+    }
+
+    /// The server shared by all tests of this binary (use [`unique_prefix`]).
+    pub fn shared() -> &'static RedisServer {
+        static SHARED: OnceLock<RedisServer> = OnceLock::new();
+        SHARED.get_or_init(RedisServer::start)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Settings for a service using this server under a fresh prefix.
+    pub fn settings(&self) -> RedisSettings {
+        self.settings_with_prefix(&unique_prefix())
+    }
+
+    pub fn settings_with_prefix(&self, prefix: &str) -> RedisSettings {
+        RedisSettings {
+            url: self.url(),
+            timeout: Duration::from_millis(200),
+            key_prefix: prefix.to_owned(),
+        }
+    }
+
+    /// Kills the server (as a crash would) and waits until its port is closed.
+    pub fn stop(&mut self) {
+        if let Some(mut wrapper) = self.wrapper.take() {
+            drop(wrapper.stdin.take());
+            let _ = wrapper.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Starts the server again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Sends one command and returns the raw reply (for test set-up and inspection).
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = stream.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"redis-server "$@" & pid=$!; read _ignored; kill $pid; wait $pid"#)
+            .arg("sh")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server)");
+        self.wrapper = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && self.command(&["PING"]).contains("PONG")
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A database for one test: a SQLite file in a temp dir, or a fresh PostgreSQL database
+/// on the server `TEST_DATABASE_URL` points at, dropped again when this value is.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub fn new() -> Self {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(admin_url) => Self::postgres(admin_url),
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir for sqlite");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    fn postgres(admin_url: String) -> Self {
+        let name = format!("wp_test_{}", crate::random::token_hex(8));
+        let mut admin =
+            diesel::PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("create a test database");
+        let (base, query) = match admin_url.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin_url.as_str(), String::new()),
+        };
+        let server = base
+            .rsplit_once('/')
+            .map(|(server, _)| server)
+            .unwrap_or(base);
+        Self {
+            url: format!("{server}/{name}{query}"),
+            _dir: None,
+            postgres: Some((admin_url.clone(), name)),
+        }
+    }
+}
+
+impl Default for TestDatabase {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.postgres
+            && let Ok(mut admin) = diesel::PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+    }
+}

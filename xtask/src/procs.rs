@@ -1,0 +1,157 @@
+//! The processes `cargo xtask up` starts: output prefixed with their name, killed with
+//! the launcher (also when it dies without cleaning up), stopped in reverse order.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Result;
+
+#[derive(Default)]
+pub struct Procs {
+    children: Vec<(String, Child)>,
+}
+
+impl Procs {
+    pub fn spawn(&mut self, name: &str, mut command: Command) -> Result {
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
+        // SAFETY: prctl is async-signal-safe; it asks the kernel to kill the child when
+        // the launcher dies, so no server outlives an interrupted `cargo xtask up`.
+        #[allow(unsafe_code)]
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|err| format!("starting {name}: {err}"))?;
+        if let Some(out) = child.stdout.take() {
+            prefix_lines(name, out);
+        }
+        if let Some(err) = child.stderr.take() {
+            prefix_lines(name, err);
+        }
+        self.children.push((name.to_owned(), child));
+        Ok(())
+    }
+
+    /// The name of a process that has exited, if any.
+    pub fn exited(&mut self) -> Option<String> {
+        self.children
+            .iter_mut()
+            .find_map(|(name, child)| matches!(child.try_wait(), Ok(Some(_))).then(|| name.clone()))
+    }
+
+    pub fn stop_all(&mut self) {
+        while let Some((name, mut child)) = self.children.pop() {
+            let pid = child.id() as libc::pid_t;
+            #[allow(unsafe_code)]
+            // SAFETY: signalling our own child by its pid.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if matches!(child.try_wait(), Ok(None)) {
+                eprintln!("xtask: {name} did not stop; killing it");
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+fn prefix_lines(name: &str, stream: impl Read + Send + 'static) {
+    let label = format!("{name:>10} |");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            println!("{label} {line}");
+        }
+    });
+}
+
+/// A minimal HTTP/1.1 exchange over loopback (the launcher needs no HTTP client crate).
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Waits until `GET path` answers 200.
+pub fn wait_ready(name: &str, port: u16, path: &str, procs: &mut Procs) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if matches!(http(port, "GET", path, None), Ok((200, _))) {
+            return Ok(());
+        }
+        if let Some(dead) = procs.exited() {
+            return Err(format!(
+                "{dead} exited while waiting for {name}; see its output above"
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{name} did not become ready on port {port}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|err| format!("no free port: {err}"))
+}
+
+/// Runs a command to completion, failing on a non-zero exit.
+pub fn run(mut command: Command) -> Result {
+    let shown = format!("{command:?}");
+    let status = command.status().map_err(|err| format!("{shown}: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed ({status})"))
+    }
+}

@@ -1,0 +1,66 @@
+//! `cargo xtask test`: formatting, lints, then the whole test suite on SQLite and again on
+//! a throwaway PostgreSQL cluster. This is what CI runs.
+
+use std::process::Command;
+
+use crate::install::{self, REDIS};
+use crate::postgres::Cluster;
+use crate::procs::run as exec;
+use crate::{Result, cargo, root};
+
+pub fn run(args: &[String]) -> Result {
+    let (options, test_args) = match args.iter().position(|a| a == "--") {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &[][..]),
+    };
+    let sqlite_only = options.iter().any(|a| a == "--sqlite-only");
+    let lint = !options.iter().any(|a| a == "--no-lint");
+    if let Some(unknown) = options
+        .iter()
+        .find(|a| !matches!(a.as_str(), "--sqlite-only" | "--no-lint"))
+    {
+        return Err(format!("unknown option {unknown}"));
+    }
+
+    if lint {
+        step("cargo fmt --check");
+        exec(cargo_in_root(&["fmt", "--all", "--", "--check"]))?;
+        step("cargo clippy -D warnings");
+        exec(cargo_in_root(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+    }
+    install::ensure(&[REDIS], |t| install::on_path(t.program))?;
+
+    step("tests on SQLite");
+    let mut sqlite = cargo_in_root(&["test", "--workspace"]);
+    sqlite.args(test_args).env_remove("TEST_DATABASE_URL");
+    exec(sqlite)?;
+
+    if !sqlite_only {
+        step("tests on PostgreSQL");
+        let cluster = Cluster::start()?;
+        let mut postgres = cargo_in_root(&["test", "--workspace"]);
+        postgres
+            .args(test_args)
+            .env("TEST_DATABASE_URL", &cluster.url);
+        exec(postgres)?;
+    }
+    step("all checks passed");
+    Ok(())
+}
+
+fn cargo_in_root(args: &[&str]) -> Command {
+    let mut command = Command::new(cargo());
+    command.current_dir(root()).args(args);
+    command
+}
+
+fn step(what: &str) {
+    eprintln!("\n==> {what}");
+}
