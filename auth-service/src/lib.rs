@@ -8,6 +8,7 @@ pub mod context;
 pub mod domain;
 pub mod keys;
 pub mod models;
+pub mod openapi;
 pub mod passwords;
 pub mod routes;
 pub mod schema;

@@ -19,11 +19,14 @@ pub struct TokenIssuer {
 }
 
 /// The body of a successful login or refresh.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
+    /// RS256 JWT for `Authorization: Bearer`.
     pub access_token: String,
     pub token_type: &'static str,
+    /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// Opaque, single-use; exchange it at `/v1/auth/refresh`.
     pub refresh_token: String,
 }
 

@@ -14,6 +14,7 @@ pub mod http;
 pub mod identity;
 pub mod json;
 pub mod list;
+pub mod openapi;
 pub mod random;
 pub mod redis;
 pub mod telemetry;

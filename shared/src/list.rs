@@ -279,10 +279,13 @@ fn param_error(kind: ErrorKind, code: &'static str, name: &str, message: String)
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
+    /// Matches in all pages.
     pub count: i64,
+    /// Relative link to the next page, if any.
     pub next: Option<String>,
+    /// Relative link to the previous page, if any.
     pub previous: Option<String>,
     pub results: Vec<T>,
 }

@@ -9,7 +9,8 @@ pub fn init(service: &'static str) {
     let json = crate::config::raw("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let result = if json {
         builder
             .json()

@@ -15,6 +15,7 @@ usage:
   cargo xtask test [options]     fmt, clippy, then the tests on SQLite and on PostgreSQL
       --sqlite-only              skip the PostgreSQL run
       --no-lint                  skip fmt and clippy
+      -p <package>               test only this package (repeatable)
       -- <args>                  passed to `cargo test` (e.g. a test name filter)
 ";
 

@@ -112,7 +112,11 @@ impl Drop for Cluster {
         // is the first line of postmaster.pid), since runuser does not pass signals on.
         let postmaster = std::fs::read_to_string(self.dir.join("data/postmaster.pid"))
             .ok()
-            .and_then(|text| text.lines().next().and_then(|pid| pid.trim().parse::<libc::pid_t>().ok()));
+            .and_then(|text| {
+                text.lines()
+                    .next()
+                    .and_then(|pid| pid.trim().parse::<libc::pid_t>().ok())
+            });
         let pid = postmaster.unwrap_or(self.server.id() as libc::pid_t);
         #[allow(unsafe_code)]
         // SAFETY: signalling the server this launcher started, by its pid.

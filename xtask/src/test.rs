@@ -13,13 +13,23 @@ pub fn run(args: &[String]) -> Result {
         Some(i) => (&args[..i], &args[i + 1..]),
         None => (args, &[][..]),
     };
-    let sqlite_only = options.iter().any(|a| a == "--sqlite-only");
-    let lint = !options.iter().any(|a| a == "--no-lint");
-    if let Some(unknown) = options
-        .iter()
-        .find(|a| !matches!(a.as_str(), "--sqlite-only" | "--no-lint"))
-    {
-        return Err(format!("unknown option {unknown}"));
+    let mut sqlite_only = false;
+    let mut lint = true;
+    let mut scope = vec!["--workspace".to_owned()];
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        match option.as_str() {
+            "--sqlite-only" => sqlite_only = true,
+            "--no-lint" => lint = false,
+            "-p" | "--package" => {
+                let package = options.next().ok_or("-p needs a package name")?;
+                if scope == ["--workspace"] {
+                    scope.clear();
+                }
+                scope.extend(["-p".to_owned(), package.clone()]);
+            }
+            unknown => return Err(format!("unknown option {unknown}")),
+        }
     }
 
     if lint {
@@ -38,8 +48,11 @@ pub fn run(args: &[String]) -> Result {
     install::ensure(&[REDIS], |t| install::on_path(t.program))?;
 
     step("tests on SQLite");
-    let mut sqlite = cargo_in_root(&["test", "--workspace"]);
-    sqlite.args(test_args).env_remove("TEST_DATABASE_URL");
+    let mut sqlite = cargo_in_root(&["test"]);
+    sqlite
+        .args(&scope)
+        .args(test_args)
+        .env_remove("TEST_DATABASE_URL");
     exec(sqlite)?;
 
     if !sqlite_only {

@@ -34,15 +34,17 @@ pub struct NewUser {
 }
 
 /// A user as the API shows it (never the password hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: i64,
     pub account: String,
     pub name: String,
     pub email: Option<String>,
     #[serde(with = "shared::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "shared::time::rfc3339_opt::serialize")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_login_at: Option<NaiveDateTime>,
     pub is_disabled: bool,
 }

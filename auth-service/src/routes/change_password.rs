@@ -8,7 +8,7 @@ use crate::domain::NewPassword;
 use crate::models::User;
 use crate::passwords;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     old_password: String,
@@ -17,6 +17,10 @@ pub struct ChangePasswordRequest {
 
 /// `PUT /v1/auth/password`: needs the current password; ends every other session.
 /// Guesses at the old password count against the same throttle as logins.
+#[utoipa::path(put, path = "/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
+    responses((status = 204, description = "Changed; other sessions ended"),
+        (status = 422, description = "Wrong old password or weak new one", body = shared::openapi::ErrorBody),
+        (status = 429, description = "Too many failed attempts", body = shared::openapi::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = who.user_id))]
 pub async fn change_password(
     ctx: web::Data<AuthContext>,

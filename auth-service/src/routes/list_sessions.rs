@@ -4,9 +4,14 @@ use shared::identity::Identity;
 use shared::list::{ListQuery, ListSpec};
 
 use crate::context::AuthContext;
+use crate::sessions::SessionView;
 
 const SPEC: ListSpec = ListSpec::new(&[], &[]);
 
+#[utoipa::path(get, path = "/v1/auth/sessions", tag = "auth", security(("bearer" = [])),
+    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, description = "Live sessions, newest first", body = shared::list::Page<SessionView>),
+        (status = 401, description = "Not signed in", body = shared::openapi::ErrorBody)))]
 /// `GET /v1/auth/sessions`: the user's live sessions, newest first; `current` marks this one.
 pub async fn list_sessions(
     ctx: web::Data<AuthContext>,

@@ -8,7 +8,7 @@ use crate::context::AuthContext;
 use crate::models::User;
 use crate::passwords;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     account: String,
@@ -19,6 +19,11 @@ pub struct LoginRequest {
 ///
 /// A wrong account and a wrong password get the same 401 after the same work. A disabled
 /// account is told so (403) only once the password is right.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, description = "Signed in", body = crate::tokens::TokenPair),
+        (status = 401, description = "Wrong account or password", body = shared::openapi::ErrorBody),
+        (status = 403, description = "Account disabled", body = shared::openapi::ErrorBody),
+        (status = 429, description = "Too many failed attempts", body = shared::openapi::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn login(
     ctx: web::Data<AuthContext>,

@@ -5,6 +5,8 @@ use shared::identity::Identity;
 use crate::context::AuthContext;
 
 /// `POST /v1/auth/logout-all`: ends every session of the user, this one included.
+#[utoipa::path(post, path = "/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Every session ended"), (status = 401, description = "Not signed in", body = shared::openapi::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = who.user_id))]
 pub async fn logout_all(
     ctx: web::Data<AuthContext>,

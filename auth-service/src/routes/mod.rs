@@ -3,19 +3,20 @@
 use actix_web::web;
 use shared::http::resource;
 
-mod change_password;
-mod get_jwks;
-mod get_me;
+pub mod change_password;
+pub mod get_jwks;
+pub mod get_me;
 mod health;
-mod list_sessions;
-mod login;
-mod logout;
-mod logout_all;
-mod refresh;
-mod register;
-mod revoke_session;
+pub mod list_sessions;
+pub mod login;
+pub mod logout;
+pub mod logout_all;
+pub mod refresh;
+pub mod register;
+pub mod revoke_session;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
+    shared::openapi::serve(cfg, <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi());
     cfg.route("/healthz", web::get().to(shared::http::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .service(

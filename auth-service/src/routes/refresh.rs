@@ -6,7 +6,7 @@ use crate::context::AuthContext;
 use crate::models::User;
 use crate::sessions::Refresh;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     refresh_token: String,
@@ -14,6 +14,10 @@ pub struct RefreshRequest {
 
 /// `POST /v1/auth/refresh`: the next token pair; the presented refresh token is spent.
 /// Presenting a spent one again ends the session (someone else may hold a copy).
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, description = "The next token pair", body = crate::tokens::TokenPair),
+        (status = 401, description = "Invalid, expired or replayed refresh token", body = shared::openapi::ErrorBody),
+        (status = 403, description = "Account disabled", body = shared::openapi::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn refresh(
     ctx: web::Data<AuthContext>,

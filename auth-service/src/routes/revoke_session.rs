@@ -6,6 +6,10 @@ use crate::context::AuthContext;
 
 /// `DELETE /v1/auth/sessions/{sid}`: ends one of the user's own sessions (another
 /// user's session id is simply not found).
+#[utoipa::path(delete, path = "/v1/auth/sessions/{sid}", tag = "auth", security(("bearer" = [])),
+    params(("sid" = String, Path, description = "Session id")),
+    responses((status = 204, description = "Session ended"),
+        (status = 404, description = "No such session of yours", body = shared::openapi::ErrorBody)))]
 pub async fn revoke_session(
     ctx: web::Data<AuthContext>,
     who: Identity,

@@ -1,0 +1,26 @@
+//! auth-service's OpenAPI description, served at `GET /openapi.json`.
+
+use shared::openapi::BearerAuth;
+use utoipa::OpenApi;
+
+use crate::routes::*;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Waypoint auth-service", description = "Users, sign-in, sessions and access tokens."),
+    paths(
+        register::register,
+        login::login,
+        refresh::refresh,
+        logout::logout,
+        logout_all::logout_all,
+        get_me::get_me,
+        list_sessions::list_sessions,
+        revoke_session::revoke_session,
+        change_password::change_password,
+        get_jwks::get_jwks,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "auth", description = "Sign-up, sign-in and sessions"))
+)]
+pub struct ApiDoc;
