@@ -1,12 +1,17 @@
 # One image for every Waypoint service; docker-compose.yml picks the binary per container.
+FROM node:20-bookworm-slim AS docs
+WORKDIR /docs
+COPY docs/package.json docs/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bins -p auth-service -p gateway \
+    cargo build --release --locked --bins -p auth-service -p rbac-service -p gateway \
  && mkdir -p /out \
- && cp target/release/auth-service target/release/gateway /out/
+ && cp target/release/auth-service target/release/rbac-service target/release/gateway /out/
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -15,9 +20,11 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home-dir /data waypoint \
  && mkdir -p /data && chown waypoint /data
 COPY --from=build /out/ /usr/local/bin/
+COPY --from=docs /docs/node_modules/swagger-ui-dist /opt/waypoint/docs/node_modules/swagger-ui-dist
 USER waypoint
 WORKDIR /data
 ENV WAYPOINT_DATA_DIR=/data \
+    DOCS_DIR=/opt/waypoint/docs \
     LOG_FORMAT=json \
     BIND_ADDR=0.0.0.0:8080
 EXPOSE 8080

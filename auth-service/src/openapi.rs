@@ -19,8 +19,11 @@ use crate::routes::*;
         revoke_session::revoke_session,
         change_password::change_password,
         get_jwks::get_jwks,
+        list_users::list_users,
+        get_user::get_user,
+        update_user::update_user,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Sign-up, sign-in and sessions"))
+    tags((name = "auth", description = "Sign-up, sign-in and sessions"), (name = "users", description = "Accounts, for admins"))
 )]
 pub struct ApiDoc;

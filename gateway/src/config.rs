@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use shared::config::{self, ConfigError, RedisSettings, Secret};
 
+use crate::ratelimit::{Rate, RateLimits};
 use crate::upstreams::{RouteEntry, parse_routes};
 
 #[derive(Debug, Clone)]
@@ -15,8 +16,8 @@ pub struct Settings {
     pub redis: RedisSettings,
     /// `WAYPOINT_INTERNAL_TOKEN`, default generated under `data/internal-token`.
     pub internal_token: Secret,
-    /// `AUTH_SERVICE_URL`, default `http://127.0.0.1:8101`: where the JWKS comes from.
-    pub auth_service_url: String,
+    /// Where each service listens (`*_SERVICE_URL`).
+    pub services: ServiceUrls,
     /// `GATEWAY_ROUTES` (`pattern=url,…`), default: every service at its `*_SERVICE_URL`.
     pub routes: Vec<RouteEntry>,
     /// `JWT_ISSUER`, default `waypoint-auth`.
@@ -33,15 +34,44 @@ pub struct Settings {
     /// one) append to `X-Forwarded-For`; the client address is read that many hops from
     /// the right, never from a raw header a client could forge.
     pub trusted_proxies: usize,
+    /// `RATE_LIMIT_ANON`, `RATE_LIMIT_USER`, `RATE_LIMIT_LOGIN`, `RATE_LIMIT_WRITE`.
+    pub rate_limits: RateLimits,
+    /// `POLICY_PUBSUB`, default `on`: reload the policy on rbac-service's messages (`off`
+    /// leaves only the once-a-second version check, e.g. to test that path).
+    pub policy_pubsub: bool,
+    /// `DOCS_DIR`, default `docs`: the API docs page's assets (`npm ci` there installs them).
+    pub docs_dir: std::path::PathBuf,
+}
+
+/// The base URL of each service.
+#[derive(Debug, Clone)]
+pub struct ServiceUrls {
+    /// `AUTH_SERVICE_URL`, default `http://127.0.0.1:8101` (also the JWKS).
+    pub auth: String,
+    /// `RBAC_SERVICE_URL`, default `http://127.0.0.1:8102` (also the policy and roles).
+    pub rbac: String,
+}
+
+impl ServiceUrls {
+    pub fn from_env() -> Self {
+        Self {
+            auth: config::string("AUTH_SERVICE_URL", "http://127.0.0.1:8101"),
+            rbac: config::string("RBAC_SERVICE_URL", "http://127.0.0.1:8102"),
+        }
+    }
+}
+
+fn rate(name: &str, default: &str) -> Result<Option<Rate>, ConfigError> {
+    Rate::parse(&config::string(name, default)).map_err(|err| ConfigError::new(name, err))
 }
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let auth_service_url = config::string("AUTH_SERVICE_URL", "http://127.0.0.1:8101");
+        let services = ServiceUrls::from_env();
         let routes = match config::raw("GATEWAY_ROUTES") {
             Some(text) => parse_routes(&text)
                 .map_err(|err| ConfigError::new("GATEWAY_ROUTES", err.to_string()))?,
-            None => default_routes(&auth_service_url),
+            None => default_routes(&services),
         };
         Ok(Self {
             bind_addr: config::string("BIND_ADDR", "127.0.0.1:8000"),
@@ -51,7 +81,7 @@ impl Settings {
             )?,
             redis: RedisSettings::from_env()?,
             internal_token: config::internal_token()?,
-            auth_service_url,
+            services,
             routes,
             jwt_issuer: config::string("JWT_ISSUER", shared::token::DEFAULT_ISSUER),
             jwt_audience: config::string("JWT_AUDIENCE", shared::token::DEFAULT_AUDIENCE),
@@ -62,17 +92,33 @@ impl Settings {
             )?,
             upstream_timeout: config::duration("UPSTREAM_TIMEOUT", Duration::from_secs(30))?,
             trusted_proxies: config::var("TRUSTED_PROXIES", 0)?,
+            rate_limits: RateLimits {
+                anon: rate("RATE_LIMIT_ANON", "300/min")?,
+                user: rate("RATE_LIMIT_USER", "1200/min")?,
+                login: rate("RATE_LIMIT_LOGIN", "30/min")?,
+                write: rate("RATE_LIMIT_WRITE", "300/min")?,
+            },
+            policy_pubsub: !config::string("POLICY_PUBSUB", "on").eq_ignore_ascii_case("off"),
+            docs_dir: config::var("DOCS_DIR", std::path::PathBuf::from("docs"))?,
         })
     }
 }
 
 /// The routes of every service, each at its configured URL.
-pub fn default_routes(auth: &str) -> Vec<RouteEntry> {
-    [("/v1/auth/*", auth), ("/v1/users/*", auth)]
-        .into_iter()
-        .map(|(pattern, upstream)| RouteEntry {
-            pattern: pattern.to_owned(),
-            upstream: upstream.to_owned(),
-        })
-        .collect()
+pub fn default_routes(urls: &ServiceUrls) -> Vec<RouteEntry> {
+    [
+        ("/v1/auth/*", &urls.auth),
+        ("/v1/users/*", &urls.auth),
+        ("/v1/users/{id}/roles", &urls.rbac),
+        ("/v1/users/{id}/roles/{role_id}", &urls.rbac),
+        ("/v1/resources/*", &urls.rbac),
+        ("/v1/permissions/*", &urls.rbac),
+        ("/v1/roles/*", &urls.rbac),
+    ]
+    .into_iter()
+    .map(|(pattern, upstream)| RouteEntry {
+        pattern: pattern.to_owned(),
+        upstream: upstream.clone(),
+    })
+    .collect()
 }

@@ -1,12 +1,16 @@
-//! The gateway's one handler: canonicalise, route, authenticate, forward.
+//! The gateway's one handler: canonicalise, decide by policy, authenticate, throttle,
+//! authorise, forward.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use shared::{ApiError, ErrorKind};
 
-use crate::auth::{self, Caller};
+use crate::auth;
 use crate::client_ip;
 use crate::path::canonicalize;
+use crate::policy::Decision;
 use crate::proxy::{self, Forwarding};
+use crate::ratelimit::{self, Verdict};
 use crate::startup::GatewayState;
 
 pub async fn gateway(
@@ -16,18 +20,14 @@ pub async fn gateway(
     client: web::Data<reqwest::Client>,
 ) -> Result<HttpResponse, ApiError> {
     let path = canonicalize(req.path())?;
-    let upstream = state.routes.find(&path).ok_or_else(|| {
-        ApiError::new(
-            ErrorKind::NotFound,
-            "route_not_found",
-            format!("No route for {} {path}.", req.method()),
-        )
-    })?;
-    let caller = if state.public.allows(req.method(), &path) {
-        None
-    } else {
-        Some(authenticate(&req, &state).await?)
-    };
+    let accept = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    if !shared::http::accepts_json(accept) {
+        return Err(ApiError::from_kind(ErrorKind::NotAcceptable));
+    }
+    let policy = state.policy.get()?;
     let peer = req
         .peer_addr()
         .map(|a| a.ip())
@@ -36,27 +36,111 @@ pub async fn gateway(
         .headers()
         .get(actix_web::http::header::X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok());
+    let client_ip = client_ip::resolve(forwarded_for, peer, state.trusted_proxies);
+    let now = shared::time::now_millis();
+
+    let (caller, roles, verdict) = match policy.decide(req.method(), &path) {
+        Decision::UnknownRoute => return Err(unknown_route(&req, &path)),
+        Decision::Public { resource } => {
+            let counters =
+                state
+                    .limits
+                    .counters(resource, req.method(), None, &client_ip.to_string(), now);
+            // Public routes stay up without Redis; they are only left uncounted.
+            let verdict = match state.sessions.anonymous(&counters).await {
+                Ok(counts) => ratelimit::verdict(&counters, &counts),
+                Err(err) => {
+                    tracing::warn!(error = %err, "rate limits not counted: Redis unavailable");
+                    None
+                }
+            };
+            (None, None, verdict)
+        }
+        Decision::Protected {
+            resource,
+            roles: allowed,
+        } => {
+            let caller = state.verifier.verify(auth::bearer_token(&req)?)?;
+            tracing::Span::current().record("user_id", caller.user_id);
+            let counters = state.limits.counters(
+                resource,
+                req.method(),
+                Some(caller.user_id),
+                &client_ip.to_string(),
+                now,
+            );
+            let signed_in = state.sessions.signed_in(&caller, &counters).await?;
+            let verdict = ratelimit::verdict(&counters, &signed_in.counts);
+            if let Some(v) = verdict.filter(|v| v.exceeded) {
+                return Ok(with_rate_headers(throttled(v).error_response(), Some(v)));
+            }
+            let role_ids = match signed_in.cached_roles {
+                Some(ids) => ids,
+                None => state.roles.fetch(&client, caller.user_id).await?,
+            };
+            if !allowed.is_some_and(|set| set.intersects(&policy.role_set(&role_ids))) {
+                let denied = ApiError::forbidden(
+                    "forbidden",
+                    format!("Your roles do not allow {} on this route.", req.method()),
+                )
+                .with_details(serde_json::json!({ "resource": resource }));
+                return Ok(with_rate_headers(denied.error_response(), verdict));
+            }
+            (Some(caller), Some(policy.role_names(&role_ids)), verdict)
+        }
+    };
+    if let Some(v) = verdict.filter(|v| v.exceeded) {
+        return Ok(with_rate_headers(throttled(v).error_response(), Some(v)));
+    }
+
+    let upstream = state
+        .routes
+        .find(&path)
+        .ok_or_else(|| unknown_route(&req, &path))?;
     let forwarding = Forwarding {
         upstream,
         canonical_path: &path,
-        client_ip: client_ip::resolve(forwarded_for, peer, state.trusted_proxies),
+        client_ip,
         caller: caller.as_ref(),
+        roles: roles.as_deref(),
         internal_token: &state.internal_token,
     };
-    proxy::forward(&client, &req, payload, forwarding).await
+    let response = proxy::forward(&client, &req, payload, forwarding).await?;
+    Ok(with_rate_headers(response, verdict))
 }
 
-/// A valid access token whose session is live.
-async fn authenticate(req: &HttpRequest, state: &GatewayState) -> Result<Caller, ApiError> {
-    let token = auth::bearer_token(req)?;
-    let caller = state.verifier.verify(token)?;
-    state.sessions.check(&caller).await?;
-    tracing::Span::current().record("user_id", caller.user_id);
-    Ok(caller)
+fn unknown_route(req: &HttpRequest, path: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::NotFound,
+        "route_not_found",
+        format!("No route for {} {path}.", req.method()),
+    )
 }
 
-/// `/readyz`: Redis answers and the signing keys are loaded.
+fn throttled(verdict: Verdict) -> ApiError {
+    ApiError::too_many_requests(verdict.reset_secs)
+}
+
+fn with_rate_headers(mut response: HttpResponse, verdict: Option<Verdict>) -> HttpResponse {
+    if let Some(v) = verdict {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("ratelimit-limit", v.limit),
+            ("ratelimit-remaining", v.remaining),
+            ("ratelimit-reset", v.reset_secs),
+        ] {
+            headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+        }
+    }
+    response
+}
+
+/// `/readyz`: Redis answers, the signing keys and the policy are loaded.
 pub async fn readyz(state: web::Data<GatewayState>) -> HttpResponse {
     let redis = state.redis.ping().await;
-    shared::http::readiness(&[("redis", redis), ("jwks", state.keys.is_loaded())])
+    shared::http::readiness(&[
+        ("redis", redis),
+        ("jwks", state.keys.is_loaded()),
+        ("policy", state.policy.get().is_ok()),
+    ])
 }

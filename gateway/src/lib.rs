@@ -3,13 +3,17 @@
 //! in the shared Redis: the single sign-on) and forwards the request with the identity
 //! headers services trust.
 
-pub mod access;
 pub mod auth;
 pub mod client_ip;
 pub mod config;
+pub mod docs;
 pub mod handler;
 pub mod path;
+pub mod policy;
+pub mod policy_store;
 pub mod proxy;
+pub mod ratelimit;
+pub mod roles;
 pub mod startup;
 pub mod upstreams;
 

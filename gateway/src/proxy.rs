@@ -32,6 +32,8 @@ pub struct Forwarding<'a> {
     pub canonical_path: &'a str,
     pub client_ip: IpAddr,
     pub caller: Option<&'a Caller>,
+    /// Role names for `X-User-Roles`.
+    pub roles: Option<&'a str>,
     pub internal_token: &'a rh::HeaderValue,
 }
 
@@ -121,6 +123,9 @@ fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -> rh::Heade
     if let Some(caller) = forwarding.caller {
         set(names::USER_ID, &caller.user_id.to_string());
         set(names::SESSION_ID, &caller.session_id);
+    }
+    if let Some(roles) = forwarding.roles {
+        set(names::USER_ROLES, roles);
     }
     headers.insert(
         rh::HeaderName::from_static(names::INTERNAL_TOKEN),

@@ -9,18 +9,24 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use shared::redis::Redis;
 
-use crate::access::{DEFAULT_PUBLIC_ROUTES, PublicRoutes};
 use crate::auth::jwks::KeySet;
 use crate::auth::session::SessionCheck;
 use crate::auth::verifier::TokenVerifier;
 use crate::config::Settings;
-use crate::handler;
+use crate::docs::ApiDocs;
+use crate::policy_store::PolicyStore;
+use crate::ratelimit::RateLimits;
+use crate::roles::RolesSource;
 use crate::upstreams::RouteTable;
+use crate::{docs, handler};
 
 /// What every request handler of the gateway shares.
 pub struct GatewayState {
     pub routes: RouteTable,
-    pub public: PublicRoutes,
+    pub policy: Arc<PolicyStore>,
+    pub roles: RolesSource,
+    pub limits: RateLimits,
+    pub docs: ApiDocs,
     pub keys: Arc<KeySet>,
     pub verifier: TokenVerifier,
     pub sessions: SessionCheck,
@@ -37,11 +43,28 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let redis = Redis::connect(&settings.redis)?;
-        let keys = KeySet::new(&settings.auth_service_url);
+        let keys = KeySet::new(&settings.services.auth);
         keys.spawn_refresher(upstream_client(&settings), settings.jwks_refresh_interval);
+        let token = settings.internal_token.expose();
+        let policy = PolicyStore::new(&settings.services.rbac, token);
+        policy.spawn(
+            redis.clone(),
+            upstream_client(&settings),
+            settings.policy_pubsub,
+        );
+        let mut upstreams: Vec<String> = settings
+            .routes
+            .iter()
+            .map(|r| r.upstream.trim_end_matches('/').to_owned())
+            .collect();
+        upstreams.sort();
+        upstreams.dedup();
         let state = web::Data::new(GatewayState {
             routes: RouteTable::new(&settings.routes)?,
-            public: PublicRoutes::new(DEFAULT_PUBLIC_ROUTES)?,
+            policy,
+            roles: RolesSource::new(&settings.services.rbac, token),
+            limits: settings.rate_limits.clone(),
+            docs: ApiDocs::new(upstreams, settings.docs_dir.clone()),
             verifier: TokenVerifier::new(
                 keys.clone(),
                 &settings.jwt_issuer,
@@ -72,6 +95,10 @@ impl Application {
                 .configure(shared::http::configure)
                 .route("/healthz", web::get().to(shared::http::healthz))
                 .route("/readyz", web::get().to(handler::readyz))
+                .route("/v1/openapi.json", web::get().to(docs::openapi))
+                .route("/docs", web::get().to(docs::page))
+                .route("/docs/", web::get().to(docs::page))
+                .route("/docs/assets/{file}", web::get().to(docs::asset))
                 .default_service(web::to(handler::gateway))
         })
         .workers(settings.workers)

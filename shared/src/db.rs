@@ -30,6 +30,9 @@ pub enum DbConnection {
     Sqlite(diesel::SqliteConnection),
 }
 
+/// The backend type of [`DbConnection`], for naming boxed queries.
+pub type DbBackend = MultiBackend;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -87,14 +90,19 @@ impl ManageConnection for Manager {
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(&self.target.target)
                     .map_err(r2d2::Error::ConnectionError)?;
-                // WAL lets readers proceed during a write; busy_timeout makes a second
-                // writer wait for the lock instead of failing at once.
-                diesel::sql_query(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
-                .execute(&mut conn)
-                .map_err(r2d2::Error::QueryError)?;
+                // busy_timeout first: it makes a writer wait for a lock (switching to WAL
+                // takes one) instead of failing at once. WAL lets readers proceed during
+                // a write.
+                for pragma in [
+                    "PRAGMA busy_timeout = 5000",
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA foreign_keys = ON",
+                ] {
+                    diesel::sql_query(pragma)
+                        .execute(&mut conn)
+                        .map_err(r2d2::Error::QueryError)?;
+                }
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -128,6 +136,13 @@ impl Db {
             std::fs::create_dir_all(dir)?;
         }
         let backend = target.backend;
+        let manager = Manager { target };
+        // Migrate on a connection of its own, before the pool opens others.
+        let mut conn = manager
+            .connect()
+            .map_err(|err| anyhow::anyhow!("cannot open the {backend:?} database: {err}"))?;
+        run_migrations(&mut conn, migrations)?;
+        drop(conn);
         // r2d2 needs at least two connections for a request that holds one while another
         // part of the same request checks out a second (e.g. a nested helper).
         let size = pool_size.max(2);
@@ -135,10 +150,8 @@ impl Db {
             .max_size(size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(3))
-            .build(Manager { target })
+            .build(manager)
             .map_err(|err| anyhow::anyhow!("cannot open the {backend:?} database: {err}"))?;
-        let mut conn = pool.get()?;
-        run_migrations(&mut conn, migrations)?;
         Ok(Self {
             pool,
             permits: Arc::new(Semaphore::new(size as usize)),

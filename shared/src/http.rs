@@ -220,6 +220,26 @@ fn query_error(err: QueryPayloadError) -> ApiError {
     )
 }
 
+/// Whether an `Accept` header admits a JSON answer (absent means anything goes).
+pub fn accepts_json(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else { return true };
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            matches!(
+                p.trim().replace(' ', "").as_str(),
+                "q=0" | "q=0.0" | "q=0.00" | "q=0.000"
+            )
+        });
+        !refused
+            && (media == "*/*"
+                || media == "application/*"
+                || media == "application/json"
+                || media.ends_with("+json"))
+    })
+}
+
 /// `/healthz`: the process is up.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
@@ -313,6 +333,28 @@ mod tests {
         assert_eq!(res.status().as_u16(), 405);
         let json: serde_json::Value = test::read_body_json(res).await;
         assert_eq!(json["error"]["code"], "method_not_allowed");
+    }
+
+    #[actix_web::test]
+    async fn json_is_acceptable_unless_the_client_rules_it_out() {
+        for accept in [
+            None,
+            Some("*/*"),
+            Some("application/json"),
+            Some("text/html, */*;q=0.8"),
+            Some("application/*"),
+            Some("application/problem+json"),
+        ] {
+            assert!(accepts_json(accept), "{accept:?}");
+        }
+        for accept in [
+            Some("text/html"),
+            Some("application/xml"),
+            Some("application/json;q=0"),
+            Some("image/png, text/plain"),
+        ] {
+            assert!(!accepts_json(accept), "{accept:?}");
+        }
     }
 
     #[actix_web::test]

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod json;
 pub mod list;
 pub mod openapi;
+pub mod policy;
 pub mod random;
 pub mod redis;
 pub mod telemetry;

@@ -249,6 +249,21 @@ impl ListQuery {
     }
 }
 
+/// Orders a boxed diesel query by the list's `sortby`/`order`, among the given columns:
+/// `order_by!(query, list, { "name" => users::name, "created_at" => users::created_at })`.
+/// Follow it with `.then_order_by(<id>)` so pages are stable.
+#[macro_export]
+macro_rules! order_by {
+    ($query:expr, $list:expr, { $($name:literal => $column:expr),+ $(,)? }) => {{
+        use diesel::ExpressionMethods as _;
+        use diesel::QueryDsl as _;
+        match $list.sort_by {
+            $($name => if $list.descending() { $query.order($column.desc()) } else { $query.order($column.asc()) },)+
+            _ => $query,
+        }
+    }};
+}
+
 fn bounded(
     raw: Option<&str>,
     name: &str,

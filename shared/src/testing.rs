@@ -37,6 +37,29 @@ pub fn unique_prefix() -> String {
     )
 }
 
+/// Starts `program` through a shell that kills it when this process's end of the shell's
+/// stdin closes: on drop of the returned child's stdin, or when the test process dies.
+pub fn spawn_tied(program: &str, args: &[&str]) -> Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            r#""{program}" "$@" & pid=$!; read _ignored; kill $pid; wait $pid"#
+        ))
+        .arg("sh")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {program} (is it installed?): {err}"))
+}
+
+/// Stops a process started with [`spawn_tied`].
+pub fn stop_tied(mut child: Child) {
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
+
 /// A `redis-server` of this test process.
 pub struct RedisServer {
     port: u16,
@@ -85,9 +108,8 @@ impl RedisServer {
 
     /// Kills the server (as a crash would) and waits until its port is closed.
     pub fn stop(&mut self) {
-        if let Some(mut wrapper) = self.wrapper.take() {
-            drop(wrapper.stdin.take());
-            let _ = wrapper.wait();
+        if let Some(wrapper) = self.wrapper.take() {
+            stop_tied(wrapper);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         while TcpStream::connect(("127.0.0.1", self.port)).is_ok() && Instant::now() < deadline {

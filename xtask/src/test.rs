@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::install::{self, REDIS};
+use crate::install::{self, NGINX, REDIS};
 use crate::postgres::Cluster;
 use crate::procs::run as exec;
 use crate::{Result, cargo, root};
@@ -45,7 +45,8 @@ pub fn run(args: &[String]) -> Result {
             "warnings",
         ]))?;
     }
-    install::ensure(&[REDIS], |t| install::on_path(t.program))?;
+    install::ensure(&[REDIS, NGINX], |t| install::on_path(t.program))?;
+    crate::up::install_docs_assets(&root());
 
     step("tests on SQLite");
     let mut sqlite = cargo_in_root(&["test"]);

@@ -13,7 +13,7 @@ use crate::install::{self, NGINX, REDIS};
 use crate::procs::{Procs, free_port, http, run as exec, wait_ready};
 use crate::{Result, cargo, root};
 
-const SERVICES: [&str; 2] = ["auth-service", "gateway"];
+const SERVICES: [&str; 3] = ["auth-service", "rbac-service", "gateway"];
 const GATEWAY_REPLICAS: usize = 2;
 
 pub fn run(args: &[String]) -> Result {
@@ -30,6 +30,7 @@ pub fn run(args: &[String]) -> Result {
     }
     exec(build)?;
     let bin = target_dir(&root).join("debug");
+    install_docs_assets(&root);
 
     let data = root.join("data");
     for dir in ["redis", "nginx/tmp"] {
@@ -70,16 +71,30 @@ pub fn run(args: &[String]) -> Result {
             );
         command
     };
+    let admin = admin_account(&data)?;
     let auth_port = free_port()?;
-    procs.spawn("auth", service("auth-service", auth_port))?;
+    let auth_url = format!("http://127.0.0.1:{auth_port}");
+    let mut auth = service("auth-service", auth_port);
+    auth.env("WAYPOINT_ADMIN_ACCOUNT", &admin.0)
+        .env("WAYPOINT_ADMIN_PASSWORD", &admin.1);
+    procs.spawn("auth", auth)?;
     wait_ready("auth-service", auth_port, "/readyz", &mut procs)?;
+
+    let rbac_port = free_port()?;
+    let mut rbac = service("rbac-service", rbac_port);
+    rbac.env("AUTH_SERVICE_URL", &auth_url)
+        .env("WAYPOINT_ADMIN_ACCOUNT", &admin.0);
+    procs.spawn("rbac", rbac)?;
+    wait_ready("rbac-service", rbac_port, "/readyz", &mut procs)?;
 
     let mut gateway_ports = Vec::new();
     for replica in 1..=GATEWAY_REPLICAS {
         let port = free_port()?;
         let mut gateway = service("gateway", port);
         gateway
-            .env("AUTH_SERVICE_URL", format!("http://127.0.0.1:{auth_port}"))
+            .env("AUTH_SERVICE_URL", &auth_url)
+            .env("RBAC_SERVICE_URL", format!("http://127.0.0.1:{rbac_port}"))
+            .env("DOCS_DIR", root.join("docs"))
             .env("TRUSTED_PROXIES", "1");
         procs.spawn(&format!("gateway-{replica}"), gateway)?;
         wait_ready("gateway", port, "/readyz", &mut procs)?;
@@ -112,11 +127,11 @@ pub fn run(args: &[String]) -> Result {
     let demo = seed_demo_traveller(&data, http_port)?;
     println!(
         "\n  Waypoint is running at http://127.0.0.1:{http_port}/\n\
-         \n  demo traveller   account: {}   password: {}\n{}\
+         \n  demo traveller   account: {}   password: {}\
+         \n  admin            account: {}   password: {}\
+         \n  API docs         http://127.0.0.1:{http_port}/docs\n\
          \n  Data lives in ./data. Press Ctrl-C to stop.\n",
-        demo.0,
-        demo.1,
-        admin_line()
+        demo.0, demo.1, admin.0, admin.1,
     );
 
     while !stop.load(Ordering::SeqCst) {
@@ -204,23 +219,7 @@ fn write_nginx_conf(root: &Path, data: &Path, http_port: u16, gateways: &[u16]) 
 /// Registers the demo traveller once; its password is generated on first run and kept in
 /// `data/demo-credentials` (never in the repository).
 fn seed_demo_traveller(data: &Path, http_port: u16) -> Result<(String, String)> {
-    let file = data.join("demo-credentials");
-    let password = match std::fs::read_to_string(&file) {
-        Ok(saved) => saved.trim().to_owned(),
-        Err(_) => {
-            let mut bytes = [0u8; 9];
-            std::fs::File::open("/dev/urandom")
-                .and_then(|mut f| f.read_exact(&mut bytes))
-                .map_err(|e| format!("reading /dev/urandom: {e}"))?;
-            let password: String = format!(
-                "demo-{}",
-                bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            );
-            std::fs::write(&file, &password)
-                .map_err(|e| format!("writing {}: {e}", file.display()))?;
-            password
-        }
-    };
+    let password = generated_password(&data.join("demo-credentials"), "demo")?;
     let body = format!(
         r#"{{"account":"demo","name":"Demo Traveller","email":"demo@waypoint.local","password":"{password}"}}"#
     );
@@ -233,11 +232,58 @@ fn seed_demo_traveller(data: &Path, http_port: u16) -> Result<(String, String)> 
     Ok(("demo".into(), password))
 }
 
-fn admin_line() -> String {
-    match std::env::var("WAYPOINT_ADMIN_ACCOUNT") {
-        Ok(account) if !account.is_empty() => {
-            format!("  admin            account: {account}   password: from WAYPOINT_ADMIN_PASSWORD\n")
+/// The admin: `WAYPOINT_ADMIN_ACCOUNT`/`WAYPOINT_ADMIN_PASSWORD` when set, otherwise
+/// `admin` with a password generated on first run into `data/admin-credentials`.
+fn admin_account(data: &Path) -> Result<(String, String)> {
+    match (
+        std::env::var("WAYPOINT_ADMIN_ACCOUNT"),
+        std::env::var("WAYPOINT_ADMIN_PASSWORD"),
+    ) {
+        (Ok(account), Ok(password)) if !account.is_empty() && !password.is_empty() => {
+            Ok((account, password))
         }
-        _ => "  (no admin: set WAYPOINT_ADMIN_ACCOUNT and WAYPOINT_ADMIN_PASSWORD before the first start)\n".into(),
+        _ => Ok((
+            "admin".into(),
+            generated_password(&data.join("admin-credentials"), "admin")?,
+        )),
+    }
+}
+
+/// A password kept in `file`, generated there on first use (never in the repository).
+fn generated_password(file: &Path, prefix: &str) -> Result<String> {
+    if let Ok(saved) = std::fs::read_to_string(file) {
+        return Ok(saved.trim().to_owned());
+    }
+    let mut bytes = [0u8; 9];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("reading /dev/urandom: {e}"))?;
+    let password = format!(
+        "{prefix}-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    std::fs::write(file, &password).map_err(|e| format!("writing {}: {e}", file.display()))?;
+    Ok(password)
+}
+
+/// The API docs page's assets come from npm; without npm the page is missing its assets.
+pub fn install_docs_assets(root: &Path) {
+    if root.join("docs/node_modules/swagger-ui-dist").is_dir() {
+        return;
+    }
+    if !install::on_path("npm") {
+        eprintln!("xtask: npm not found; /docs will lack its assets (install Node.js and npm)");
+        return;
+    }
+    let mut npm = Command::new("npm");
+    npm.current_dir(root.join("docs")).args([
+        "ci",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+    ]);
+    if let Err(err) = exec(npm) {
+        eprintln!("xtask: {err}; /docs will lack its assets");
     }
 }

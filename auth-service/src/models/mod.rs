@@ -1,3 +1,3 @@
 pub mod user;
 
-pub use user::{NewUser, User, UserView};
+pub use user::{NewUser, User, UserChanges, UserView};

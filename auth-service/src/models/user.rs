@@ -3,7 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
-use shared::db::DbConnection;
+use shared::ApiError;
+use shared::db::{DbBackend, DbConnection};
+use shared::list::ListQuery;
 
 use crate::schema::users;
 
@@ -19,6 +21,15 @@ pub struct User {
     pub last_login_at: Option<NaiveDateTime>,
     pub is_disabled: bool,
     pub password_changed_at: Option<NaiveDateTime>,
+}
+
+/// What an admin may change on an account.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub name: Option<String>,
+    pub email: Option<Option<String>>,
+    pub is_disabled: Option<bool>,
 }
 
 #[derive(Debug, Insertable)]
@@ -118,5 +129,50 @@ impl User {
             ))
             .execute(conn)
             .map(drop)
+    }
+
+    pub fn update(conn: &mut DbConnection, id: i64, changes: &UserChanges) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set(changes)
+            .execute(conn)
+    }
+
+    pub fn find_many(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<User>> {
+        users::table
+            .filter(users::id.eq_any(ids))
+            .order(users::id)
+            .select(User::as_select())
+            .load(conn)
+    }
+
+    /// Lists accounts for admins: filters `account`, `email`, `is_disabled`.
+    pub fn list(conn: &mut DbConnection, list: &ListQuery) -> Result<(i64, Vec<User>), ApiError> {
+        let filtered = || -> Result<users::BoxedQuery<'static, DbBackend>, ApiError> {
+            let mut query = users::table.into_boxed();
+            if let Some(account) = list.filter("account") {
+                query = query.filter(users::account.eq(account.trim().to_ascii_lowercase()));
+            }
+            if let Some(email) = list.filter("email") {
+                query = query.filter(users::email.eq(email.trim().to_lowercase()));
+            }
+            if let Some(disabled) = list.filter_bool("is_disabled")? {
+                query = query.filter(users::is_disabled.eq(disabled));
+            }
+            Ok(query)
+        };
+        let count = filtered()?.count().get_result(conn)?;
+        let query = shared::order_by!(filtered()?, list, {
+            "id" => users::id,
+            "account" => users::account,
+            "created_at" => users::created_at,
+            "last_login_at" => users::last_login_at,
+        });
+        let rows = query
+            .then_order_by(users::id.asc())
+            .limit(list.limit)
+            .offset(list.offset)
+            .select(User::as_select())
+            .load(conn)?;
+        Ok((count, rows))
     }
 }

@@ -6,14 +6,18 @@ use shared::http::resource;
 pub mod change_password;
 pub mod get_jwks;
 pub mod get_me;
+pub mod get_user;
 mod health;
+mod internal_users;
 pub mod list_sessions;
+pub mod list_users;
 pub mod login;
 pub mod logout;
 pub mod logout_all;
 pub mod refresh;
 pub mod register;
 pub mod revoke_session;
+pub mod update_user;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     shared::openapi::serve(cfg, <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi());
@@ -36,7 +40,14 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                     resource("/password").route(web::put().to(change_password::change_password)),
                 )
                 .service(resource("/jwks.json").route(web::get().to(get_jwks::get_jwks))),
-        );
+        )
+        .service(resource("/v1/users").route(web::get().to(list_users::list_users)))
+        .service(
+            resource("/v1/users/{id}")
+                .route(web::get().to(get_user::get_user))
+                .route(web::patch().to(update_user::update_user)),
+        )
+        .service(resource("/internal/users").route(web::get().to(internal_users::internal_users)));
 }
 
 /// Token responses must never be cached by a browser or proxy.

@@ -144,11 +144,9 @@ async fn a_wrong_account_and_a_wrong_password_look_the_same() {
 
 #[tokio::test]
 async fn unknown_routes_versions_and_methods_get_json_errors() {
+    let dead = format!("http://127.0.0.1:{}", shared::testing::free_port());
     let stack = Stack::start_with(StackOptions {
-        extra_routes: vec![(
-            "/v1/ghost/*".into(),
-            format!("http://127.0.0.1:{}", shared::testing::free_port()),
-        )],
+        extra_routes: vec![("/v1/trips/*".into(), dead)],
         ..Default::default()
     })
     .await;
@@ -173,8 +171,8 @@ async fn unknown_routes_versions_and_methods_get_json_errors() {
             Method::GET,
             "/v1/auth/nowhere",
             None,
-            StatusCode::UNAUTHORIZED,
-            "missing_token",
+            StatusCode::NOT_FOUND,
+            "route_not_found",
         ),
         (
             Method::GET,
@@ -186,9 +184,16 @@ async fn unknown_routes_versions_and_methods_get_json_errors() {
         (
             Method::DELETE,
             "/v1/auth/me",
+            None,
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+        ),
+        (
+            Method::DELETE,
+            "/v1/auth/me",
             token,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            StatusCode::FORBIDDEN,
+            "forbidden",
         ),
         (
             Method::GET,
@@ -199,8 +204,8 @@ async fn unknown_routes_versions_and_methods_get_json_errors() {
         ),
         (
             Method::GET,
-            "/v1/ghost/things",
-            token,
+            "/v1/trips",
+            None,
             StatusCode::SERVICE_UNAVAILABLE,
             "upstream_unavailable",
         ),
@@ -240,6 +245,29 @@ async fn path_spellings_reach_the_same_route() {
             "{path} must not inherit login's public access"
         );
     }
+}
+
+#[tokio::test]
+async fn a_client_that_accepts_no_json_gets_406() {
+    let stack = Stack::start().await;
+    let response = stack
+        .request(0, Method::GET, "/v1/auth/jwks.json")
+        .header("accept", "application/xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(
+        error_code(&response.json().await.unwrap()),
+        "not_acceptable"
+    );
+    let response = stack
+        .request(0, Method::GET, "/v1/auth/jwks.json")
+        .header("accept", "text/html, */*;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -1,16 +1,20 @@
-//! The stack under test: auth-service and two gateway replicas, in-process on free ports,
-//! sharing one Redis key space and a fresh database (SQLite, or PostgreSQL when
-//! `TEST_DATABASE_URL` is set).
+//! The stack under test: auth-service, rbac-service and two gateway replicas, in-process on
+//! free ports, sharing one Redis key space; each service with a fresh database (SQLite, or
+//! PostgreSQL when `TEST_DATABASE_URL` is set). An admin account (`root`) is a super_admin.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use actix_web::dev::ServerHandle;
+use gateway::ratelimit::{Rate, RateLimits};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::config::Secret;
+use shared::config::{RedisSettings, Secret};
 use shared::testing::{RedisServer, TestDatabase};
 
 pub const PASSWORD: &str = "correct horse battery";
+pub const ADMIN: &str = "root";
+pub const ADMIN_PASSWORD: &str = "a root password of some length";
 
 /// One RSA key for every test of this binary (generating one takes a while).
 pub fn signing_key_pem() -> &'static str {
@@ -24,6 +28,11 @@ pub struct StackOptions {
     pub private_redis: bool,
     pub idle_timeout: Duration,
     pub extra_routes: Vec<(String, String)>,
+    /// Gateway B sends every `/v1` route to an echo server instead of the services, so
+    /// decisions can be observed without side effects.
+    pub echo_on_b: bool,
+    pub rate_limits: RateLimits,
+    pub policy_pubsub: bool,
 }
 
 impl Default for StackOptions {
@@ -32,6 +41,14 @@ impl Default for StackOptions {
             private_redis: false,
             idle_timeout: Duration::from_secs(30 * 60),
             extra_routes: Vec::new(),
+            echo_on_b: false,
+            rate_limits: RateLimits {
+                anon: Rate::parse("100000/min").unwrap(),
+                user: Rate::parse("100000/min").unwrap(),
+                login: Rate::parse("100000/min").unwrap(),
+                write: Rate::parse("100000/min").unwrap(),
+            },
+            policy_pubsub: true,
         }
     }
 }
@@ -39,10 +56,15 @@ impl Default for StackOptions {
 pub struct Stack {
     pub http: reqwest::Client,
     pub auth_url: String,
+    pub rbac_url: String,
     pub gateways: Vec<String>,
     pub internal_token: String,
+    pub admin_token: String,
+    pub redis_settings: RedisSettings,
     pub private_redis: Option<RedisServer>,
+    pub rbac: ServerHandle,
     pub db: TestDatabase,
+    pub rbac_db: TestDatabase,
 }
 
 /// A signed-in user.
@@ -65,39 +87,37 @@ impl Stack {
             None => RedisServer::shared().settings(),
         };
         let db = TestDatabase::new();
+        let rbac_db = TestDatabase::new();
         let internal_token = shared::random::token_hex(16);
 
-        let auth = auth_service::Application::build(auth_service::Settings {
-            bind_addr: "127.0.0.1:0".into(),
-            workers: 1,
-            database_url: db.url.clone(),
-            database_pool_size: 4,
-            redis: redis_settings.clone(),
-            internal_token: Secret::new(internal_token.clone()),
-            jwt: auth_service::config::JwtSettings {
-                private_key_pem: Some(Secret::new(signing_key_pem())),
-                private_key_file: "unused".into(),
-                issuer: shared::token::DEFAULT_ISSUER.into(),
-                audience: shared::token::DEFAULT_AUDIENCE.into(),
-                access_token_ttl: Duration::from_secs(900),
-            },
-            sessions: auth_service::config::SessionSettings {
-                idle_timeout: options.idle_timeout,
-                absolute_lifetime: Duration::from_secs(7 * 86_400),
-            },
-            throttle: auth_service::config::ThrottleSettings {
-                max_failures_per_account: 5,
-                max_failures_per_ip: 20,
-                window: Duration::from_secs(900),
-            },
-            admin: None,
-        })
+        let auth = auth_service::Application::build(auth_settings(
+            &db,
+            &redis_settings,
+            &internal_token,
+            &options,
+        ))
         .await
         .expect("auth-service starts");
         let auth_url = format!("http://127.0.0.1:{}", auth.port());
         tokio::spawn(auth.run_until_stopped());
 
-        let mut routes = gateway::config::default_routes(&auth_url);
+        let rbac = rbac_service::Application::build(rbac_settings(
+            &rbac_db,
+            &redis_settings,
+            &internal_token,
+            &auth_url,
+        ))
+        .await
+        .expect("rbac-service starts");
+        let rbac_url = format!("http://127.0.0.1:{}", rbac.port());
+        let rbac_handle = rbac.handle();
+        tokio::spawn(rbac.run_until_stopped());
+
+        let services = gateway::config::ServiceUrls {
+            auth: auth_url.clone(),
+            rbac: rbac_url.clone(),
+        };
+        let mut routes = gateway::config::default_routes(&services);
         for (pattern, upstream) in &options.extra_routes {
             routes.push(gateway::upstreams::RouteEntry {
                 pattern: pattern.clone(),
@@ -105,20 +125,31 @@ impl Stack {
             });
         }
         let mut gateways = Vec::new();
-        for _ in 0..2 {
+        for replica in 0..2 {
+            let routes = if replica == 1 && options.echo_on_b {
+                vec![gateway::upstreams::RouteEntry {
+                    pattern: "/v1/*".into(),
+                    upstream: start_echo(),
+                }]
+            } else {
+                routes.clone()
+            };
             let app = gateway::Application::build(gateway::Settings {
                 bind_addr: "127.0.0.1:0".into(),
                 workers: 1,
                 redis: redis_settings.clone(),
                 internal_token: Secret::new(internal_token.clone()),
-                auth_service_url: auth_url.clone(),
-                routes: routes.clone(),
+                services: services.clone(),
+                routes,
                 jwt_issuer: shared::token::DEFAULT_ISSUER.into(),
                 jwt_audience: shared::token::DEFAULT_AUDIENCE.into(),
                 jwt_leeway: Duration::from_secs(30),
                 jwks_refresh_interval: Duration::from_secs(300),
                 upstream_timeout: Duration::from_secs(10),
                 trusted_proxies: 1,
+                rate_limits: options.rate_limits.clone(),
+                policy_pubsub: options.policy_pubsub,
+                docs_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../docs").into(),
             })
             .await
             .expect("gateway starts");
@@ -126,31 +157,77 @@ impl Stack {
             tokio::spawn(app.run_until_stopped());
         }
 
-        let stack = Self {
+        let mut stack = Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
             auth_url,
+            rbac_url,
             gateways,
             internal_token,
+            admin_token: String::new(),
+            redis_settings,
             private_redis,
+            rbac: rbac_handle,
             db,
+            rbac_db,
         };
         for gateway in &stack.gateways {
             stack.wait_ready(gateway).await;
         }
+        stack.admin_token = stack.admin_session().await;
         stack
     }
 
     async fn wait_ready(&self, base: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let ready = self.http.get(format!("{base}/readyz")).send().await;
-            if matches!(ready, Ok(r) if r.status() == StatusCode::OK) {
-                return;
+        self.eventually(
+            Duration::from_secs(10),
+            &format!("{base} ready"),
+            || async {
+                let ready = self.http.get(format!("{base}/readyz")).send().await;
+                matches!(ready, Ok(r) if r.status() == StatusCode::OK)
+            },
+        )
+        .await;
+    }
+
+    /// Signs the admin in once rbac-service has made them a super_admin.
+    async fn admin_session(&self) -> String {
+        let members = format!("{}/internal/roles/super_admin/users", self.rbac_url);
+        self.eventually(Duration::from_secs(10), "admin is super_admin", || async {
+            let response = self
+                .http
+                .get(&members)
+                .header("x-waypoint-internal", &self.internal_token)
+                .send()
+                .await;
+            match response {
+                Ok(r) => r
+                    .json::<Value>()
+                    .await
+                    .is_ok_and(|v| v["user_ids"].as_array().is_some_and(|ids| !ids.is_empty())),
+                Err(_) => false,
             }
-            assert!(Instant::now() < deadline, "{base} did not become ready");
+        })
+        .await;
+        let (status, body) = self.login_via(0, ADMIN, ADMIN_PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Polls `check` until it holds, failing the test after `within`.
+    pub async fn eventually<F, Fut>(&self, within: Duration, what: &str, mut check: F) -> Duration
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let started = Instant::now();
+        loop {
+            if check().await {
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < within, "not within {within:?}: {what}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -187,6 +264,21 @@ impl Stack {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+
+    /// A call as the admin, which must succeed with `expected`.
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        expected: StatusCode,
+    ) -> Value {
+        let (status, response) = self
+            .call(0, method.clone(), path, Some(&self.admin_token), body)
+            .await;
+        assert_eq!(status, expected, "{method} {path}: {response}");
+        response
     }
 
     pub async fn register(&self, account: &str) -> i64 {
@@ -230,6 +322,58 @@ impl Stack {
         }
     }
 
+    /// The id of a role by name.
+    pub async fn role_id(&self, name: &str) -> i64 {
+        let roles = self
+            .admin(
+                Method::GET,
+                &format!("/v1/roles?name={name}"),
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        roles["results"][0]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no role {name}"))
+    }
+
+    /// Gives `user_id` exactly the named roles.
+    pub async fn set_roles(&self, user_id: i64, names: &[&str]) {
+        let held = self
+            .admin(
+                Method::GET,
+                &format!("/v1/users/{user_id}/roles"),
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        for role in held["results"].as_array().unwrap() {
+            if !names.contains(&role["name"].as_str().unwrap()) {
+                let path = format!("/v1/users/{user_id}/roles/{}", role["id"]);
+                self.admin(Method::DELETE, &path, None, StatusCode::NO_CONTENT)
+                    .await;
+            }
+        }
+        for name in names {
+            let already = held["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["name"] == *name);
+            if !already {
+                let role_id = self.role_id(name).await;
+                let body = json!({ "role_id": role_id });
+                self.admin(
+                    Method::POST,
+                    &format!("/v1/users/{user_id}/roles"),
+                    Some(body),
+                    StatusCode::CREATED,
+                )
+                .await;
+            }
+        }
+    }
+
     pub async fn me(&self, i: usize, token: &str) -> StatusCode {
         self.call(i, Method::GET, "/v1/auth/me", Some(token), None)
             .await
@@ -244,6 +388,91 @@ impl Stack {
     }
 }
 
+fn auth_settings(
+    db: &TestDatabase,
+    redis: &RedisSettings,
+    token: &str,
+    options: &StackOptions,
+) -> auth_service::Settings {
+    auth_service::Settings {
+        bind_addr: "127.0.0.1:0".into(),
+        workers: 1,
+        database_url: db.url.clone(),
+        database_pool_size: 4,
+        redis: redis.clone(),
+        internal_token: Secret::new(token),
+        jwt: auth_service::config::JwtSettings {
+            private_key_pem: Some(Secret::new(signing_key_pem())),
+            private_key_file: "unused".into(),
+            issuer: shared::token::DEFAULT_ISSUER.into(),
+            audience: shared::token::DEFAULT_AUDIENCE.into(),
+            access_token_ttl: Duration::from_secs(900),
+        },
+        sessions: auth_service::config::SessionSettings {
+            idle_timeout: options.idle_timeout,
+            absolute_lifetime: Duration::from_secs(7 * 86_400),
+        },
+        throttle: auth_service::config::ThrottleSettings {
+            max_failures_per_account: 5,
+            max_failures_per_ip: 20,
+            window: Duration::from_secs(900),
+        },
+        admin: Some(auth_service::config::AdminSettings {
+            account: ADMIN.into(),
+            password: Secret::new(ADMIN_PASSWORD),
+            email: "root@waypoint.local".into(),
+        }),
+    }
+}
+
+pub fn rbac_settings(
+    db: &TestDatabase,
+    redis: &RedisSettings,
+    token: &str,
+    auth_url: &str,
+) -> rbac_service::Settings {
+    rbac_service::Settings {
+        bind_addr: "127.0.0.1:0".into(),
+        workers: 1,
+        database_url: db.url.clone(),
+        database_pool_size: 4,
+        redis: redis.clone(),
+        internal_token: Secret::new(token),
+        auth_service_url: auth_url.into(),
+        admin_account: Some(ADMIN.into()),
+    }
+}
+
+/// A server answering every request with 200 and what it received (method, path, the
+/// identity headers), standing in for services not under test.
+fn start_echo() -> String {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(|| {
+        App::new().default_service(actix_web::web::to(|req: HttpRequest| async move {
+            let header = |name: &str| {
+                req.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            HttpResponse::Ok().json(json!({
+                "method": req.method().as_str(),
+                "path": req.path(),
+                "user_id": header("x-user-id"),
+                "roles": header("x-user-roles"),
+            }))
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}")
+}
+
 /// Asserts the common error shape and returns the code.
 pub fn error_code(body: &Value) -> &str {
     assert!(
@@ -255,4 +484,98 @@ pub fn error_code(body: &Value) -> &str {
         "not the error shape: {body}"
     );
     body["error"]["code"].as_str().expect("error code")
+}
+
+/// One HTTP/1.1 exchange with the path sent exactly as given (HTTP clients resolve `..`
+/// and `%2e` before sending; path-smuggling tests must not).
+pub async fn raw_request(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: waypoint\r\nConnection: close\r\n{auth}\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// nginx in front of the given gateways, configured from the repository's template.
+pub struct Nginx {
+    pub base: String,
+    child: Option<std::process::Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    pub fn start(gateways: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = shared::testing::free_port();
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let servers: Vec<String> = gateways
+            .iter()
+            .map(|g| format!("server {};", g.trim_start_matches("http://")))
+            .collect();
+        let site = std::fs::read_to_string(format!("{root}/nginx/waypoint.conf.template"))
+            .unwrap()
+            .replace("${GATEWAY_SERVERS}", &servers.join(" "))
+            .replace("${LISTEN}", &format!("127.0.0.1:{port}"))
+            .replace("${WEB_ROOT}", &format!("{root}/nginx/welcome"));
+        let tmp = dir.path().display().to_string();
+        let conf = format!(
+            "worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log stderr error;\nevents {{ worker_connections 256; }}\n\
+             http {{\n access_log off;\n client_body_temp_path {tmp};\n proxy_temp_path {tmp};\n{site}}}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("nginx");
+        let conf_path = dir.path().join("nginx.conf").display().to_string();
+        let child = shared::testing::spawn_tied(
+            nginx,
+            &[
+                "-p",
+                &tmp,
+                "-c",
+                &conf_path,
+                "-e",
+                "stderr",
+                "-g",
+                "daemon off;",
+            ],
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nginx did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            child: Some(child),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.take() {
+            shared::testing::stop_tied(child);
+        }
+    }
 }

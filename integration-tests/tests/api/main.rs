@@ -4,10 +4,15 @@
 
 mod helpers;
 
+mod api_docs;
 mod bad_input;
 mod jwt_rejection;
 mod login_throttling;
+mod rate_limits;
+mod rbac_admin;
+mod rbac_enforcement;
 mod redis_outage;
 mod sessions;
 mod single_sign_on;
 mod spoofing;
+mod user_admin;

@@ -1,0 +1,133 @@
+//! The API: `/v1/openapi.json` (every service's description, merged) and `/docs`, a page
+//! rendering it with Swagger UI. The page's assets come from the `swagger-ui-dist` npm
+//! package installed under `DOCS_DIR` (`npm ci` in `docs/`), so the page works offline.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use shared::ApiError;
+use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
+
+use crate::startup::GatewayState;
+
+const FRESH_FOR: Duration = Duration::from_secs(30);
+
+/// Assets the page may load, with their content types.
+const ASSETS: &[(&str, &str)] = &[
+    ("swagger-ui.css", "text/css; charset=utf-8"),
+    (
+        "swagger-ui-bundle.js",
+        "application/javascript; charset=utf-8",
+    ),
+    ("favicon-32x32.png", "image/png"),
+];
+
+pub struct ApiDocs {
+    upstreams: Vec<String>,
+    assets_dir: PathBuf,
+    cached: Mutex<Option<(Instant, String)>>,
+}
+
+impl ApiDocs {
+    pub fn new(upstreams: Vec<String>, docs_dir: PathBuf) -> Self {
+        Self {
+            upstreams,
+            assets_dir: docs_dir.join("node_modules/swagger-ui-dist"),
+            cached: Mutex::new(None),
+        }
+    }
+
+    async fn merged(&self, client: &reqwest::Client) -> String {
+        if let Some((at, json)) = self.cached.lock().ok().and_then(|c| c.clone())
+            && at.elapsed() < FRESH_FOR
+        {
+            return json;
+        }
+        let fetches = self.upstreams.iter().map(|base| async move {
+            let fetched = async {
+                client
+                    .get(format!("{base}/openapi.json"))
+                    .timeout(Duration::from_secs(3))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json::<OpenApi>()
+                    .await
+            };
+            (base, fetched.await)
+        });
+        let mut merged = OpenApiBuilder::new()
+            .info(
+                InfoBuilder::new()
+                    .title("Waypoint API")
+                    .version("v1")
+                    .description(Some("Every service of Waypoint, as the gateway routes it. Errors share one shape: {\"error\": {\"code\", \"message\", \"details\"}}."))
+                    .build(),
+            )
+            .build();
+        let mut complete = true;
+        for (base, result) in futures_util::future::join_all(fetches).await {
+            match result {
+                Ok(description) => merged.merge(description),
+                Err(err) => {
+                    complete = false;
+                    tracing::warn!(upstream = %base, error = %err, "no API description from this service");
+                }
+            }
+        }
+        let json = merged.to_json().unwrap_or_else(|_| "{}".into());
+        if complete && let Ok(mut cached) = self.cached.lock() {
+            *cached = Some((Instant::now(), json.clone()));
+        }
+        json
+    }
+}
+
+/// `GET /v1/openapi.json`
+pub async fn openapi(
+    state: web::Data<GatewayState>,
+    client: web::Data<reqwest::Client>,
+) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.docs.merged(&client).await)
+}
+
+/// `GET /docs`
+pub async fn page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(include_str!("docs.html"))
+}
+
+/// `GET /docs/assets/{file}`
+pub async fn asset(
+    state: web::Data<GatewayState>,
+    file: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let file = file.into_inner();
+    if file == "docs-init.js" {
+        return Ok(HttpResponse::Ok()
+            .content_type("application/javascript; charset=utf-8")
+            .body(include_str!("docs-init.js")));
+    }
+    let Some((name, content_type)) = ASSETS.iter().find(|(name, _)| *name == file) else {
+        return Err(ApiError::not_found("asset"));
+    };
+    let bytes = tokio::fs::read(state.docs.assets_dir.join(name))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                shared::ErrorKind::NotFound,
+                "docs_not_installed",
+                "The docs assets are not installed: run `npm ci` in docs/.",
+            )
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type(*content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(bytes))
+}

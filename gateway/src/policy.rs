@@ -1,0 +1,265 @@
+//! The RBAC policy, compiled for the hot path.
+//!
+//! Resource patterns go into a `matchit` router (a radix tree: lookup cost grows with the
+//! path's length, not the number of resources); each (resource, method) holds the set of
+//! roles allowed as a bitset, and a user's roles become a bitset once per request, so the
+//! decision is one tree lookup and one AND over a few words however large the policy is.
+
+use std::collections::HashMap;
+
+use actix_web::http::Method;
+use shared::policy::PolicyDocument;
+
+/// Roles allowed for one (resource, method), as bits.
+#[derive(Debug, Clone, Default)]
+pub struct RoleSet(Vec<u64>);
+
+impl RoleSet {
+    fn with_capacity(bits: usize) -> Self {
+        Self(vec![0; bits.div_ceil(64)])
+    }
+
+    fn insert(&mut self, bit: usize) {
+        if let Some(word) = self.0.get_mut(bit / 64) {
+            *word |= 1 << (bit % 64);
+        }
+    }
+
+    pub fn intersects(&self, other: &RoleSet) -> bool {
+        self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+    }
+}
+
+#[derive(Debug)]
+pub struct MethodRule {
+    pub public: bool,
+    pub roles: RoleSet,
+}
+
+#[derive(Debug)]
+struct CompiledResource {
+    name: Box<str>,
+    methods: [Option<MethodRule>; 5],
+}
+
+/// What the policy says about a request.
+pub enum Decision<'a> {
+    /// No resource has this route: denied (404).
+    UnknownRoute,
+    /// Anyone may call it.
+    Public { resource: &'a str },
+    /// Only holders of one of these roles (none: nobody) may call it.
+    Protected {
+        resource: &'a str,
+        roles: Option<&'a RoleSet>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Policy {
+    pub version: u64,
+    router: matchit::Router<usize>,
+    resources: Vec<CompiledResource>,
+    /// role id → (bit, name)
+    roles: HashMap<i64, (usize, Box<str>)>,
+}
+
+fn method_index(method: &Method) -> Option<usize> {
+    // HEAD is decided as GET.
+    Some(match *method {
+        Method::GET | Method::HEAD => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::PATCH => 3,
+        Method::DELETE => 4,
+        _ => return None,
+    })
+}
+
+impl Policy {
+    pub fn compile(document: &PolicyDocument) -> anyhow::Result<Self> {
+        let roles: HashMap<i64, (usize, Box<str>)> = document
+            .roles
+            .iter()
+            .enumerate()
+            .map(|(bit, role)| (role.id, (bit, role.name.as_str().into())))
+            .collect();
+        let mut router = matchit::Router::new();
+        let mut resources = Vec::with_capacity(document.resources.len());
+        for resource in &document.resources {
+            let mut methods: [Option<MethodRule>; 5] = Default::default();
+            for rule in &resource.methods {
+                let Some(index) = rule
+                    .method
+                    .parse::<Method>()
+                    .ok()
+                    .as_ref()
+                    .and_then(method_index)
+                else {
+                    anyhow::bail!("resource {}: unknown method {}", resource.name, rule.method);
+                };
+                let mut set = RoleSet::with_capacity(roles.len());
+                for role_id in &rule.role_ids {
+                    if let Some((bit, _)) = roles.get(role_id) {
+                        set.insert(*bit);
+                    }
+                }
+                methods[index] = Some(MethodRule {
+                    public: rule.public,
+                    roles: set,
+                });
+            }
+            router
+                .insert(resource.pattern.clone(), resources.len())
+                .map_err(|err| anyhow::anyhow!("resource {}: {err}", resource.name))?;
+            resources.push(CompiledResource {
+                name: resource.name.as_str().into(),
+                methods,
+            });
+        }
+        Ok(Self {
+            version: document.version,
+            router,
+            resources,
+            roles,
+        })
+    }
+
+    pub fn decide(&self, method: &Method, canonical_path: &str) -> Decision<'_> {
+        let Ok(matched) = self.router.at(canonical_path) else {
+            return Decision::UnknownRoute;
+        };
+        let Some(resource) = self.resources.get(*matched.value) else {
+            return Decision::UnknownRoute;
+        };
+        let rule = method_index(method).and_then(|i| resource.methods[i].as_ref());
+        match rule {
+            Some(rule) if rule.public => Decision::Public {
+                resource: &resource.name,
+            },
+            rule => Decision::Protected {
+                resource: &resource.name,
+                roles: rule.map(|r| &r.roles),
+            },
+        }
+    }
+
+    /// A user's role ids as a bitset (ids the policy does not know are ignored).
+    pub fn role_set(&self, role_ids: &[i64]) -> RoleSet {
+        let mut set = RoleSet::with_capacity(self.roles.len());
+        for id in role_ids {
+            if let Some((bit, _)) = self.roles.get(id) {
+                set.insert(*bit);
+            }
+        }
+        set
+    }
+
+    /// The names of a user's roles, for `X-User-Roles`.
+    pub fn role_names(&self, role_ids: &[i64]) -> String {
+        let names: Vec<&str> = role_ids
+            .iter()
+            .filter_map(|id| self.roles.get(id).map(|(_, name)| &**name))
+            .collect();
+        names.join(",")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::policy::{MethodPolicy, ResourcePolicy, RoleRef};
+
+    use super::*;
+
+    fn document() -> PolicyDocument {
+        let rule = |method: &str, public: bool, role_ids: Vec<i64>| MethodPolicy {
+            method: method.into(),
+            public,
+            role_ids,
+        };
+        PolicyDocument {
+            version: 7,
+            roles: vec![
+                RoleRef {
+                    id: 10,
+                    name: "traveller".into(),
+                },
+                RoleRef {
+                    id: 20,
+                    name: "product_admin".into(),
+                },
+            ],
+            resources: vec![
+                ResourcePolicy {
+                    name: "trips".into(),
+                    pattern: "/v1/trips".into(),
+                    methods: vec![rule("GET", true, vec![]), rule("POST", false, vec![20])],
+                },
+                ResourcePolicy {
+                    name: "trips-detail".into(),
+                    pattern: "/v1/trips/{id}".into(),
+                    methods: vec![rule("GET", true, vec![]), rule("DELETE", false, vec![20])],
+                },
+            ],
+        }
+    }
+
+    fn allowed(policy: &Policy, method: Method, path: &str, roles: &[i64]) -> Option<bool> {
+        match policy.decide(&method, path) {
+            Decision::UnknownRoute => None,
+            Decision::Public { .. } => Some(true),
+            Decision::Protected { roles: rule, .. } => {
+                Some(rule.is_some_and(|r| r.intersects(&policy.role_set(roles))))
+            }
+        }
+    }
+
+    #[test]
+    fn decisions_follow_the_policy() {
+        let policy = Policy::compile(&document()).unwrap();
+        assert_eq!(allowed(&policy, Method::GET, "/v1/trips", &[]), Some(true));
+        assert_eq!(
+            allowed(&policy, Method::HEAD, "/v1/trips/3", &[]),
+            Some(true)
+        );
+        assert_eq!(
+            allowed(&policy, Method::POST, "/v1/trips", &[10]),
+            Some(false)
+        );
+        assert_eq!(
+            allowed(&policy, Method::POST, "/v1/trips", &[10, 20]),
+            Some(true)
+        );
+        assert_eq!(
+            allowed(&policy, Method::DELETE, "/v1/trips/3", &[20]),
+            Some(true)
+        );
+        assert_eq!(
+            allowed(&policy, Method::PUT, "/v1/trips/3", &[20]),
+            Some(false),
+            "no permission for PUT at all"
+        );
+        assert_eq!(
+            allowed(&policy, Method::OPTIONS, "/v1/trips", &[20]),
+            Some(false)
+        );
+        assert_eq!(
+            allowed(&policy, Method::POST, "/v1/trips", &[99]),
+            Some(false),
+            "unknown role ids count for nothing"
+        );
+        assert_eq!(allowed(&policy, Method::GET, "/v1/nowhere", &[20]), None);
+        assert_eq!(policy.role_names(&[20, 10, 99]), "product_admin,traveller");
+    }
+
+    #[test]
+    fn role_sets_span_many_words() {
+        let mut set = RoleSet::with_capacity(130);
+        set.insert(129);
+        let mut other = RoleSet::with_capacity(130);
+        other.insert(128);
+        assert!(!set.intersects(&other));
+        other.insert(129);
+        assert!(set.intersects(&other));
+    }
+}

@@ -1,0 +1,249 @@
+//! Rate limits per scope, as in Django REST framework: anonymous callers by client
+//! address, signed-in callers by user, plus stricter scopes for signing in and for
+//! writes. Each scope is a fixed window counted in Redis (so one limit across every
+//! replica), in the same round trip as the session check.
+
+use std::time::Duration;
+
+use actix_web::http::Method;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub limit: u64,
+    pub window: Duration,
+}
+
+impl Rate {
+    /// `100/min` style: a count per `sec`, `min`, `hour` or `day`; `off` disables the scope.
+    pub fn parse(text: &str) -> Result<Option<Rate>, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let (count, unit) = text
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?} is not like 100/min"))?;
+        let limit: u64 = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?}: {count:?} is not a count"))?;
+        let seconds = match unit.trim() {
+            "s" | "sec" | "second" => 1,
+            "m" | "min" | "minute" => 60,
+            "h" | "hour" => 3_600,
+            "d" | "day" => 86_400,
+            other => {
+                return Err(format!(
+                    "{text:?}: unknown unit {other:?} (sec, min, hour, day)"
+                ));
+            }
+        };
+        if limit == 0 {
+            return Err(format!("{text:?}: the count must be positive"));
+        }
+        Ok(Some(Rate {
+            limit,
+            window: Duration::from_secs(seconds),
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Anon,
+    User,
+    Login,
+    Write,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Anon => "anon",
+            Self::User => "user",
+            Self::Login => "login",
+            Self::Write => "write",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RateLimits {
+    pub anon: Option<Rate>,
+    pub user: Option<Rate>,
+    pub login: Option<Rate>,
+    pub write: Option<Rate>,
+}
+
+/// Resources that sign people in or create accounts: the `login` scope.
+const LOGIN_RESOURCES: &[&str] = &[
+    "auth-login",
+    "auth-register",
+    "auth-refresh",
+    "wechat-callback",
+    "wechat-exchange",
+];
+
+/// One counter a request increments.
+#[derive(Debug, Clone)]
+pub struct Counter {
+    pub scope: Scope,
+    pub rate: Rate,
+    pub key: String,
+}
+
+impl RateLimits {
+    fn rate(&self, scope: Scope) -> Option<Rate> {
+        match scope {
+            Scope::Anon => self.anon,
+            Scope::User => self.user,
+            Scope::Login => self.login,
+            Scope::Write => self.write,
+        }
+    }
+
+    /// The counters a request counts against: `subject` is the user id when signed in,
+    /// else the client address.
+    pub fn counters(
+        &self,
+        resource: &str,
+        method: &Method,
+        user: Option<i64>,
+        client: &str,
+        now_ms: i64,
+    ) -> Vec<Counter> {
+        let mut scopes = Vec::with_capacity(2);
+        scopes.push(if user.is_some() {
+            Scope::User
+        } else {
+            Scope::Anon
+        });
+        if LOGIN_RESOURCES.contains(&resource) {
+            scopes.push(Scope::Login);
+        }
+        let writes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if writes && user.is_some() {
+            scopes.push(Scope::Write);
+        }
+        scopes
+            .into_iter()
+            .filter_map(|scope| {
+                let rate = self.rate(scope)?;
+                let window_ms = rate.window.as_millis() as i64;
+                let window = now_ms / window_ms;
+                let subject = match (scope, user) {
+                    (Scope::Login | Scope::Anon, _) | (_, None) => format!("ip:{client}"),
+                    (_, Some(user)) => format!("u:{user}"),
+                };
+                Some(Counter {
+                    scope,
+                    rate,
+                    key: format!("rl:{}:{subject}:{window}", scope.name()),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The outcome of counting: the tightest scope, for the `RateLimit-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset_secs: u64,
+    pub exceeded: bool,
+}
+
+/// Combines each counter's (count, ms to reset) into one verdict.
+pub fn verdict(counters: &[Counter], counts: &[(u64, i64)]) -> Option<Verdict> {
+    counters
+        .iter()
+        .zip(counts)
+        .map(|(counter, (count, pttl))| {
+            let reset_ms = if *pttl > 0 {
+                *pttl as u64
+            } else {
+                counter.rate.window.as_millis() as u64
+            };
+            Verdict {
+                limit: counter.rate.limit,
+                remaining: counter.rate.limit.saturating_sub(*count),
+                reset_secs: reset_ms.div_ceil(1000),
+                exceeded: *count > counter.rate.limit,
+            }
+        })
+        .min_by_key(|v| (!v.exceeded, v.remaining))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_in_drf_style() {
+        assert_eq!(
+            Rate::parse("100/min").unwrap(),
+            Some(Rate {
+                limit: 100,
+                window: Duration::from_secs(60)
+            })
+        );
+        assert_eq!(
+            Rate::parse("5/sec").unwrap().unwrap().window,
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            Rate::parse("1000/day").unwrap().unwrap().window,
+            Duration::from_secs(86_400)
+        );
+        assert_eq!(Rate::parse("off").unwrap(), None);
+        for bad in ["100", "x/min", "0/min", "10/fortnight", "-1/min"] {
+            assert!(Rate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn requests_count_against_the_right_scopes() {
+        let limits = RateLimits {
+            anon: Rate::parse("10/min").unwrap(),
+            user: Rate::parse("100/min").unwrap(),
+            login: Rate::parse("5/min").unwrap(),
+            write: Rate::parse("20/min").unwrap(),
+        };
+        let scopes = |resource, method, user| -> Vec<Scope> {
+            limits
+                .counters(resource, &method, user, "1.2.3.4", 0)
+                .iter()
+                .map(|c| c.scope)
+                .collect()
+        };
+        assert_eq!(scopes("trips", Method::GET, None), [Scope::Anon]);
+        assert_eq!(
+            scopes("auth-login", Method::POST, None),
+            [Scope::Anon, Scope::Login]
+        );
+        assert_eq!(scopes("orders", Method::GET, Some(7)), [Scope::User]);
+        assert_eq!(
+            scopes("orders", Method::POST, Some(7)),
+            [Scope::User, Scope::Write]
+        );
+    }
+
+    #[test]
+    fn the_tightest_scope_is_reported() {
+        let limits = RateLimits {
+            user: Rate::parse("100/min").unwrap(),
+            write: Rate::parse("3/min").unwrap(),
+            ..Default::default()
+        };
+        let counters = limits.counters("orders", &Method::POST, Some(7), "1.2.3.4", 0);
+        let v = verdict(&counters, &[(10, 30_000), (3, 30_000)]).unwrap();
+        assert_eq!(
+            (v.limit, v.remaining, v.reset_secs, v.exceeded),
+            (3, 0, 30, false)
+        );
+        let v = verdict(&counters, &[(10, 30_000), (4, 1)]).unwrap();
+        assert!(v.exceeded);
+        assert_eq!(v.reset_secs, 1);
+    }
+}

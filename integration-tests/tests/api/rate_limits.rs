@@ -1,0 +1,124 @@
+use gateway::ratelimit::{Rate, RateLimits};
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::{Stack, StackOptions, error_code};
+
+fn limits(anon: &str, user: &str, write: &str) -> RateLimits {
+    RateLimits {
+        anon: Rate::parse(anon).unwrap(),
+        user: Rate::parse(user).unwrap(),
+        login: Rate::parse("1000/min").unwrap(),
+        write: Rate::parse(write).unwrap(),
+    }
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<u64> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn a_users_limit_is_one_limit_across_both_replicas_with_its_headers() {
+    let stack = Stack::start_with(StackOptions {
+        rate_limits: limits("1000/min", "6/min", "1000/min"),
+        ..Default::default()
+    })
+    .await;
+    let alice = stack.sign_up_and_in("alice").await;
+    for n in 0..6u64 {
+        let response = stack
+            .request((n % 2) as usize, Method::GET, "/v1/auth/me")
+            .bearer_auth(&alice.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "request {n}");
+        assert_eq!(header(&response, "ratelimit-limit"), Some(6));
+        assert_eq!(header(&response, "ratelimit-remaining"), Some(5 - n));
+        assert!((1..=60).contains(&header(&response, "ratelimit-reset").unwrap()));
+    }
+    let response = stack
+        .request(1, Method::GET, "/v1/auth/me")
+        .bearer_auth(&alice.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&response, "ratelimit-remaining"), Some(0));
+    let retry = header(&response, "retry-after").expect("Retry-After");
+    assert!((1..=60).contains(&retry));
+    assert_eq!(error_code(&response.json().await.unwrap()), "throttled");
+
+    let bob = stack.sign_up_and_in("bob").await;
+    assert_eq!(
+        stack.me(0, &bob.access_token).await,
+        StatusCode::OK,
+        "another user has their own allowance"
+    );
+}
+
+#[tokio::test]
+async fn anonymous_callers_are_limited_per_address() {
+    let stack = Stack::start_with(StackOptions {
+        rate_limits: limits("3/min", "1000/min", "1000/min"),
+        ..Default::default()
+    })
+    .await;
+    let jwks = |i: usize, ip: &'static str| {
+        stack
+            .request(i, Method::GET, "/v1/auth/jwks.json")
+            .header("x-forwarded-for", ip)
+            .send()
+    };
+    for n in 0..3 {
+        assert_eq!(
+            jwks(n % 2, "203.0.113.5").await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    let response = jwks(0, "203.0.113.5").await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(header(&response, "retry-after").is_some());
+    assert_eq!(
+        jwks(1, "203.0.113.6").await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn writes_have_a_stricter_limit_than_reads() {
+    let stack = Stack::start_with(StackOptions {
+        rate_limits: limits("1000/min", "1000/min", "2/min"),
+        echo_on_b: true,
+        ..Default::default()
+    })
+    .await;
+    let alice = stack.sign_up_and_in("alice").await;
+    let token = Some(alice.access_token.as_str());
+    for _ in 0..2 {
+        assert_eq!(
+            stack
+                .call(1, Method::POST, "/v1/orders", token, None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        stack
+            .call(1, Method::POST, "/v1/orders", token, None)
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        stack
+            .call(1, Method::GET, "/v1/orders", token, None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+}

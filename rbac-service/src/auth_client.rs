@@ -1,0 +1,71 @@
+//! The little rbac-service asks auth-service: does a user exist, and who is an account.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use shared::ApiError;
+use shared::identity::names::INTERNAL_TOKEN;
+
+#[derive(Clone)]
+pub struct AuthClient {
+    http: reqwest::Client,
+    base_url: String,
+    token: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserSummary {
+    pub id: i64,
+    pub account: String,
+}
+
+#[derive(Deserialize)]
+struct Users {
+    results: Vec<UserSummary>,
+}
+
+impl AuthClient {
+    pub fn new(base_url: &str, token: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()
+                .unwrap_or_default(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    async fn users(&self, query: &[(&str, String)]) -> Result<Vec<UserSummary>, ApiError> {
+        let unavailable = |err: reqwest::Error| {
+            ApiError::unavailable(
+                "auth_service_unavailable",
+                "User accounts cannot be checked right now.",
+            )
+            .with_source(err)
+        };
+        let response = self
+            .http
+            .get(format!("{}/internal/users", self.base_url))
+            .header(INTERNAL_TOKEN, &self.token)
+            .query(query)
+            .send()
+            .await
+            .map_err(unavailable)?
+            .error_for_status()
+            .map_err(unavailable)?;
+        Ok(response.json::<Users>().await.map_err(unavailable)?.results)
+    }
+
+    pub async fn user_exists(&self, id: i64) -> Result<bool, ApiError> {
+        Ok(!self.users(&[("ids", id.to_string())]).await?.is_empty())
+    }
+
+    pub async fn find_account(&self, account: &str) -> Result<Option<UserSummary>, ApiError> {
+        Ok(self
+            .users(&[("account", account.to_owned())])
+            .await?
+            .into_iter()
+            .next())
+    }
+}

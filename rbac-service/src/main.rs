@@ -1,0 +1,10 @@
+use rbac_service::{Application, Settings};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::telemetry::init("rbac-service");
+    let settings = Settings::from_env()?;
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Building and running rbac-service: connect, migrate, seed, serve.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use diesel_migrations::embed_migrations;
+use shared::db::{Db, Migrations};
+use shared::identity::InternalToken;
+use shared::redis::Redis;
+
+use crate::auth_client::AuthClient;
+use crate::config::Settings;
+use crate::context::RbacContext;
+use crate::{bootstrap, routes, seed};
+
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: embed_migrations!("migrations/sqlite"),
+    postgres: embed_migrations!("migrations/postgres"),
+};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let url = settings.database_url.clone();
+        let pool_size = settings.database_pool_size;
+        let db =
+            tokio::task::spawn_blocking(move || Db::connect(&url, pool_size, MIGRATIONS)).await??;
+        let redis = Redis::connect(&settings.redis)?;
+        let seeded = db
+            .run(seed::apply)
+            .await
+            .map_err(|err| anyhow::anyhow!("seeding: {err:?}"))?;
+        let context = web::Data::new(RbacContext {
+            auth: AuthClient::new(&settings.auth_service_url, settings.internal_token.expose()),
+            db,
+            redis,
+        });
+        if seeded {
+            context.policy_changed().await;
+        }
+        if let Some(account) = &settings.admin_account {
+            bootstrap::spawn_admin_grant(context.clone(), account.clone());
+        }
+
+        let internal_token = InternalToken::new(settings.internal_token.clone());
+        let listener = TcpListener::bind(&settings.bind_addr)?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(shared::http::json_error_handlers())
+                .wrap(from_fn(shared::http::request_context))
+                .app_data(context.clone())
+                .app_data(internal_token.clone())
+                .configure(shared::http::configure)
+                .configure(routes::config)
+        })
+        .workers(settings.workers)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "rbac-service listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server (tests take rbac-service down with it).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,78 @@
+//! The RBAC contract between rbac-service, which owns the permission model, and the
+//! gateway, which enforces it: the policy document, and the Redis names both use.
+//!
+//! - `rbac:policy-version` holds a counter rbac-service increments after every change to
+//!   resources, permissions or roles, and `rbac:policy` is the channel it publishes the new
+//!   version on. Gateways reload on the message, and also compare the counter every second,
+//!   so a lost message delays a change by at most a second.
+//! - `rbac:user-roles:{user_id}` caches a user's role ids as `"{version}|{id},{id}"`. Only
+//!   rbac-service writes it, with a compare-and-set on the version (see its `role_cache`),
+//!   so a slow reader can never put back roles that a grant or revocation replaced.
+
+use serde::{Deserialize, Serialize};
+
+pub const POLICY_VERSION_KEY: &str = "rbac:policy-version";
+pub const POLICY_CHANNEL: &str = "rbac:policy";
+
+pub fn user_roles_key(user_id: i64) -> String {
+    format!("rbac:user-roles:{user_id}")
+}
+
+/// Parses a cached role set (`"{version}|{id},{id}"`) into its role ids.
+pub fn parse_cached_roles(value: &str) -> Option<Vec<i64>> {
+    let (_, ids) = value.split_once('|')?;
+    ids.split(',')
+        .filter(|id| !id.is_empty())
+        .map(|id| id.parse().ok())
+        .collect()
+}
+
+/// The whole policy, as `GET /internal/policy` serves it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyDocument {
+    pub version: u64,
+    pub roles: Vec<RoleRef>,
+    pub resources: Vec<ResourcePolicy>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleRef {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourcePolicy {
+    pub name: String,
+    pub pattern: String,
+    pub methods: Vec<MethodPolicy>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MethodPolicy {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    /// Callable without signing in.
+    pub public: bool,
+    /// Roles allowed to call it.
+    pub role_ids: Vec<i64>,
+}
+
+/// A user's roles, as `GET /internal/users/{id}/roles` serves them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRolesDocument {
+    pub user_id: i64,
+    pub version: i64,
+    pub role_ids: Vec<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cached_role_sets_parse_and_garbage_does_not() {
+        assert_eq!(super::parse_cached_roles("3|1,4"), Some(vec![1, 4]));
+        assert_eq!(super::parse_cached_roles("0|"), Some(vec![]));
+        assert_eq!(super::parse_cached_roles("junk"), None);
+        assert_eq!(super::parse_cached_roles("1|x"), None);
+    }
+}
