@@ -88,12 +88,13 @@ impl ManageConnection for Manager {
                 let mut conn = diesel::SqliteConnection::establish(&self.target.target)
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers proceed during a write; busy_timeout makes a second
-                // writer wait for the lock instead of failing at once.
-                diesel::sql_query(
+                // writer wait for the lock instead of failing at once. (batch_execute:
+                // a prepared statement would run only the first PRAGMA of the four.)
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
                     "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
-                .execute(&mut conn)
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
