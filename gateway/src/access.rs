@@ -8,12 +8,15 @@ pub struct PublicRoutes {
     router: matchit::Router<Vec<Method>>,
 }
 
-/// Sign-up, sign-in, token refresh and the public key set.
+/// Sign-up, sign-in, token refresh and the public key set; Alipay's notification and
+/// the buyer's return from Alipay (both verified by their RSA2 signature instead).
 pub const DEFAULT_PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/auth/register"),
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/refresh"),
     ("GET", "/v1/auth/jwks.json"),
+    ("POST", "/v1/payments/alipay/notify"),
+    ("GET", "/v1/payments/alipay/return"),
 ];
 
 impl PublicRoutes {

@@ -17,7 +17,8 @@ pub struct Settings {
     pub internal_token: Secret,
     /// `AUTH_SERVICE_URL`, default `http://127.0.0.1:8101`: where the JWKS comes from.
     pub auth_service_url: String,
-    /// `GATEWAY_ROUTES` (`pattern=url,…`), default: every service at its `*_SERVICE_URL`.
+    /// `GATEWAY_ROUTES` (`pattern=url,…`), default: every service at its `*_SERVICE_URL`
+    /// (`PAYMENT_SERVICE_URL`, default `http://127.0.0.1:8104`).
     pub routes: Vec<RouteEntry>,
     /// `JWT_ISSUER`, default `waypoint-auth`.
     pub jwt_issuer: String,
@@ -41,7 +42,14 @@ impl Settings {
         let routes = match config::raw("GATEWAY_ROUTES") {
             Some(text) => parse_routes(&text)
                 .map_err(|err| ConfigError::new("GATEWAY_ROUTES", err.to_string()))?,
-            None => default_routes(&auth_service_url),
+            None => {
+                let mut routes = default_routes(&auth_service_url);
+                routes.extend(payment_routes(&config::string(
+                    "PAYMENT_SERVICE_URL",
+                    "http://127.0.0.1:8104",
+                )));
+                routes
+            }
         };
         Ok(Self {
             bind_addr: config::string("BIND_ADDR", "127.0.0.1:8000"),
@@ -73,6 +81,17 @@ pub fn default_routes(auth: &str) -> Vec<RouteEntry> {
         .map(|(pattern, upstream)| RouteEntry {
             pattern: pattern.to_owned(),
             upstream: upstream.to_owned(),
+        })
+        .collect()
+}
+
+/// payment-service's routes: orders and Alipay's callbacks.
+pub fn payment_routes(payment: &str) -> Vec<RouteEntry> {
+    ["/v1/orders/*", "/v1/payments/*"]
+        .into_iter()
+        .map(|pattern| RouteEntry {
+            pattern: pattern.to_owned(),
+            upstream: payment.to_owned(),
         })
         .collect()
 }
