@@ -13,7 +13,7 @@ use crate::install::{self, NGINX, REDIS};
 use crate::procs::{Procs, free_port, http, run as exec, wait_ready};
 use crate::{Result, cargo, root};
 
-const SERVICES: [&str; 2] = ["auth-service", "gateway"];
+const SERVICES: [&str; 4] = ["auth-service", "payment-service", "fake-alipay", "gateway"];
 const GATEWAY_REPLICAS: usize = 2;
 
 pub fn run(args: &[String]) -> Result {
@@ -70,22 +70,6 @@ pub fn run(args: &[String]) -> Result {
             );
         command
     };
-    let auth_port = free_port()?;
-    procs.spawn("auth", service("auth-service", auth_port))?;
-    wait_ready("auth-service", auth_port, "/readyz", &mut procs)?;
-
-    let mut gateway_ports = Vec::new();
-    for replica in 1..=GATEWAY_REPLICAS {
-        let port = free_port()?;
-        let mut gateway = service("gateway", port);
-        gateway
-            .env("AUTH_SERVICE_URL", format!("http://127.0.0.1:{auth_port}"))
-            .env("TRUSTED_PROXIES", "1");
-        procs.spawn(&format!("gateway-{replica}"), gateway)?;
-        wait_ready("gateway", port, "/readyz", &mut procs)?;
-        gateway_ports.push(port);
-    }
-
     let http_port: u16 = std::env::var("WAYPOINT_HTTP_PORT")
         .ok()
         .map(|p| {
@@ -94,6 +78,53 @@ pub fn run(args: &[String]) -> Result {
         })
         .transpose()?
         .unwrap_or(8080);
+    let auth_port = free_port()?;
+    procs.spawn("auth", service("auth-service", auth_port))?;
+    wait_ready("auth-service", auth_port, "/readyz", &mut procs)?;
+
+    // The fake Alipay and payment-service share key pairs generated once under data/alipay.
+    let alipay_keys = data.join("alipay");
+    exec({
+        let mut keys = Command::new(bin.join("fake-alipay"));
+        keys.arg("keys").arg(&alipay_keys);
+        keys
+    })?;
+    let alipay_port = free_port()?;
+    let mut alipay = service("fake-alipay", alipay_port);
+    alipay
+        .env("FAKE_ALIPAY_BIND", format!("127.0.0.1:{alipay_port}"))
+        .env("FAKE_ALIPAY_KEY_DIR", &alipay_keys);
+    procs.spawn("alipay", alipay)?;
+    wait_ready("fake-alipay", alipay_port, "/healthz", &mut procs)?;
+    let payment_port = free_port()?;
+    let public = format!("http://127.0.0.1:{http_port}/v1/payments/alipay");
+    let mut payment = service("payment-service", payment_port);
+    payment
+        .env(
+            "ALIPAY_GATEWAY_URL",
+            format!("http://127.0.0.1:{alipay_port}/gateway.do"),
+        )
+        .env("ALIPAY_NOTIFY_URL", format!("{public}/notify"))
+        .env("ALIPAY_RETURN_URL", format!("{public}/return"));
+    procs.spawn("payment", payment)?;
+    wait_ready("payment-service", payment_port, "/readyz", &mut procs)?;
+
+    let mut gateway_ports = Vec::new();
+    for replica in 1..=GATEWAY_REPLICAS {
+        let port = free_port()?;
+        let mut gateway = service("gateway", port);
+        gateway
+            .env("AUTH_SERVICE_URL", format!("http://127.0.0.1:{auth_port}"))
+            .env(
+                "PAYMENT_SERVICE_URL",
+                format!("http://127.0.0.1:{payment_port}"),
+            )
+            .env("TRUSTED_PROXIES", "1");
+        procs.spawn(&format!("gateway-{replica}"), gateway)?;
+        wait_ready("gateway", port, "/readyz", &mut procs)?;
+        gateway_ports.push(port);
+    }
+
     let conf = write_nginx_conf(&root, &data, http_port, &gateway_ports)?;
     let mut nginx = Command::new(if install::on_path("nginx") {
         "nginx"
@@ -113,6 +144,7 @@ pub fn run(args: &[String]) -> Result {
     println!(
         "\n  Waypoint is running at http://127.0.0.1:{http_port}/\n\
          \n  demo traveller   account: {}   password: {}\n{}\
+         \n  Payments go to a fake Alipay (its cashier has a Pay button); see README.\
          \n  Data lives in ./data. Press Ctrl-C to stop.\n",
         demo.0,
         demo.1,
