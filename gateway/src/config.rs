@@ -50,6 +50,8 @@ pub struct ServiceUrls {
     pub auth: String,
     /// `RBAC_SERVICE_URL`, default `http://127.0.0.1:8102` (also the policy and roles).
     pub rbac: String,
+    /// `PAYMENT_SERVICE_URL`, default `http://127.0.0.1:8104`.
+    pub payment: String,
 }
 
 impl ServiceUrls {
@@ -57,6 +59,7 @@ impl ServiceUrls {
         Self {
             auth: config::string("AUTH_SERVICE_URL", "http://127.0.0.1:8101"),
             rbac: config::string("RBAC_SERVICE_URL", "http://127.0.0.1:8102"),
+            payment: config::string("PAYMENT_SERVICE_URL", "http://127.0.0.1:8104"),
         }
     }
 }
@@ -114,6 +117,8 @@ pub fn default_routes(urls: &ServiceUrls) -> Vec<RouteEntry> {
         ("/v1/resources/*", &urls.rbac),
         ("/v1/permissions/*", &urls.rbac),
         ("/v1/roles/*", &urls.rbac),
+        ("/v1/orders/*", &urls.payment),
+        ("/v1/payments/*", &urls.payment),
     ]
     .into_iter()
     .map(|(pattern, upstream)| RouteEntry {

@@ -13,7 +13,13 @@ use crate::install::{self, NGINX, REDIS};
 use crate::procs::{Procs, free_port, http, run as exec, wait_ready};
 use crate::{Result, cargo, root};
 
-const SERVICES: [&str; 3] = ["auth-service", "rbac-service", "gateway"];
+const SERVICES: [&str; 5] = [
+    "auth-service",
+    "rbac-service",
+    "payment-service",
+    "fake-alipay",
+    "gateway",
+];
 const GATEWAY_REPLICAS: usize = 2;
 
 pub fn run(args: &[String]) -> Result {
@@ -71,6 +77,14 @@ pub fn run(args: &[String]) -> Result {
             );
         command
     };
+    let http_port: u16 = std::env::var("WAYPOINT_HTTP_PORT")
+        .ok()
+        .map(|p| {
+            p.parse()
+                .map_err(|_| format!("WAYPOINT_HTTP_PORT={p} is not a port"))
+        })
+        .transpose()?
+        .unwrap_or(8080);
     let admin = admin_account(&data)?;
     let auth_port = free_port()?;
     let auth_url = format!("http://127.0.0.1:{auth_port}");
@@ -87,6 +101,33 @@ pub fn run(args: &[String]) -> Result {
     procs.spawn("rbac", rbac)?;
     wait_ready("rbac-service", rbac_port, "/readyz", &mut procs)?;
 
+    // The fake Alipay and payment-service share key pairs generated once under data/alipay.
+    let alipay_keys = data.join("alipay");
+    exec({
+        let mut keys = Command::new(bin.join("fake-alipay"));
+        keys.arg("keys").arg(&alipay_keys);
+        keys
+    })?;
+    let alipay_port = free_port()?;
+    let mut alipay = service("fake-alipay", alipay_port);
+    alipay
+        .env("FAKE_ALIPAY_BIND", format!("127.0.0.1:{alipay_port}"))
+        .env("FAKE_ALIPAY_KEY_DIR", &alipay_keys);
+    procs.spawn("alipay", alipay)?;
+    wait_ready("fake-alipay", alipay_port, "/healthz", &mut procs)?;
+    let payment_port = free_port()?;
+    let public = format!("http://127.0.0.1:{http_port}/v1/payments/alipay");
+    let mut payment = service("payment-service", payment_port);
+    payment
+        .env(
+            "ALIPAY_GATEWAY_URL",
+            format!("http://127.0.0.1:{alipay_port}/gateway.do"),
+        )
+        .env("ALIPAY_NOTIFY_URL", format!("{public}/notify"))
+        .env("ALIPAY_RETURN_URL", format!("{public}/return"));
+    procs.spawn("payment", payment)?;
+    wait_ready("payment-service", payment_port, "/readyz", &mut procs)?;
+
     let mut gateway_ports = Vec::new();
     for replica in 1..=GATEWAY_REPLICAS {
         let port = free_port()?;
@@ -94,6 +135,10 @@ pub fn run(args: &[String]) -> Result {
         gateway
             .env("AUTH_SERVICE_URL", &auth_url)
             .env("RBAC_SERVICE_URL", format!("http://127.0.0.1:{rbac_port}"))
+            .env(
+                "PAYMENT_SERVICE_URL",
+                format!("http://127.0.0.1:{payment_port}"),
+            )
             .env("DOCS_DIR", root.join("docs"))
             .env("TRUSTED_PROXIES", "1");
         procs.spawn(&format!("gateway-{replica}"), gateway)?;
@@ -101,14 +146,6 @@ pub fn run(args: &[String]) -> Result {
         gateway_ports.push(port);
     }
 
-    let http_port: u16 = std::env::var("WAYPOINT_HTTP_PORT")
-        .ok()
-        .map(|p| {
-            p.parse()
-                .map_err(|_| format!("WAYPOINT_HTTP_PORT={p} is not a port"))
-        })
-        .transpose()?
-        .unwrap_or(8080);
     let conf = write_nginx_conf(&root, &data, http_port, &gateway_ports)?;
     let mut nginx = Command::new(if install::on_path("nginx") {
         "nginx"
@@ -129,7 +166,8 @@ pub fn run(args: &[String]) -> Result {
         "\n  Waypoint is running at http://127.0.0.1:{http_port}/\n\
          \n  demo traveller   account: {}   password: {}\
          \n  admin            account: {}   password: {}\
-         \n  API docs         http://127.0.0.1:{http_port}/docs\n\
+         \n  API docs         http://127.0.0.1:{http_port}/docs\
+         \n  Payments go to a fake Alipay (its cashier has a Pay button); see README.\n\
          \n  Data lives in ./data. Press Ctrl-C to stop.\n",
         demo.0, demo.1, admin.0, admin.1,
     );

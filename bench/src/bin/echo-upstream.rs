@@ -11,7 +11,11 @@ async fn main() -> anyhow::Result<()> {
     let port: u16 = args.next().unwrap_or_else(|| "9000".into()).parse()?;
     let workers: usize = args.next().unwrap_or_else(|| "1".into()).parse()?;
     HttpServer::new(|| {
-        App::new().default_service(web::to(|| async { HttpResponse::Ok().content_type("application/json").body(BODY) }))
+        App::new().default_service(web::to(|| async {
+            HttpResponse::Ok()
+                .content_type("application/json")
+                .body(BODY)
+        }))
     })
     .workers(workers)
     .bind(("127.0.0.1", port))?

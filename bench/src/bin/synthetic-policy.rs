@@ -12,7 +12,9 @@ use shared::config::RedisSettings;
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [database_url, redis_url, prefix, resources, roles] = args.as_slice() else {
-        anyhow::bail!("usage: synthetic-policy <database-url> <redis-url> <key-prefix> <resources> <roles>");
+        anyhow::bail!(
+            "usage: synthetic-policy <database-url> <redis-url> <key-prefix> <resources> <roles>"
+        );
     };
     let (resources, roles): (usize, usize) = (resources.parse()?, roles.parse()?);
     let db = shared::db::Db::connect(database_url, 2, rbac_service::startup::MIGRATIONS)?;
@@ -22,33 +24,42 @@ async fn main() -> anyhow::Result<()> {
             let mut permission_ids = Vec::new();
             for i in 0..resources {
                 let pattern = format!("/v1/synthetic/r{i}/{{id}}");
-                let resource_id = Resource::insert(conn, &NewResource {
-                    name: format!("synthetic-{i}"),
-                    pattern_key: format!("/v1/synthetic/r{i}/{{}}"),
-                    pattern,
-                    category: "other".into(),
-                    description: "synthetic".into(),
-                    is_public: false,
-                    created_at: now,
-                    updated_at: now,
-                })?;
-                for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
-                    permission_ids.push(Permission::insert(conn, &NewPermission {
-                        resource_id,
-                        method: method.into(),
+                let resource_id = Resource::insert(
+                    conn,
+                    &NewResource {
+                        name: format!("synthetic-{i}"),
+                        pattern_key: format!("/v1/synthetic/r{i}/{{}}"),
+                        pattern,
+                        category: "other".into(),
+                        description: "synthetic".into(),
                         is_public: false,
                         created_at: now,
-                    })?);
+                        updated_at: now,
+                    },
+                )?;
+                for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                    permission_ids.push(Permission::insert(
+                        conn,
+                        &NewPermission {
+                            resource_id,
+                            method: method.into(),
+                            is_public: false,
+                            created_at: now,
+                        },
+                    )?);
                 }
             }
             for r in 0..roles {
-                let role_id = Role::insert(conn, &NewRole {
-                    name: format!("synthetic-role-{r}"),
-                    description: "synthetic".into(),
-                    built_in: false,
-                    created_at: now,
-                    updated_at: now,
-                })?;
+                let role_id = Role::insert(
+                    conn,
+                    &NewRole {
+                        name: format!("synthetic-role-{r}"),
+                        description: "synthetic".into(),
+                        built_in: false,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )?;
                 for (n, permission_id) in permission_ids.iter().enumerate() {
                     if (n + r) % 5 == 0 {
                         Role::grant(conn, role_id, *permission_id)?;
@@ -73,6 +84,8 @@ async fn main() -> anyhow::Result<()> {
         })
         .await
         .map_err(|err| anyhow::anyhow!("{err:?}"))?;
-    println!("policy grown: +{resources} resources x 5 methods, +{roles} roles, {count} grants in all");
+    println!(
+        "policy grown: +{resources} resources x 5 methods, +{roles} roles, {count} grants in all"
+    );
     Ok(())
 }

@@ -1,0 +1,43 @@
+use std::fmt;
+use std::str::FromStr;
+
+/// pending → paid → refunded, or pending → closed. Nothing moves backwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    Refunded,
+    Closed,
+}
+
+impl OrderStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Refunded => "refunded",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OrderStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Ok(match text {
+            "pending" => Self::Pending,
+            "paid" => Self::Paid,
+            "refunded" => Self::Refunded,
+            "closed" => Self::Closed,
+            other => return Err(format!("unknown order status {other:?}")),
+        })
+    }
+}

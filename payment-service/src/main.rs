@@ -1,0 +1,10 @@
+use payment_service::{Application, Settings};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::telemetry::init("payment-service");
+    let settings = Settings::from_env()?;
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    Ok(())
+}

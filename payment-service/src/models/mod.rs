@@ -1,0 +1,9 @@
+pub mod event;
+pub mod order;
+pub mod outbox;
+pub mod refund;
+
+pub use event::NewPaymentEvent;
+pub use order::{NewOrder, Order, OrderFilter, OrderView};
+pub use outbox::Signal;
+pub use refund::{NewRefund, Refund, RefundView};

@@ -1,0 +1,36 @@
+use actix_web::{HttpResponse, web};
+use shared::ApiError;
+use shared::identity::Identity;
+
+use crate::context::PaymentContext;
+use crate::domain::Viewer;
+use crate::models::{OrderView, Refund, RefundView};
+
+/// `GET /v1/orders/{id}`: the order with its refunds; someone else's order is a 404.
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The order", body = OrderView),
+        (status = 404, description = "No such order, or not yours", body = shared::openapi::ErrorBody)))]
+pub async fn get_order(
+    ctx: web::Data<PaymentContext>,
+    who: Identity,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let order = super::visible_order(&ctx, Viewer::from(&who), id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(detail(&ctx, order).await?))
+}
+
+/// The order's view including its refunds.
+pub(crate) async fn detail(
+    ctx: &PaymentContext,
+    order: crate::models::Order,
+) -> Result<OrderView, ApiError> {
+    let id = order.id;
+    let refunds = ctx
+        .db()
+        .run(move |conn| Ok(Refund::for_order(conn, id)?))
+        .await?;
+    let mut view = order.view(ctx.orders().payment_timeout);
+    view.refunds = Some(refunds.into_iter().map(RefundView::from).collect());
+    Ok(view)
+}

@@ -1,0 +1,135 @@
+//! Building and running payment-service: connect, migrate, load the Alipay keys, serve,
+//! and run the background jobs beside the server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use diesel_migrations::embed_migrations;
+use shared::db::{Db, Migrations};
+use shared::identity::InternalToken;
+use shared::redis::Redis;
+use tokio::sync::Notify;
+
+use crate::alipay::{AlipayClient, AlipayConfig, AppPrivateKey, PublicKey};
+use crate::config::{AlipaySettings, Settings};
+use crate::context::PaymentContext;
+use crate::jobs::Jobs;
+use crate::recommend::RecommendClient;
+use crate::routes;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: embed_migrations!("migrations/sqlite"),
+    postgres: embed_migrations!("migrations/postgres"),
+};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    jobs: Jobs,
+    jobs_interval: Duration,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let url = settings.database_url.clone();
+        let pool_size = settings.database_pool_size;
+        let db =
+            tokio::task::spawn_blocking(move || Db::connect(&url, pool_size, MIGRATIONS)).await??;
+        let redis = Redis::connect(&settings.redis)?;
+        let http = outbound_client()?;
+        let alipay = match &settings.alipay {
+            Some(alipay) => Some(AlipayClient::new(alipay_config(alipay)?, http.clone())),
+            None => {
+                tracing::warn!(
+                    "no Alipay keys configured (ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY): \
+                     orders cannot be paid"
+                );
+                None
+            }
+        };
+        let context = Arc::new(PaymentContext {
+            db,
+            redis,
+            alipay,
+            recommend: RecommendClient::new(
+                &settings.recommend_service_url,
+                settings.internal_token.clone(),
+                http,
+            ),
+            orders: settings.orders.clone(),
+            signals_queued: Arc::new(Notify::new()),
+        });
+        let jobs = Jobs::new(context.clone());
+        let data = web::Data::from(context);
+        let internal_token = InternalToken::new(settings.internal_token.clone());
+        let listener = TcpListener::bind(&settings.bind_addr)?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(shared::http::json_error_handlers())
+                .wrap(from_fn(shared::http::request_context))
+                .app_data(data.clone())
+                .app_data(internal_token.clone())
+                .configure(shared::http::configure)
+                .configure(routes::config)
+        })
+        .workers(settings.workers)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "payment-service listening");
+        Ok(Self {
+            port,
+            server,
+            jobs,
+            jobs_interval: settings.orders.jobs_interval,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The background jobs, to run a step at a chosen time (tests).
+    pub fn jobs(&self) -> Jobs {
+        self.jobs.clone()
+    }
+
+    /// Serves until stopped, running the background jobs beside the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let jobs = tokio::spawn(self.jobs.run_forever(self.jobs_interval));
+        let result = self.server.await;
+        jobs.abort();
+        result
+    }
+}
+
+/// Builds the Alipay client's configuration; a bad key stops the start.
+pub fn alipay_config(settings: &AlipaySettings) -> anyhow::Result<AlipayConfig> {
+    let app_private_key = AppPrivateKey::from_pem(settings.app_private_key_pem.expose())
+        .map_err(|err| anyhow::anyhow!("ALIPAY_APP_PRIVATE_KEY: {err}"))?;
+    let alipay_public_key = PublicKey::from_pem(&settings.alipay_public_key_pem)
+        .map_err(|err| anyhow::anyhow!("ALIPAY_PUBLIC_KEY: {err}"))?;
+    Ok(AlipayConfig {
+        app_id: settings.app_id.clone(),
+        seller_id: settings.seller_id.clone(),
+        app_private_key,
+        alipay_public_key,
+        gateway_url: settings.gateway_url.clone(),
+        notify_url: settings.notify_url.clone(),
+        return_url: settings.return_url.clone(),
+        timeout: settings.timeout,
+    })
+}
+
+fn outbound_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(15))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
+}
