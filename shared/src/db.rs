@@ -88,12 +88,14 @@ impl ManageConnection for Manager {
                 let mut conn = diesel::SqliteConnection::establish(&self.target.target)
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers proceed during a write; busy_timeout makes a second
-                // writer wait for the lock instead of failing at once.
-                diesel::sql_query(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                // writer wait for the lock instead of failing at once (it comes first so
+                // that switching to WAL waits too). `batch_execute`: a prepared
+                // `sql_query` would run only the first of these statements.
+                use diesel::connection::SimpleConnection;
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
-                .execute(&mut conn)
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
