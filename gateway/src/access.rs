@@ -8,12 +8,15 @@ pub struct PublicRoutes {
     router: matchit::Router<Vec<Method>>,
 }
 
-/// Sign-up, sign-in, token refresh and the public key set.
+/// Sign-up, sign-in, token refresh, the public key set and browsing the trips catalog.
 pub const DEFAULT_PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/auth/register"),
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/refresh"),
     ("GET", "/v1/auth/jwks.json"),
+    ("GET", "/v1/trips"),
+    ("GET", "/v1/trips/{id}"),
+    ("GET", "/v1/trips/{id}/similar"),
 ];
 
 impl PublicRoutes {
@@ -58,5 +61,9 @@ mod tests {
         assert!(!public.allows(&Method::GET, "/v1/auth/login"));
         assert!(!public.allows(&Method::GET, "/v1/auth/me"));
         assert!(!public.allows(&Method::POST, "/v1/auth/login/extra"));
+        assert!(public.allows(&Method::GET, "/v1/trips/7/similar"));
+        assert!(!public.allows(&Method::POST, "/v1/trips"));
+        assert!(!public.allows(&Method::DELETE, "/v1/trips/7"));
+        assert!(!public.allows(&Method::POST, "/v1/trips/7/favourite"));
     }
 }

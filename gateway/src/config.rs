@@ -17,6 +17,9 @@ pub struct Settings {
     pub internal_token: Secret,
     /// `AUTH_SERVICE_URL`, default `http://127.0.0.1:8101`: where the JWKS comes from.
     pub auth_service_url: String,
+    /// `RECOMMEND_SERVICE_URL`, default `http://127.0.0.1:8105`: trips, ratings,
+    /// recommendations.
+    pub recommend_service_url: String,
     /// `GATEWAY_ROUTES` (`pattern=url,…`), default: every service at its `*_SERVICE_URL`.
     pub routes: Vec<RouteEntry>,
     /// `JWT_ISSUER`, default `waypoint-auth`.
@@ -38,10 +41,16 @@ pub struct Settings {
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let auth_service_url = config::string("AUTH_SERVICE_URL", "http://127.0.0.1:8101");
+        let recommend_service_url =
+            config::string("RECOMMEND_SERVICE_URL", "http://127.0.0.1:8105");
         let routes = match config::raw("GATEWAY_ROUTES") {
             Some(text) => parse_routes(&text)
                 .map_err(|err| ConfigError::new("GATEWAY_ROUTES", err.to_string()))?,
-            None => default_routes(&auth_service_url),
+            None => {
+                let mut routes = default_routes(&auth_service_url);
+                routes.extend(recommend_routes(&recommend_service_url));
+                routes
+            }
         };
         Ok(Self {
             bind_addr: config::string("BIND_ADDR", "127.0.0.1:8000"),
@@ -52,6 +61,7 @@ impl Settings {
             redis: RedisSettings::from_env()?,
             internal_token: config::internal_token()?,
             auth_service_url,
+            recommend_service_url,
             routes,
             jwt_issuer: config::string("JWT_ISSUER", shared::token::DEFAULT_ISSUER),
             jwt_audience: config::string("JWT_AUDIENCE", shared::token::DEFAULT_AUDIENCE),
@@ -73,6 +83,17 @@ pub fn default_routes(auth: &str) -> Vec<RouteEntry> {
         .map(|(pattern, upstream)| RouteEntry {
             pattern: pattern.to_owned(),
             upstream: upstream.to_owned(),
+        })
+        .collect()
+}
+
+/// recommend-service's routes at `url`.
+pub fn recommend_routes(url: &str) -> Vec<RouteEntry> {
+    ["/v1/trips/*", "/v1/ratings/*", "/v1/recommendations/*"]
+        .into_iter()
+        .map(|pattern| RouteEntry {
+            pattern: pattern.to_owned(),
+            upstream: url.to_owned(),
         })
         .collect()
 }

@@ -167,11 +167,11 @@ impl Recommender {
             if remote.is_some() {
                 seen = remote;
             }
-            if self.dirty.load(Ordering::SeqCst) || remote_changed {
-                if let Err(err) = self.rebuild().await {
-                    tracing::warn!(error = ?err, "rebuilding the recommendation model failed");
-                    self.dirty.store(true, Ordering::SeqCst);
-                }
+            if (self.dirty.load(Ordering::SeqCst) || remote_changed)
+                && let Err(err) = self.rebuild().await
+            {
+                tracing::warn!(error = ?err, "rebuilding the recommendation model failed");
+                self.dirty.store(true, Ordering::SeqCst);
             }
         }
     }

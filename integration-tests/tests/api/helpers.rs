@@ -112,6 +112,7 @@ impl Stack {
                 redis: redis_settings.clone(),
                 internal_token: Secret::new(internal_token.clone()),
                 auth_service_url: auth_url.clone(),
+                recommend_service_url: String::new(),
                 routes: routes.clone(),
                 jwt_issuer: shared::token::DEFAULT_ISSUER.into(),
                 jwt_audience: shared::token::DEFAULT_AUDIENCE.into(),

@@ -11,3 +11,4 @@ mod redis_outage;
 mod sessions;
 mod single_sign_on;
 mod spoofing;
+mod trip_catalog;

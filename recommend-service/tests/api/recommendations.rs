@@ -17,8 +17,8 @@ async fn catalog(app: &TestApp) -> Vec<i64> {
         app.rate(user, ids[9], 3).await;
     }
     for user in 200..205 {
-        for t in 4..8 {
-            app.rate(user, ids[t], 5).await;
+        for &trip in &ids[4..8] {
+            app.rate(user, trip, 5).await;
         }
         app.rate(user, ids[9], 3).await;
     }
@@ -47,8 +47,8 @@ fn trip_ids(body: &Value) -> Vec<i64> {
 async fn item_based_recommendations_follow_taste_with_a_reason_and_skip_rated_and_off_sale_trips() {
     let app = spawn_app().await;
     let ids = catalog(&app).await;
-    for t in 0..3 {
-        app.rate(1, ids[t], 5).await;
+    for &trip in &ids[0..3] {
+        app.rate(1, trip, 5).await;
     }
     app.rebuild().await;
 
@@ -111,8 +111,8 @@ async fn a_new_traveller_gets_a_full_list_of_popular_trips() {
 async fn user_based_and_popular_strategies_can_be_asked_for() {
     let app = spawn_app().await;
     let ids = catalog(&app).await;
-    for t in 4..7 {
-        app.rate(2, ids[t], 5).await;
+    for &trip in &ids[4..7] {
+        app.rate(2, trip, 5).await;
     }
     app.rebuild().await;
     let (status, body) = app
@@ -179,11 +179,11 @@ async fn similar_trips_are_those_liked_by_the_same_travellers() {
 async fn implicit_signals_count_for_a_traveller_without_ratings() {
     let app = spawn_app().await;
     let ids = catalog(&app).await;
-    for t in 4..7 {
+    for &trip in &ids[4..7] {
         let (status, _) = app
             .call(
                 Method::POST,
-                &format!("/v1/trips/{}/favourite", ids[t]),
+                &format!("/v1/trips/{trip}/favourite"),
                 traveller(3),
                 None,
             )
