@@ -4,9 +4,9 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bins -p auth-service -p gateway \
+    cargo build --release --locked --bins -p auth-service -p gateway -p recommend-service \
  && mkdir -p /out \
- && cp target/release/auth-service target/release/gateway /out/
+ && cp target/release/auth-service target/release/gateway target/release/recommend-service /out/
 
 FROM debian:bookworm-slim
 RUN apt-get update \

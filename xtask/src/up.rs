@@ -13,7 +13,7 @@ use crate::install::{self, NGINX, REDIS};
 use crate::procs::{Procs, free_port, http, run as exec, wait_ready};
 use crate::{Result, cargo, root};
 
-const SERVICES: [&str; 2] = ["auth-service", "gateway"];
+const SERVICES: [&str; 3] = ["auth-service", "recommend-service", "gateway"];
 const GATEWAY_REPLICAS: usize = 2;
 
 pub fn run(args: &[String]) -> Result {
@@ -73,6 +73,9 @@ pub fn run(args: &[String]) -> Result {
     let auth_port = free_port()?;
     procs.spawn("auth", service("auth-service", auth_port))?;
     wait_ready("auth-service", auth_port, "/readyz", &mut procs)?;
+    let recommend_port = free_port()?;
+    procs.spawn("recommend", service("recommend-service", recommend_port))?;
+    wait_ready("recommend-service", recommend_port, "/readyz", &mut procs)?;
 
     let mut gateway_ports = Vec::new();
     for replica in 1..=GATEWAY_REPLICAS {
@@ -80,6 +83,10 @@ pub fn run(args: &[String]) -> Result {
         let mut gateway = service("gateway", port);
         gateway
             .env("AUTH_SERVICE_URL", format!("http://127.0.0.1:{auth_port}"))
+            .env(
+                "RECOMMEND_SERVICE_URL",
+                format!("http://127.0.0.1:{recommend_port}"),
+            )
             .env("TRUSTED_PROXIES", "1");
         procs.spawn(&format!("gateway-{replica}"), gateway)?;
         wait_ready("gateway", port, "/readyz", &mut procs)?;
@@ -110,6 +117,7 @@ pub fn run(args: &[String]) -> Result {
     wait_ready("nginx", http_port, "/readyz", &mut procs)?;
 
     let demo = seed_demo_traveller(&data, http_port)?;
+    crate::seed_trips::seed(&data, recommend_port, http_port, (&demo.0, &demo.1))?;
     println!(
         "\n  Waypoint is running at http://127.0.0.1:{http_port}/\n\
          \n  demo traveller   account: {}   password: {}\n{}\

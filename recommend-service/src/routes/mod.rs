@@ -7,13 +7,15 @@ pub mod create_trip;
 pub mod delete_rating;
 pub mod delete_trip;
 pub mod favourite_trip;
+pub mod get_internal_trip;
 pub mod get_recommendations;
 pub mod get_trip;
 mod health;
-pub mod internal;
 pub mod list_ratings;
 pub mod list_trips;
 pub mod rate_trip;
+pub mod rebuild_model;
+pub mod record_signal;
 pub mod similar_trips;
 pub mod update_trip;
 
@@ -59,8 +61,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/internal")
-                .service(resource("/trips/{id}").route(web::get().to(internal::get_internal_trip)))
-                .service(resource("/signals").route(web::post().to(internal::record_signal)))
-                .service(resource("/model/rebuild").route(web::post().to(internal::rebuild_model))),
+                .service(resource("/trips/{id}").route(web::get().to(get_internal_trip::get_internal_trip)))
+                .service(resource("/signals").route(web::post().to(record_signal::record_signal)))
+                .service(resource("/model/rebuild").route(web::post().to(rebuild_model::rebuild_model))),
         );
 }

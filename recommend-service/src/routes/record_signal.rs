@@ -1,6 +1,3 @@
-//! Routes for Waypoint's own services (never routed by the gateway): the contract with
-//! payment-service, and a forced model rebuild for operators and tests.
-
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shared::ApiError;
@@ -8,28 +5,7 @@ use shared::identity::InternalCaller;
 
 use crate::context::RecommendContext;
 use crate::domain::SignalKind;
-use crate::engine::BuildReport;
-use crate::models::TripSummary;
 use crate::signals;
-
-/// `GET /internal/trips/{id}`: what payment-service needs to price an order.
-#[utoipa::path(get, path = "/internal/trips/{id}", tag = "internal",
-    params(("id" = i64, Path, description = "Trip id")),
-    responses((status = 200, description = "The trip", body = TripSummary),
-        (status = 403, description = "Not an internal caller", body = shared::openapi::ErrorBody),
-        (status = 404, description = "No such trip", body = shared::openapi::ErrorBody)))]
-pub async fn get_internal_trip(
-    ctx: web::Data<RecommendContext>,
-    _caller: InternalCaller,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let trip = ctx
-        .cache()
-        .get(id.into_inner())
-        .await?
-        .ok_or_else(|| ApiError::not_found("trip"))?;
-    Ok(HttpResponse::Ok().json(TripSummary::from(&trip)))
-}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -73,15 +49,4 @@ pub async fn record_signal(
     };
     signals::record(&ctx, body.user_id, body.trip_id, kind, reference.to_owned()).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// `POST /internal/model/rebuild`: rebuilds this replica's model now and reports it.
-#[utoipa::path(post, path = "/internal/model/rebuild", tag = "internal",
-    responses((status = 200, description = "Rebuilt", body = BuildReport),
-        (status = 403, description = "Not an internal caller", body = shared::openapi::ErrorBody)))]
-pub async fn rebuild_model(
-    ctx: web::Data<RecommendContext>,
-    _caller: InternalCaller,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(ctx.recommender().rebuild().await?))
 }
