@@ -21,7 +21,7 @@ use shared::db::Db;
 use shared::redis::Redis;
 
 use crate::domain::SignalKind;
-use crate::models::{Rating, Signal, Trip};
+use crate::models::{Rating, Signal};
 use crate::recommend::{self, Direction, Model, Similarity, Strategy};
 
 /// The similarity the service ranks with (the best of `eval` on MovieLens-shaped data).
@@ -32,8 +32,6 @@ pub struct Snapshot {
     pub version: u64,
     pub item: Model,
     pub user: Model,
-    /// Trip titles by id, for reasons.
-    pub titles: HashMap<i64, String>,
 }
 
 impl Snapshot {
@@ -42,7 +40,6 @@ impl Snapshot {
             version: 0,
             item: Model::fit(&[], item_strategy()),
             user: Model::fit(&[], user_strategy()),
-            titles: HashMap::new(),
         }
     }
 }
@@ -118,9 +115,9 @@ impl Recommender {
         let _guard = self.building.lock().await;
         let started = Instant::now();
         self.dirty.store(false, Ordering::SeqCst);
-        let (ratings, signals, catalog) = self
+        let (ratings, signals) = self
             .db
-            .run(|conn| Ok((Rating::all(conn)?, Signal::all(conn)?, Trip::catalog(conn)?)))
+            .run(|conn| Ok((Rating::all(conn)?, Signal::all(conn)?)))
             .await?;
         let version = self.builds.fetch_add(1, Ordering::SeqCst) + 1;
         let snapshot = tokio::task::spawn_blocking(move || {
@@ -130,10 +127,6 @@ impl Recommender {
                 version,
                 item: Model::fit_matrix(matrix.clone(), item_strategy()),
                 user: Model::fit_matrix(matrix, user_strategy()),
-                titles: catalog
-                    .into_iter()
-                    .map(|(id, title, _)| (id, title))
-                    .collect(),
             }
         })
         .await

@@ -91,34 +91,46 @@ pub fn for_user(
     } else {
         Source::Popular
     });
-    let want = limit * 3 + 20;
-    let ranked = match source {
-        Source::Item => rank(&snapshot.item, user_id, &interests, &excluded, want),
-        Source::User => rank(&snapshot.user, user_id, &interests, &excluded, want),
-        Source::Popular => Vec::new(),
-    };
+    // Some candidates may have gone off sale since the last rebuild: take a margin.
+    let want = limit * 2 + 10;
     let model = match source {
         Source::User => &snapshot.user,
         _ => &snapshot.item,
     };
-    let mut ids: Vec<i64> = ranked
+    let ranked = match source {
+        Source::Popular => Vec::new(),
+        _ => rank(model, user_id, &interests, &excluded, want),
+    };
+    let ids: Vec<i64> = ranked
         .iter()
         .map(|s| model.matrix.item_ids[s.item as usize])
         .collect();
-    ids.extend(interests.keys());
-    let trips = load(conn, &ids)?;
+    let candidates = load(conn, &ids)?;
+    let chosen: Vec<(Scored, &TripView)> = ranked
+        .into_iter()
+        .filter_map(|scored| {
+            let id = model.matrix.item_ids[scored.item as usize];
+            let trip = candidates.get(&id).filter(|t| t.status == "on_sale")?;
+            Some((scored, trip))
+        })
+        .take(limit)
+        .collect();
+    let because_ids: Vec<i64> = chosen
+        .iter()
+        .filter_map(|(scored, _)| match scored.because {
+            Some(Because::Item(j)) => Some(model.matrix.item_ids[j as usize]),
+            _ => None,
+        })
+        .collect();
+    let titles = load(conn, &because_ids)?;
     let mut out = Vec::with_capacity(limit);
-    for scored in ranked {
-        let id = model.matrix.item_ids[scored.item as usize];
-        let Some(trip) = trips.get(&id).filter(|t| t.status == "on_sale") else {
-            continue;
-        };
+    for (scored, trip) in chosen {
         let reason = match scored.because {
             Some(Because::Item(j)) => {
                 let j = model.matrix.item_ids[j as usize];
                 because(
                     interests.get(&j).copied(),
-                    trips.get(&j).map(|t| t.title.as_str()),
+                    titles.get(&j).map(|t| t.title.as_str()),
                 )
             }
             _ => "travellers with tastes like yours rated it highly".to_owned(),
@@ -129,9 +141,6 @@ pub fn for_user(
             reason,
             source,
         });
-        if out.len() == limit {
-            break;
-        }
     }
     fill_with_popular(conn, &mut out, limit, &excluded)?;
     Ok((source, out))
@@ -229,6 +238,9 @@ fn because(interest: Option<Interest>, title: Option<&str>) -> String {
 }
 
 fn load(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<HashMap<i64, TripView>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let mut unique = ids.to_vec();
     unique.sort_unstable();
     unique.dedup();

@@ -9,16 +9,76 @@ use crate::Result;
 use crate::procs::http_with;
 
 const TRIPS: [(&str, &str, u32, u32, &str); 10] = [
-    ("Old Town of Lijiang", "Lijiang", 329_900, 4, r#"["culture","food"]"#),
-    ("Jade Dragon Snow Mountain", "Lijiang", 259_900, 2, r#"["mountains","hiking"]"#),
-    ("Tiger Leaping Gorge trek", "Lijiang", 189_900, 3, r#"["hiking","mountains"]"#),
-    ("Erhai Lake by bike", "Dali", 129_900, 2, r#"["lakes","cycling"]"#),
-    ("Three Pagodas and Dali Old Town", "Dali", 99_900, 1, r#"["culture"]"#),
-    ("Shangri-La and Pudacuo", "Diqing", 459_900, 5, r#"["mountains","nature"]"#),
-    ("Lugu Lake villages", "Lijiang", 279_900, 3, r#"["lakes","culture"]"#),
-    ("Xishuangbanna rainforest", "Xishuangbanna", 399_900, 4, r#"["nature","food"]"#),
-    ("Yuanyang rice terraces", "Honghe", 219_900, 3, r#"["photography","nature"]"#),
-    ("Kunming Stone Forest", "Kunming", 89_900, 1, r#"["nature"]"#),
+    (
+        "Old Town of Lijiang",
+        "Lijiang",
+        329_900,
+        4,
+        r#"["culture","food"]"#,
+    ),
+    (
+        "Jade Dragon Snow Mountain",
+        "Lijiang",
+        259_900,
+        2,
+        r#"["mountains","hiking"]"#,
+    ),
+    (
+        "Tiger Leaping Gorge trek",
+        "Lijiang",
+        189_900,
+        3,
+        r#"["hiking","mountains"]"#,
+    ),
+    (
+        "Erhai Lake by bike",
+        "Dali",
+        129_900,
+        2,
+        r#"["lakes","cycling"]"#,
+    ),
+    (
+        "Three Pagodas and Dali Old Town",
+        "Dali",
+        99_900,
+        1,
+        r#"["culture"]"#,
+    ),
+    (
+        "Shangri-La and Pudacuo",
+        "Diqing",
+        459_900,
+        5,
+        r#"["mountains","nature"]"#,
+    ),
+    (
+        "Lugu Lake villages",
+        "Lijiang",
+        279_900,
+        3,
+        r#"["lakes","culture"]"#,
+    ),
+    (
+        "Xishuangbanna rainforest",
+        "Xishuangbanna",
+        399_900,
+        4,
+        r#"["nature","food"]"#,
+    ),
+    (
+        "Yuanyang rice terraces",
+        "Honghe",
+        219_900,
+        3,
+        r#"["photography","nature"]"#,
+    ),
+    (
+        "Kunming Stone Forest",
+        "Kunming",
+        89_900,
+        1,
+        r#"["nature"]"#,
+    ),
 ];
 
 /// (trip number, stars) per taste: mountain people and lake-and-culture people.
@@ -61,7 +121,11 @@ pub fn seed(data: &Path, service_port: u16, http_port: u16, demo: (&str, &str)) 
         call(&admin, "POST", "/v1/trips", &body)?;
     }
     for traveller in 0..12u32 {
-        let taste = if traveller % 2 == 0 { &MOUNTAINS } else { &LAKES };
+        let taste = if traveller % 2 == 0 {
+            &MOUNTAINS
+        } else {
+            &LAKES
+        };
         let who = as_user(&(1001 + traveller).to_string(), "traveller");
         for (k, (trip, stars)) in taste.iter().enumerate() {
             // Not everyone rates everything, and the other half's favourite sometimes.
@@ -101,7 +165,12 @@ pub fn seed(data: &Path, service_port: u16, http_port: u16, demo: (&str, &str)) 
             return Err(format!("demo rating: {status} {answer}"));
         }
     }
-    call(&as_user("1", "product_admin"), "POST", "/internal/model/rebuild", "")?;
+    call(
+        &as_user("1", "product_admin"),
+        "POST",
+        "/internal/model/rebuild",
+        "",
+    )?;
     eprintln!("xtask: seeded {} demo trips and their ratings", TRIPS.len());
     Ok(())
 }

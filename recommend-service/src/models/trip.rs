@@ -300,11 +300,4 @@ impl Trip {
             .select(Trip::as_select())
             .load(conn)
     }
-
-    /// (id, title, on sale) of every trip, for the model's snapshot.
-    pub fn catalog(conn: &mut DbConnection) -> QueryResult<Vec<(i64, String, String)>> {
-        trips::table
-            .select((trips::id, trips::title, trips::status))
-            .load(conn)
-    }
 }

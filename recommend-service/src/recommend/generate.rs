@@ -86,7 +86,7 @@ pub fn generate(spec: Spec) -> Vec<Generated> {
 }
 
 /// Heavy-tailed ratings per user (Pareto weights), each at least [`MIN_PER_USER`] and at
-/// most half the items, summing to about `total`.
+/// most half the items, summing to `total` when users × items/2 allows.
 fn per_user_counts(rng: &mut Rng, users: usize, items: usize, total: usize) -> Vec<usize> {
     let floor = MIN_PER_USER.min(items).min(total / users.max(1));
     let cap = (items / 2).max(floor);
@@ -95,10 +95,30 @@ fn per_user_counts(rng: &mut Rng, users: usize, items: usize, total: usize) -> V
         .collect();
     let sum: f64 = weights.iter().sum();
     let spare = total.saturating_sub(floor * users) as f64;
-    weights
+    let mut counts: Vec<usize> = weights
         .iter()
-        .map(|w| (floor + (spare * w / sum).round() as usize).min(cap))
-        .collect()
+        .map(|w| (floor + (spare * w / sum).floor() as usize).min(cap))
+        .collect();
+    // What the caps and rounding took goes to the heaviest users still below the cap.
+    let mut order: Vec<usize> = (0..users).collect();
+    order.sort_unstable_by(|a, b| weights[*b].total_cmp(&weights[*a]));
+    let mut missing = total.saturating_sub(counts.iter().sum());
+    while missing > 0 {
+        let before = missing;
+        for &u in &order {
+            if missing == 0 {
+                break;
+            }
+            if counts[u] < cap {
+                counts[u] += 1;
+                missing -= 1;
+            }
+        }
+        if missing == before {
+            break;
+        }
+    }
+    counts
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -120,7 +140,7 @@ mod tests {
         let data = generate(spec);
         assert_eq!(data, generate(spec), "deterministic for a seed");
         let n = data.len() as f64;
-        assert!((n - 10_000.0).abs() / 10_000.0 < 0.1, "{n} ratings");
+        assert_eq!(data.len(), 10_000, "exactly the ratings asked for");
         assert!(data.iter().all(|r| (1..=5).contains(&r.stars)));
         let mut per_item = vec![0usize; 601];
         let mut per_user = vec![0usize; 301];

@@ -61,8 +61,13 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/internal")
-                .service(resource("/trips/{id}").route(web::get().to(get_internal_trip::get_internal_trip)))
+                .service(
+                    resource("/trips/{id}")
+                        .route(web::get().to(get_internal_trip::get_internal_trip)),
+                )
                 .service(resource("/signals").route(web::post().to(record_signal::record_signal)))
-                .service(resource("/model/rebuild").route(web::post().to(rebuild_model::rebuild_model))),
+                .service(
+                    resource("/model/rebuild").route(web::post().to(rebuild_model::rebuild_model)),
+                ),
         );
 }
