@@ -1,7 +1,8 @@
 //! Demo data for recommend-service: a handful of Yunnan trips (created on the service
 //! itself, as the gateway forwards a product admin), ratings by a dozen synthetic
-//! travellers with two kinds of taste, and two ratings by the demo traveller through
-//! the public API, so "trips you may like" has something to say from the first start.
+//! travellers with two kinds of taste, and ratings by the demo traveller through
+//! the public API (three: enough for item-based ranking), so "trips you may like" has
+//! something to say from the first start.
 
 use std::path::Path;
 
@@ -151,7 +152,7 @@ pub fn seed(data: &Path, service_port: u16, http_port: u16, demo: (&str, &str)) 
         .filter(|_| status == 200)
         .ok_or_else(|| format!("demo login: {status} {body}"))?;
     let bearer = format!("Bearer {access}");
-    for (trip, stars) in [(2, 5), (3, 4)] {
+    for (trip, stars) in [(2, 5), (3, 4), (10, 4)] {
         let body = format!(r#"{{"trip_id":{trip},"score":{stars}}}"#);
         let (status, answer) = http_with(
             http_port,
