@@ -52,6 +52,9 @@ pub struct ServiceUrls {
     pub rbac: String,
     /// `PAYMENT_SERVICE_URL`, default `http://127.0.0.1:8104`.
     pub payment: String,
+    /// `RECOMMEND_SERVICE_URL`, default `http://127.0.0.1:8105`: trips, ratings,
+    /// recommendations.
+    pub recommend: String,
 }
 
 impl ServiceUrls {
@@ -60,6 +63,7 @@ impl ServiceUrls {
             auth: config::string("AUTH_SERVICE_URL", "http://127.0.0.1:8101"),
             rbac: config::string("RBAC_SERVICE_URL", "http://127.0.0.1:8102"),
             payment: config::string("PAYMENT_SERVICE_URL", "http://127.0.0.1:8104"),
+            recommend: config::string("RECOMMEND_SERVICE_URL", "http://127.0.0.1:8105"),
         }
     }
 }
@@ -119,6 +123,9 @@ pub fn default_routes(urls: &ServiceUrls) -> Vec<RouteEntry> {
         ("/v1/roles/*", &urls.rbac),
         ("/v1/orders/*", &urls.payment),
         ("/v1/payments/*", &urls.payment),
+        ("/v1/trips/*", &urls.recommend),
+        ("/v1/ratings/*", &urls.recommend),
+        ("/v1/recommendations/*", &urls.recommend),
     ]
     .into_iter()
     .map(|(pattern, upstream)| RouteEntry {

@@ -3,6 +3,7 @@
 mod install;
 mod postgres;
 mod procs;
+mod seed_trips;
 mod test;
 mod up;
 

@@ -59,8 +59,9 @@ pub fn run(args: &[String]) -> Result {
     if !sqlite_only {
         step("tests on PostgreSQL");
         let cluster = Cluster::start()?;
-        let mut postgres = cargo_in_root(&["test", "--workspace"]);
+        let mut postgres = cargo_in_root(&["test"]);
         postgres
+            .args(&scope)
             .args(test_args)
             .env("TEST_DATABASE_URL", &cluster.url);
         exec(postgres)?;

@@ -101,6 +101,11 @@ pub fn run(args: &[String]) -> Result {
     procs.spawn("rbac", rbac)?;
     wait_ready("rbac-service", rbac_port, "/readyz", &mut procs)?;
 
+    let recommend_port = free_port()?;
+    let recommend_url = format!("http://127.0.0.1:{recommend_port}");
+    procs.spawn("recommend", service("recommend-service", recommend_port))?;
+    wait_ready("recommend-service", recommend_port, "/readyz", &mut procs)?;
+
     // The fake Alipay and payment-service share key pairs generated once under data/alipay.
     let alipay_keys = data.join("alipay");
     exec({
@@ -124,7 +129,8 @@ pub fn run(args: &[String]) -> Result {
             format!("http://127.0.0.1:{alipay_port}/gateway.do"),
         )
         .env("ALIPAY_NOTIFY_URL", format!("{public}/notify"))
-        .env("ALIPAY_RETURN_URL", format!("{public}/return"));
+        .env("ALIPAY_RETURN_URL", format!("{public}/return"))
+        .env("RECOMMEND_SERVICE_URL", &recommend_url);
     procs.spawn("payment", payment)?;
     wait_ready("payment-service", payment_port, "/readyz", &mut procs)?;
 
@@ -139,6 +145,7 @@ pub fn run(args: &[String]) -> Result {
                 "PAYMENT_SERVICE_URL",
                 format!("http://127.0.0.1:{payment_port}"),
             )
+            .env("RECOMMEND_SERVICE_URL", &recommend_url)
             .env("DOCS_DIR", root.join("docs"))
             .env("TRUSTED_PROXIES", "1");
         procs.spawn(&format!("gateway-{replica}"), gateway)?;
@@ -162,6 +169,7 @@ pub fn run(args: &[String]) -> Result {
     wait_ready("nginx", http_port, "/readyz", &mut procs)?;
 
     let demo = seed_demo_traveller(&data, http_port)?;
+    crate::seed_trips::seed(&data, recommend_port, http_port, (&demo.0, &demo.1))?;
     println!(
         "\n  Waypoint is running at http://127.0.0.1:{http_port}/\n\
          \n  demo traveller   account: {}   password: {}\

@@ -94,7 +94,7 @@ async fn orders_rate() {
         database_pool_size: 8,
         redis: settings.clone(),
         internal_token: Secret::new(token.clone()),
-        recommend_service_url: recommend,
+        recommend_service_url: recommend.clone(),
         orders: OrderSettings {
             payment_timeout: Duration::from_secs(1800),
             reconcile_after: Duration::from_secs(180),
@@ -166,6 +166,7 @@ async fn orders_rate() {
         auth: auth_url,
         rbac: rbac_url,
         payment: payment_url,
+        recommend: recommend.clone(),
     };
     let gw = gateway::Application::build(gateway::Settings {
         bind_addr: "127.0.0.1:0".into(),

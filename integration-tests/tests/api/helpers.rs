@@ -33,6 +33,10 @@ pub struct StackOptions {
     pub echo_on_b: bool,
     pub rate_limits: RateLimits,
     pub policy_pubsub: bool,
+    /// Start recommend-service (the trips catalog).
+    pub recommend: bool,
+    /// Start payment-service with a fake Alipay (and recommend-service for prices).
+    pub payments: bool,
 }
 
 impl Default for StackOptions {
@@ -49,6 +53,8 @@ impl Default for StackOptions {
                 write: Rate::parse("100000/min").unwrap(),
             },
             policy_pubsub: true,
+            recommend: false,
+            payments: false,
         }
     }
 }
@@ -63,8 +69,10 @@ pub struct Stack {
     pub redis_settings: RedisSettings,
     pub private_redis: Option<RedisServer>,
     pub rbac: ServerHandle,
+    pub alipay: Option<fake_alipay::FakeAlipay>,
     pub db: TestDatabase,
     pub rbac_db: TestDatabase,
+    _other_dbs: Vec<TestDatabase>,
 }
 
 /// A signed-in user.
@@ -113,12 +121,52 @@ impl Stack {
         let rbac_handle = rbac.handle();
         tokio::spawn(rbac.run_until_stopped());
 
+        // Gateway A's address is fixed first: Alipay's notifications are sent there.
+        let gateway_ports = [shared::testing::free_port(), shared::testing::free_port()];
+        let mut other_dbs = Vec::new();
+        let recommend_url = if options.recommend || options.payments {
+            let db = TestDatabase::new();
+            let app = recommend_service::Application::build(recommend_service::Settings {
+                bind_addr: "127.0.0.1:0".into(),
+                workers: 1,
+                database_url: db.url.clone(),
+                database_pool_size: 4,
+                redis: redis_settings.clone(),
+                internal_token: Secret::new(internal_token.clone()),
+                cache_ttl: Duration::from_secs(60),
+                model_refresh_interval: Duration::from_millis(200),
+                min_profile: 3,
+            })
+            .await
+            .expect("recommend-service starts");
+            other_dbs.push(db);
+            let url = format!("http://127.0.0.1:{}", app.port());
+            tokio::spawn(app.run_until_stopped());
+            Some(url)
+        } else {
+            None
+        };
+        let (payment_url, alipay) = if options.payments {
+            let public = format!("http://127.0.0.1:{}/v1/payments/alipay", gateway_ports[0]);
+            let (url, alipay, db) = start_payments(
+                &redis_settings,
+                &internal_token,
+                recommend_url.as_deref().unwrap_or_default(),
+                &public,
+            )
+            .await;
+            other_dbs.push(db);
+            (Some(url), Some(alipay))
+        } else {
+            (None, None)
+        };
         // Services a test does not start are routed to a closed port (503).
         let absent = format!("http://127.0.0.1:{}", shared::testing::free_port());
         let services = gateway::config::ServiceUrls {
             auth: auth_url.clone(),
             rbac: rbac_url.clone(),
-            payment: absent.clone(),
+            payment: payment_url.clone().unwrap_or_else(|| absent.clone()),
+            recommend: recommend_url.clone().unwrap_or_else(|| absent.clone()),
         };
         let mut routes = gateway::config::default_routes(&services);
         for (pattern, upstream) in &options.extra_routes {
@@ -128,7 +176,7 @@ impl Stack {
             });
         }
         let mut gateways = Vec::new();
-        for replica in 0..2 {
+        for (replica, port) in gateway_ports.into_iter().enumerate() {
             let routes = if replica == 1 && options.echo_on_b {
                 vec![gateway::upstreams::RouteEntry {
                     pattern: "/v1/*".into(),
@@ -138,7 +186,7 @@ impl Stack {
                 routes.clone()
             };
             let app = gateway::Application::build(gateway::Settings {
-                bind_addr: "127.0.0.1:0".into(),
+                bind_addr: format!("127.0.0.1:{port}"),
                 workers: 1,
                 redis: redis_settings.clone(),
                 internal_token: Secret::new(internal_token.clone()),
@@ -173,8 +221,10 @@ impl Stack {
             redis_settings,
             private_redis,
             rbac: rbac_handle,
+            alipay,
             db,
             rbac_db,
+            _other_dbs: other_dbs,
         };
         for gateway in &stack.gateways {
             stack.wait_ready(gateway).await;
@@ -444,6 +494,66 @@ pub fn rbac_settings(
         auth_service_url: auth_url.into(),
         admin_account: Some(ADMIN.into()),
     }
+}
+
+/// The Alipay test keys made independently with openssl (see `shared/fixtures`).
+pub fn alipay_fixture(name: &str) -> String {
+    let path = format!(
+        "{}/../../shared/fixtures/alipay/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+pub const ALIPAY_APP_ID: &str = "2021000000000001";
+pub const ALIPAY_SELLER_ID: &str = "2088000000000001";
+
+/// payment-service and a fake Alipay that notifies `public/notify` (gateway A).
+async fn start_payments(
+    redis: &RedisSettings,
+    token: &str,
+    recommend_url: &str,
+    public: &str,
+) -> (String, fake_alipay::FakeAlipay, TestDatabase) {
+    let mut fake = fake_alipay::FakeConfig::new(
+        alipay_fixture("app_public.pem"),
+        alipay_fixture("alipay_private_pkcs8.pem"),
+    );
+    fake.app_id = ALIPAY_APP_ID.into();
+    fake.seller_id = ALIPAY_SELLER_ID.into();
+    fake.retry_delay = Duration::from_millis(20);
+    let alipay = fake_alipay::FakeAlipay::start(fake).expect("fake Alipay starts");
+    let db = TestDatabase::new();
+    let app = payment_service::Application::build(payment_service::Settings {
+        bind_addr: "127.0.0.1:0".into(),
+        workers: 1,
+        database_url: db.url.clone(),
+        database_pool_size: 4,
+        redis: redis.clone(),
+        internal_token: Secret::new(token),
+        recommend_service_url: recommend_url.into(),
+        orders: payment_service::config::OrderSettings {
+            payment_timeout: Duration::from_secs(1800),
+            reconcile_after: Duration::from_secs(180),
+            jobs_interval: Duration::from_millis(200),
+            max_quantity: 20,
+        },
+        alipay: Some(payment_service::config::AlipaySettings {
+            app_id: ALIPAY_APP_ID.into(),
+            seller_id: ALIPAY_SELLER_ID.into(),
+            app_private_key_pem: Secret::new(alipay_fixture("app_private_pkcs8.pem")),
+            alipay_public_key_pem: alipay_fixture("alipay_public.pem"),
+            gateway_url: format!("{}/gateway.do", alipay.base_url()),
+            notify_url: format!("{public}/notify"),
+            return_url: format!("{public}/return"),
+            timeout: Duration::from_secs(5),
+        }),
+    })
+    .await
+    .expect("payment-service starts");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    (url, alipay, db)
 }
 
 /// A server answering every request with 200 and what it received (method, path, the

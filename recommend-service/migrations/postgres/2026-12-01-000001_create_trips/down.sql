@@ -1,0 +1,3 @@
+DROP TABLE signals;
+DROP TABLE ratings;
+DROP TABLE trips;

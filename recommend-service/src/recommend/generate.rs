@@ -1,0 +1,161 @@
+//! Synthetic ratings shaped like real ones, for tests and benchmarks (`recommend-service
+//! gen`): item popularity follows a power law, user activity is heavy-tailed with at
+//! least 20 ratings each (as in MovieLens), and both which items a user rates and how
+//! they rate them depend on latent tastes, so there is structure for collaborative
+//! filtering to find and popularity alone does not explain everything.
+
+use super::rng::Rng;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub users: usize,
+    pub items: usize,
+    pub ratings: usize,
+    pub seed: u64,
+}
+
+/// Latent taste dimensions.
+const DIMS: usize = 8;
+/// Exponent of the popularity power law (item of rank r weighs (r + 1)^-EXPONENT).
+const POPULARITY_EXPONENT: f64 = 0.9;
+/// How strongly taste steers which items a user picks.
+const TASTE_SELECTION: f64 = 1.6;
+/// Fewest ratings per user.
+const MIN_PER_USER: usize = 20;
+
+/// One generated rating: user, item (ids from 1), stars 1–5, Unix time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generated {
+    pub user: i64,
+    pub item: i64,
+    pub stars: u8,
+    pub timestamp: i64,
+}
+
+/// Ratings for `spec`, in user order; as many as asked when users × items allows.
+pub fn generate(spec: Spec) -> Vec<Generated> {
+    let mut rng = Rng::new(spec.seed);
+    let (users, items) = (spec.users.max(1), spec.items.max(1));
+    let latent = |rng: &mut Rng| -> Vec<f64> { (0..DIMS).map(|_| rng.normal()).collect() };
+    let tastes: Vec<Vec<f64>> = (0..users).map(|_| latent(&mut rng)).collect();
+    let traits: Vec<Vec<f64>> = (0..items).map(|_| latent(&mut rng)).collect();
+    let mut ranks: Vec<usize> = (0..items).collect();
+    rng.shuffle(&mut ranks);
+    let popularity: Vec<f64> = ranks
+        .iter()
+        .map(|r| ((r + 1) as f64).powf(-POPULARITY_EXPONENT))
+        .collect();
+    // Popular items are also somewhat better liked, as in real data.
+    let item_bias: Vec<f64> = ranks
+        .iter()
+        .map(|r| 0.35 * rng.normal() + 0.4 - 0.8 * (*r as f64 / items as f64))
+        .collect();
+    let user_bias: Vec<f64> = (0..users).map(|_| 0.4 * rng.normal()).collect();
+    let activity = per_user_counts(&mut rng, users, items, spec.ratings);
+
+    let scale = (DIMS as f64).sqrt();
+    let mut out = Vec::with_capacity(spec.ratings);
+    let mut keys: Vec<(f64, usize)> = Vec::with_capacity(items);
+    for (u, &count) in activity.iter().enumerate() {
+        keys.clear();
+        for i in 0..items {
+            let affinity = dot(&tastes[u], &traits[i]) / scale;
+            let weight = popularity[i] * (TASTE_SELECTION * affinity).exp();
+            // Efraimidis–Spirakis: the `count` largest ln(U)/w are a weighted sample
+            // without replacement.
+            keys.push((rng.open_uniform().ln() / weight, i));
+        }
+        let count = count.min(items);
+        if count < keys.len() {
+            keys.select_nth_unstable_by(count, |a, b| b.0.total_cmp(&a.0));
+        }
+        let mut picked: Vec<usize> = keys[..count].iter().map(|(_, i)| *i).collect();
+        picked.sort_unstable();
+        for i in picked {
+            let affinity = dot(&tastes[u], &traits[i]) / scale;
+            let raw = 2.75 + user_bias[u] + item_bias[i] + 0.9 * affinity + 0.75 * rng.normal();
+            out.push(Generated {
+                user: u as i64 + 1,
+                item: i as i64 + 1,
+                stars: raw.round().clamp(1.0, 5.0) as u8,
+                timestamp: 874_724_710 + (rng.uniform() * 18_000_000.0) as i64,
+            });
+        }
+    }
+    out
+}
+
+/// Heavy-tailed ratings per user (Pareto weights), each at least [`MIN_PER_USER`] and at
+/// most half the items, summing to `total` when users × items/2 allows.
+fn per_user_counts(rng: &mut Rng, users: usize, items: usize, total: usize) -> Vec<usize> {
+    let floor = MIN_PER_USER.min(items).min(total / users.max(1));
+    let cap = (items / 2).max(floor);
+    let weights: Vec<f64> = (0..users)
+        .map(|_| rng.open_uniform().powf(-1.0 / 1.6))
+        .collect();
+    let sum: f64 = weights.iter().sum();
+    let spare = total.saturating_sub(floor * users) as f64;
+    let mut counts: Vec<usize> = weights
+        .iter()
+        .map(|w| (floor + (spare * w / sum).floor() as usize).min(cap))
+        .collect();
+    // What the caps and rounding took goes to the heaviest users still below the cap.
+    let mut order: Vec<usize> = (0..users).collect();
+    order.sort_unstable_by(|a, b| weights[*b].total_cmp(&weights[*a]));
+    let mut missing = total.saturating_sub(counts.iter().sum());
+    while missing > 0 {
+        let before = missing;
+        for &u in &order {
+            if missing == 0 {
+                break;
+            }
+            if counts[u] < cap {
+                counts[u] += 1;
+                missing -= 1;
+            }
+        }
+        if missing == before {
+            break;
+        }
+    }
+    counts
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_data_has_the_asked_shape_and_a_long_tail() {
+        let spec = Spec {
+            users: 300,
+            items: 600,
+            ratings: 10_000,
+            seed: 1,
+        };
+        let data = generate(spec);
+        assert_eq!(data, generate(spec), "deterministic for a seed");
+        let n = data.len() as f64;
+        assert_eq!(data.len(), 10_000, "exactly the ratings asked for");
+        assert!(data.iter().all(|r| (1..=5).contains(&r.stars)));
+        let mut per_item = vec![0usize; 601];
+        let mut per_user = vec![0usize; 301];
+        for r in &data {
+            per_item[r.item as usize] += 1;
+            per_user[r.user as usize] += 1;
+        }
+        assert!(per_user[1..].iter().all(|c| *c >= 20));
+        per_item.sort_unstable_by(|a, b| b.cmp(a));
+        let top_tenth: usize = per_item[..60].iter().sum();
+        assert!(
+            top_tenth as f64 > 0.3 * n,
+            "the top 10% of items get {top_tenth} of {n}"
+        );
+        let mean = data.iter().map(|r| r.stars as f64).sum::<f64>() / n;
+        assert!((3.0..4.0).contains(&mean), "mean rating {mean}");
+    }
+}

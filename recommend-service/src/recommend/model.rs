@@ -1,0 +1,479 @@
+//! A fitted model: rating prediction and top-N ranking, kept apart on purpose.
+//!
+//! Prediction answers "what would this user rate this item": the baseline plus the
+//! similarity-weighted residuals of the `k` nearest neighbours that have a rating for it
+//! (a normalised average). Ranking answers "which items should this user see": the
+//! un-normalised sum of similarity × preference over the user's items (item-based) or the
+//! user's neighbours (user-based), so an item backed by many strong neighbours outranks an
+//! obscure one that a single neighbour rated 5 — ranking by predicted rating pushes exactly
+//! those obscure items to the top.
+
+use std::str::FromStr;
+
+use super::baseline::Baselines;
+use super::matrix::{Matrix, Rating};
+use super::similarity::{self, Neighbours, Side, Similarity};
+
+/// Neighbours kept per row.
+const STORED_NEIGHBOURS: usize = 200;
+/// Neighbours used for a rating prediction (those that rated the item).
+const PREDICTION_NEIGHBOURS: usize = 40;
+/// Neighbours used for ranking.
+const RANKING_NEIGHBOURS: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    User,
+    Item,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// Most rated first; predicts nothing.
+    Popular,
+    /// Global mean + user and item biases; ranks by that prediction.
+    Baseline,
+    /// The original platform's algorithm: user-based, Euclidean `1/(1+d)`, the predicted
+    /// rating is the similarity-weighted mean of the neighbours' ratings, ranked by it.
+    Original,
+    /// Neighbourhood model with baselines (prediction) and neighbourhood sums (ranking).
+    Knn {
+        direction: Direction,
+        similarity: Similarity,
+    },
+}
+
+impl Strategy {
+    /// Every strategy `eval` compares, in report order.
+    pub fn all() -> Vec<Strategy> {
+        let mut all = vec![Self::Popular, Self::Baseline, Self::Original];
+        for direction in [Direction::User, Direction::Item] {
+            for similarity in Similarity::ALL {
+                all.push(Self::Knn {
+                    direction,
+                    similarity,
+                });
+            }
+        }
+        all
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Self::Popular => "popular".into(),
+            Self::Baseline => "baseline".into(),
+            Self::Original => "original".into(),
+            Self::Knn {
+                direction,
+                similarity,
+            } => {
+                let side = match direction {
+                    Direction::User => "user",
+                    Direction::Item => "item",
+                };
+                format!("{side}-{}", similarity.name())
+            }
+        }
+    }
+
+    pub fn predicts(&self) -> bool {
+        !matches!(self, Self::Popular)
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::all()
+            .into_iter()
+            .find(|strategy| strategy.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<String> = Self::all().iter().map(Strategy::name).collect();
+                format!("unknown strategy {s:?}; one of {}", names.join(", "))
+            })
+    }
+}
+
+/// One ranked item: its index, score, and the profile item (item-based) or neighbour
+/// user (user-based) that contributed most.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub item: u32,
+    pub score: f32,
+    pub because: Option<Because>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Because {
+    /// This item of the user's profile is most similar.
+    Item(u32),
+    /// Users with similar tastes liked it.
+    Neighbours,
+}
+
+/// What a user has rated or otherwise shown interest in: (item index, preference 1–5).
+#[derive(Debug, Clone, Copy)]
+pub struct Profile<'a> {
+    pub user: Option<u32>,
+    pub items: &'a [(u32, f32)],
+}
+
+pub struct Model {
+    pub strategy: Strategy,
+    pub matrix: Matrix,
+    pub baselines: Baselines,
+    /// Users' neighbours (user-based) or items' neighbours (item-based), best first.
+    neighbours: Neighbours,
+    /// Entries per item.
+    popularity: Vec<f32>,
+}
+
+impl Model {
+    pub fn fit(ratings: &[Rating], strategy: Strategy) -> Self {
+        let matrix = Matrix::new(ratings);
+        Self::fit_matrix(matrix, strategy)
+    }
+
+    pub fn fit_matrix(matrix: Matrix, strategy: Strategy) -> Self {
+        let baselines = Baselines::fit(&matrix);
+        let popularity = (0..matrix.items())
+            .map(|i| matrix.by_item.len(i) as f32)
+            .collect();
+        let neighbours = match strategy {
+            Strategy::Popular | Strategy::Baseline => Vec::new(),
+            Strategy::Original => user_neighbours(&matrix, &baselines, Similarity::Euclidean),
+            Strategy::Knn {
+                direction: Direction::User,
+                similarity,
+            } => user_neighbours(&matrix, &baselines, similarity),
+            Strategy::Knn {
+                direction: Direction::Item,
+                similarity,
+            } => similarity::neighbours(
+                &Side {
+                    rows: &matrix.by_item,
+                    cols: &matrix.by_user,
+                    mean: baselines.mean,
+                    row_bias: &baselines.item_bias,
+                    col_bias: &baselines.user_bias,
+                },
+                similarity,
+                STORED_NEIGHBOURS,
+            ),
+        };
+        Self {
+            strategy,
+            matrix,
+            baselines,
+            neighbours,
+            popularity,
+        }
+    }
+
+    /// The stored neighbours of a user (user-based) or item (item-based) index.
+    pub fn neighbours(&self, index: u32) -> &[(u32, f32)] {
+        self.neighbours
+            .get(index as usize)
+            .map_or(&[][..], Vec::as_slice)
+    }
+
+    pub fn popularity(&self, item: u32) -> f32 {
+        self.popularity[item as usize]
+    }
+
+    /// The predicted rating of `user` for `item` (ids), within 1–5; `None` for a
+    /// strategy that does not predict.
+    pub fn predict(&self, user: i64, item: i64) -> Option<f32> {
+        if !self.strategy.predicts() {
+            return None;
+        }
+        let (u, i) = (self.matrix.user(user), self.matrix.item(item));
+        let base = self.baselines.predict(u, i);
+        let knn = match (self.strategy, u, i) {
+            (Strategy::Original, Some(u), Some(i)) => self.neighbour_mean(u, i),
+            (Strategy::Knn { direction, .. }, Some(u), Some(i)) => {
+                self.residual_average(direction, u, i).map(|r| base + r)
+            }
+            _ => None,
+        };
+        Some(knn.unwrap_or(base).clamp(1.0, 5.0))
+    }
+
+    /// Similarity-weighted mean of the neighbours' ratings of `i` (the original).
+    fn neighbour_mean(&self, u: u32, i: u32) -> Option<f32> {
+        let (mut num, mut den) = (0.0, 0.0);
+        for (v, s) in self
+            .neighbours(u)
+            .iter()
+            .filter_map(|&(v, s)| self.matrix.by_item.get(i as usize, v).map(|r| (r, s)))
+            .take(PREDICTION_NEIGHBOURS)
+        {
+            num += s * v;
+            den += s;
+        }
+        (den > 0.0).then(|| num / den)
+    }
+
+    /// Similarity-weighted average residual of the nearest neighbours that rated it.
+    fn residual_average(&self, direction: Direction, u: u32, i: u32) -> Option<f32> {
+        let (mut num, mut den) = (0.0, 0.0);
+        let b = &self.baselines;
+        let residual = |user: u32, item: u32, r: f32| r - b.predict(Some(user), Some(item));
+        let found: Box<dyn Iterator<Item = (f32, f32)>> = match direction {
+            Direction::Item => Box::new(self.neighbours(i).iter().filter_map(move |&(j, s)| {
+                self.matrix
+                    .by_user
+                    .get(u as usize, j)
+                    .map(|r| (residual(u, j, r), s))
+            })),
+            Direction::User => Box::new(self.neighbours(u).iter().filter_map(move |&(v, s)| {
+                self.matrix
+                    .by_item
+                    .get(i as usize, v)
+                    .map(|r| (residual(v, i, r), s))
+            })),
+        };
+        for (r, s) in found.take(PREDICTION_NEIGHBOURS) {
+            num += s * r;
+            den += s;
+        }
+        (den > 0.0).then(|| num / den)
+    }
+
+    /// The best `n` items for `profile` by this strategy's ranking, skipping the profile's
+    /// items and any `exclude` refuses; ties go to the lower index (the lower id).
+    pub fn top_n(
+        &self,
+        profile: Profile<'_>,
+        n: usize,
+        exclude: impl Fn(u32) -> bool,
+    ) -> Vec<Scored> {
+        let items = self.matrix.items();
+        let mut score = vec![f32::NAN; items];
+        let mut because: Vec<Option<Because>> = vec![None; items];
+        self.score_all(profile, &mut score, &mut because);
+        for &(i, _) in profile.items {
+            if let Some(s) = score.get_mut(i as usize) {
+                *s = f32::NAN;
+            }
+        }
+        let mut ranked: Vec<(u32, f32)> = score
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !s.is_nan() && !exclude(*i as u32))
+            .map(|(i, s)| (i as u32, *s))
+            .collect();
+        similarity::top_k(&mut ranked, n);
+        ranked
+            .into_iter()
+            .map(|(item, score)| Scored {
+                item,
+                score,
+                because: because[item as usize],
+            })
+            .collect()
+    }
+
+    /// Fills `score` (NaN = no score) for every item.
+    fn score_all(&self, profile: Profile<'_>, score: &mut [f32], because: &mut [Option<Because>]) {
+        match self.strategy {
+            Strategy::Popular => score.copy_from_slice(&self.popularity),
+            Strategy::Baseline => {
+                for (i, s) in score.iter_mut().enumerate() {
+                    *s = self.baselines.predict(profile.user, Some(i as u32));
+                }
+            }
+            Strategy::Original => {
+                let Some(u) = profile.user else { return };
+                let mut den = vec![0f32; score.len()];
+                for &(v, s) in self.neighbours(u).iter().take(PREDICTION_NEIGHBOURS) {
+                    let (items, values) = self.matrix.by_user.row(v as usize);
+                    for (&i, &r) in items.iter().zip(values) {
+                        let slot = &mut score[i as usize];
+                        *slot = if slot.is_nan() { s * r } else { *slot + s * r };
+                        den[i as usize] += s;
+                        because[i as usize] = Some(Because::Neighbours);
+                    }
+                }
+                for (s, d) in score.iter_mut().zip(den) {
+                    if d > 0.0 {
+                        *s /= d;
+                    }
+                }
+            }
+            Strategy::Knn {
+                direction: Direction::Item,
+                ..
+            } => {
+                let mut best = vec![0f32; score.len()];
+                for &(j, w) in profile.items {
+                    for &(i, s) in self.neighbours(j).iter().take(RANKING_NEIGHBOURS) {
+                        let contribution = s * w;
+                        let slot = &mut score[i as usize];
+                        *slot = if slot.is_nan() {
+                            contribution
+                        } else {
+                            *slot + contribution
+                        };
+                        if contribution > best[i as usize] {
+                            best[i as usize] = contribution;
+                            because[i as usize] = Some(Because::Item(j));
+                        }
+                    }
+                }
+            }
+            Strategy::Knn {
+                direction: Direction::User,
+                ..
+            } => {
+                let Some(u) = profile.user else { return };
+                for &(v, s) in self.neighbours(u).iter().take(RANKING_NEIGHBOURS) {
+                    let (items, values) = self.matrix.by_user.row(v as usize);
+                    for (&i, &w) in items.iter().zip(values) {
+                        let slot = &mut score[i as usize];
+                        *slot = if slot.is_nan() { s * w } else { *slot + s * w };
+                        because[i as usize] = Some(Because::Neighbours);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn user_neighbours(m: &Matrix, b: &Baselines, similarity: Similarity) -> Neighbours {
+    similarity::neighbours(
+        &Side {
+            rows: &m.by_user,
+            cols: &m.by_item,
+            mean: b.mean,
+            row_bias: &b.user_bias,
+            col_bias: &b.item_bias,
+        },
+        similarity,
+        STORED_NEIGHBOURS,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The original platform's example (`shared/fixtures/phone.txt`), with phone names
+    /// numbered in order of first appearance.
+    fn phones() -> (Vec<Rating>, Vec<String>) {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/fixtures/phone.txt"
+        );
+        let text = std::fs::read_to_string(path).expect("the phone fixture");
+        let mut names: Vec<String> = Vec::new();
+        let mut ratings = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let fields: Vec<&str> = line.split(',').collect();
+            let name = fields[1].to_owned();
+            let item = match names.iter().position(|n| *n == name) {
+                Some(k) => k,
+                None => {
+                    names.push(name);
+                    names.len() - 1
+                }
+            };
+            ratings.push(Rating {
+                user: fields[0].parse().unwrap(),
+                item: item as i64 + 1,
+                value: fields[2].parse().unwrap(),
+            });
+        }
+        (ratings, names)
+    }
+
+    #[test]
+    fn the_original_example_finds_user_2_nearest_and_recommends_vivo_then_htc() {
+        let (ratings, names) = phones();
+        let model = Model::fit(&ratings, Strategy::Original);
+        let user1 = model.matrix.user(1).unwrap();
+        let user2 = model.matrix.user(2).unwrap();
+        assert_eq!(
+            model.neighbours(user1),
+            &[(user2, 0.5)],
+            "user 3 shares nothing: 0"
+        );
+
+        let row: Vec<(u32, f32)> = {
+            let (items, values) = model.matrix.by_user.row(user1 as usize);
+            items.iter().copied().zip(values.iter().copied()).collect()
+        };
+        let profile = Profile {
+            user: Some(user1),
+            items: &row,
+        };
+        let top: Vec<(String, f32)> = model
+            .top_n(profile, 10, |_| false)
+            .into_iter()
+            .map(|s| {
+                let id = model.matrix.item_ids[s.item as usize];
+                (names[id as usize - 1].clone(), s.score)
+            })
+            .collect();
+        assert_eq!(top, vec![("vivo".into(), 5.0), ("htc".into(), 4.6)]);
+    }
+
+    #[test]
+    fn ranking_never_returns_the_profile_or_excluded_items() {
+        let mut ratings = Vec::new();
+        for user in 1..=30 {
+            for item in 1..=12 {
+                if (user + item) % 3 != 0 {
+                    let value = 1.0 + ((user * item) % 5) as f32;
+                    ratings.push(Rating { user, item, value });
+                }
+            }
+        }
+        for strategy in Strategy::all() {
+            let model = Model::fit(&ratings, strategy);
+            let u = model.matrix.user(4).unwrap();
+            let row: Vec<(u32, f32)> = {
+                let (items, values) = model.matrix.by_user.row(u as usize);
+                items.iter().copied().zip(values.iter().copied()).collect()
+            };
+            let off_sale = model.matrix.item(5).unwrap();
+            let top = model.top_n(
+                Profile {
+                    user: Some(u),
+                    items: &row,
+                },
+                12,
+                |i| i == off_sale,
+            );
+            for s in &top {
+                assert!(row.iter().all(|(i, _)| *i != s.item), "{}", strategy.name());
+                assert_ne!(s.item, off_sale, "{}", strategy.name());
+            }
+        }
+    }
+
+    #[test]
+    fn predictions_stay_within_the_rating_scale_and_popular_predicts_nothing() {
+        let ratings: Vec<Rating> = (1..=10)
+            .flat_map(|user| {
+                (1..=8).map(move |item| Rating {
+                    user,
+                    item,
+                    value: if item % 2 == 0 { 5.0 } else { 1.0 },
+                })
+            })
+            .collect();
+        for strategy in Strategy::all() {
+            let model = Model::fit(&ratings, strategy);
+            match model.predict(3, 4) {
+                None => assert_eq!(strategy, Strategy::Popular),
+                Some(p) => assert!((1.0..=5.0).contains(&p), "{} {p}", strategy.name()),
+            }
+            assert!(
+                model
+                    .predict(999, 4)
+                    .is_none_or(|p| (1.0..=5.0).contains(&p))
+            );
+        }
+    }
+}

@@ -1,0 +1,9 @@
+use actix_web::{HttpResponse, web};
+
+use crate::context::RecommendContext;
+
+/// `/readyz`: the database and Redis both answer.
+pub async fn readyz(ctx: web::Data<RecommendContext>) -> HttpResponse {
+    let (db, redis) = tokio::join!(ctx.db().ping(), ctx.redis().ping());
+    shared::http::readiness(&[("database", db), ("redis", redis)])
+}

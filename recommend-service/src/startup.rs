@@ -1,0 +1,93 @@
+//! Building and running recommend-service: connect, migrate, serve, rebuild in the
+//! background.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use diesel_migrations::embed_migrations;
+use shared::db::{Db, Migrations};
+use shared::identity::InternalToken;
+use shared::redis::Redis;
+
+use crate::cache::{CacheMode, TripCache};
+use crate::config::Settings;
+use crate::context::RecommendContext;
+use crate::engine::Recommender;
+use crate::routes;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: embed_migrations!("migrations/sqlite"),
+    postgres: embed_migrations!("migrations/postgres"),
+};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    context: web::Data<RecommendContext>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, CacheMode::Versioned).await
+    }
+
+    /// Builds with a given cache scheme (tests compare the naive one).
+    pub async fn build_with(settings: Settings, mode: CacheMode) -> anyhow::Result<Self> {
+        let db = connect_db(&settings).await?;
+        let redis = Redis::connect(&settings.redis)?;
+        let recommender = Arc::new(Recommender::new(db.clone(), redis.clone()));
+        tokio::spawn(recommender.clone().run(settings.model_refresh_interval));
+        let context = web::Data::new(RecommendContext {
+            cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode),
+            db,
+            redis,
+            recommender,
+            min_profile: settings.min_profile,
+        });
+        let internal_token = InternalToken::new(settings.internal_token.clone());
+        let listener = TcpListener::bind(&settings.bind_addr)?;
+        let port = listener.local_addr()?.port();
+        let app_context = context.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(shared::http::json_error_handlers())
+                .wrap(from_fn(shared::http::request_context))
+                .app_data(app_context.clone())
+                .app_data(internal_token.clone())
+                .configure(shared::http::configure)
+                .configure(routes::config)
+        })
+        .workers(settings.workers)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "recommend-service listening");
+        Ok(Self {
+            port,
+            server,
+            context,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state, for tests (cache hooks, forced rebuilds).
+    pub fn context(&self) -> web::Data<RecommendContext> {
+        self.context.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens the database and brings its schema up to date.
+pub async fn connect_db(settings: &Settings) -> anyhow::Result<Db> {
+    let url = settings.database_url.clone();
+    let pool_size = settings.database_pool_size;
+    tokio::task::spawn_blocking(move || Db::connect(&url, pool_size, MIGRATIONS)).await?
+}
