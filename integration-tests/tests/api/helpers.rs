@@ -33,6 +33,8 @@ pub struct StackOptions {
     pub echo_on_b: bool,
     pub rate_limits: RateLimits,
     pub policy_pubsub: bool,
+    /// WeChat sign-in for auth-service (off by default, as without `WECHAT_APPID`).
+    pub wechat: Option<auth_service::config::WeChatSettings>,
 }
 
 impl Default for StackOptions {
@@ -49,6 +51,7 @@ impl Default for StackOptions {
                 write: Rate::parse("100000/min").unwrap(),
             },
             policy_pubsub: true,
+            wechat: None,
         }
     }
 }
@@ -422,6 +425,7 @@ fn auth_settings(
             password: Secret::new(ADMIN_PASSWORD),
             email: "root@waypoint.local".into(),
         }),
+        wechat: options.wechat.clone(),
     }
 }
 
@@ -523,8 +527,12 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start(gateways: &[&str]) -> Self {
+        Self::start_on(shared::testing::free_port(), gateways)
+    }
+
+    /// nginx on `port` (for a public URL that must be known before the stack starts).
+    pub fn start_on(port: u16, gateways: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = shared::testing::free_port();
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let servers: Vec<String> = gateways
             .iter()

@@ -16,3 +16,4 @@ mod sessions;
 mod single_sign_on;
 mod spoofing;
 mod user_admin;
+mod wechat;
