@@ -142,6 +142,10 @@ impl FakeWeChat {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .route(
+                    "/healthz",
+                    web::get().to(|| async { actix_web::HttpResponse::Ok().body("ok") }),
+                )
                 .route("/connect/qrconnect", web::get().to(pages::qrconnect))
                 .route("/connect/confirm", web::post().to(pages::confirm))
                 .route("/sns/oauth2/access_token", web::get().to(api::access_token))

@@ -94,3 +94,23 @@ async fn wechat_failing_slow_or_down_is_a_502_or_504_and_no_session() {
     );
     assert_eq!(world.user_count().await, 1, "no account was created");
 }
+
+#[tokio::test]
+async fn a_wrong_app_secret_is_a_502_that_shows_no_secret() {
+    let world = World::start_with(WorldOptions {
+        secret: Some("not-the-secret-4f1d".into()),
+        ..Default::default()
+    })
+    .await;
+    let mut browser = world.browser();
+    let qr = browser.start_sign_in(None).await;
+    let callback = browser.scan(&qr, "lily", true).await;
+    let reply = browser.get(&callback).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "WeChat says 40125");
+    assert_eq!(error_code(&reply.body), "wechat_error");
+    let shown = reply.body.to_string();
+    assert!(
+        !shown.contains("not-the-secret") && !shown.contains("40125"),
+        "{shown}"
+    );
+}

@@ -28,6 +28,8 @@ pub struct World {
 pub struct WorldOptions {
     pub with_unionid: bool,
     pub timeout: Duration,
+    /// The secret auth-service is configured with, when not the fake's own.
+    pub secret: Option<String>,
 }
 
 impl Default for WorldOptions {
@@ -35,6 +37,7 @@ impl Default for WorldOptions {
         Self {
             with_unionid: true,
             timeout: Duration::from_secs(5),
+            secret: None,
         }
     }
 }
@@ -57,7 +60,11 @@ impl World {
         let port = shared::testing::free_port();
         let wechat = auth_service::config::WeChatSettings {
             appid: fake.settings().appid.clone(),
-            secret: shared::config::Secret::new(fake.settings().secret.clone()),
+            secret: shared::config::Secret::new(
+                options
+                    .secret
+                    .unwrap_or_else(|| fake.settings().secret.clone()),
+            ),
             open_base: fake.base_url(),
             api_base: fake.base_url(),
             redirect_uri: format!("http://127.0.0.1:{port}{CALLBACK_PATH}"),
