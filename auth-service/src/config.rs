@@ -23,6 +23,8 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     /// The first admin account, created at first start when both variables are set.
     pub admin: Option<AdminSettings>,
+    /// WeChat sign-in; `None` (no `WECHAT_APPID`) turns its routes into 501s.
+    pub wechat: Option<WeChatSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +67,58 @@ pub struct AdminSettings {
     pub password: Secret,
     /// `WAYPOINT_ADMIN_EMAIL`, default `<account>@waypoint.local`.
     pub email: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WeChatSettings {
+    /// `WECHAT_APPID`: the website application's AppID on the WeChat Open Platform.
+    pub appid: String,
+    /// `WECHAT_SECRET`: its AppSecret (required with the AppID; never logged).
+    pub secret: Secret,
+    /// `WECHAT_OPEN_BASE`, default `https://open.weixin.qq.com`: the QR connect page.
+    pub open_base: String,
+    /// `WECHAT_API_BASE`, default `https://api.weixin.qq.com`: code exchange and userinfo.
+    pub api_base: String,
+    /// `WECHAT_REDIRECT_URI`, default `http://127.0.0.1:8080/v1/auth/oauth/wechat/callback`:
+    /// the public URL of the callback, as registered with WeChat. An `https` URI makes the
+    /// state cookie `Secure`.
+    pub redirect_uri: String,
+    /// `WECHAT_TIMEOUT`, default `5s`: the limit on each call to WeChat.
+    pub timeout: Duration,
+}
+
+impl WeChatSettings {
+    /// `None` when `WECHAT_APPID` is unset; an error when it is set but unusable.
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
+        let Some(appid) = config::raw("WECHAT_APPID") else {
+            return Ok(None);
+        };
+        let secret = config::raw("WECHAT_SECRET")
+            .ok_or_else(|| ConfigError::new("WECHAT_SECRET", "must be set with WECHAT_APPID"))?;
+        let url = |name: &str, default: &str| -> Result<String, ConfigError> {
+            let value = config::string(name, default);
+            let value = value.trim().trim_end_matches('/').to_owned();
+            if value.starts_with("https://") || value.starts_with("http://") {
+                Ok(value)
+            } else {
+                Err(ConfigError::new(
+                    name,
+                    format!("{value:?} is not an http(s) URL"),
+                ))
+            }
+        };
+        Ok(Some(Self {
+            appid: appid.trim().to_owned(),
+            secret: Secret::new(secret.trim()),
+            open_base: url("WECHAT_OPEN_BASE", "https://open.weixin.qq.com")?,
+            api_base: url("WECHAT_API_BASE", "https://api.weixin.qq.com")?,
+            redirect_uri: url(
+                "WECHAT_REDIRECT_URI",
+                "http://127.0.0.1:8080/v1/auth/oauth/wechat/callback",
+            )?,
+            timeout: config::duration("WECHAT_TIMEOUT", Duration::from_secs(5))?,
+        }))
+    }
 }
 
 impl Settings {
@@ -135,6 +189,7 @@ impl Settings {
                 window: config::duration("LOGIN_FAILURE_WINDOW", Duration::from_secs(15 * 60))?,
             },
             admin,
+            wechat: WeChatSettings::from_env()?,
         })
     }
 }

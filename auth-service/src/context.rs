@@ -6,6 +6,7 @@ use shared::redis::Redis;
 use crate::sessions::SessionStore;
 use crate::throttle::LoginThrottle;
 use crate::tokens::{TokenIssuer, TokenPair};
+use crate::wechat::WeChat;
 
 pub struct AuthContext {
     pub(crate) db: Db,
@@ -13,6 +14,8 @@ pub struct AuthContext {
     pub(crate) sessions: SessionStore,
     pub(crate) throttle: LoginThrottle,
     pub(crate) tokens: TokenIssuer,
+    /// `None` when WeChat sign-in is not configured.
+    pub(crate) wechat: Option<WeChat>,
 }
 
 impl AuthContext {
@@ -34,6 +37,13 @@ impl AuthContext {
 
     pub fn tokens(&self) -> &TokenIssuer {
         &self.tokens
+    }
+
+    /// WeChat sign-in, or the 501 of a server without it.
+    pub fn wechat(&self) -> Result<&WeChat, shared::ApiError> {
+        self.wechat
+            .as_ref()
+            .ok_or_else(crate::wechat::not_configured)
     }
 
     /// Starts a session for `user_id` and returns its first token pair.

@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod startup;
 pub mod throttle;
 pub mod tokens;
+pub mod wechat;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -22,8 +22,14 @@ use crate::routes::*;
         list_users::list_users,
         get_user::get_user,
         update_user::update_user,
+        wechat::authorize::authorize,
+        wechat::callback::callback,
+        wechat::exchange::exchange,
+        wechat::link::link,
+        wechat::unlink::unlink,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Sign-up, sign-in and sessions"), (name = "users", description = "Accounts, for admins"))
+    tags((name = "auth", description = "Sign-up, sign-in and sessions"), (name = "users", description = "Accounts, for admins"),
+        (name = "wechat", description = "Sign-in with WeChat (QR connect, OAuth 2.0)"))
 )]
 pub struct ApiDoc;

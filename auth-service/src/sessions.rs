@@ -173,6 +173,17 @@ impl SessionStore {
         })
     }
 
+    /// The user of a live session, if it is live.
+    pub async fn owner(&self, sid: &str) -> Result<Option<i64>, RedisError> {
+        self.redis
+            .query(
+                redis::cmd("HGET")
+                    .arg(self.session_key(sid))
+                    .arg(field::USER),
+            )
+            .await
+    }
+
     /// Ends one session of `user_id`; false when it is not theirs or already gone.
     pub async fn end(&self, user_id: i64, sid: &str) -> Result<bool, RedisError> {
         let ended: i64 = self

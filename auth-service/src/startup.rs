@@ -16,6 +16,8 @@ use crate::keys::SigningKey;
 use crate::sessions::SessionStore;
 use crate::throttle::LoginThrottle;
 use crate::tokens::TokenIssuer;
+use crate::wechat::WeChat;
+use crate::wechat::state::FlowStore;
 use crate::{bootstrap, routes};
 
 pub const MIGRATIONS: Migrations = Migrations {
@@ -41,6 +43,10 @@ impl Application {
             bootstrap::ensure_admin(&db, admin).await?;
         }
 
+        let wechat = match settings.wechat.clone() {
+            Some(wechat) => Some(WeChat::new(wechat, FlowStore::new(redis.clone()))?),
+            None => None,
+        };
         let context = web::Data::new(AuthContext {
             sessions: SessionStore::new(
                 redis.clone(),
@@ -51,6 +57,7 @@ impl Application {
             tokens: TokenIssuer::new(key, &settings.jwt),
             db,
             redis,
+            wechat,
         });
         let internal_token = InternalToken::new(settings.internal_token.clone());
         let listener = TcpListener::bind(&settings.bind_addr)?;

@@ -34,6 +34,7 @@ pub fn run(args: &[String]) -> Result {
     for service in SERVICES {
         build.args(["-p", service]);
     }
+    build.args(["-p", "fake-wechat"]);
     exec(build)?;
     let bin = target_dir(&root).join("debug");
     install_docs_assets(&root);
@@ -90,7 +91,8 @@ pub fn run(args: &[String]) -> Result {
     let auth_url = format!("http://127.0.0.1:{auth_port}");
     let mut auth = service("auth-service", auth_port);
     auth.env("WAYPOINT_ADMIN_ACCOUNT", &admin.0)
-        .env("WAYPOINT_ADMIN_PASSWORD", &admin.1);
+        .env("WAYPOINT_ADMIN_PASSWORD", &admin.1)
+        .envs(wechat_env(&bin, &data, http_port, &mut procs)?);
     procs.spawn("auth", auth)?;
     wait_ready("auth-service", auth_port, "/readyz", &mut procs)?;
 
@@ -310,6 +312,44 @@ fn generated_password(file: &Path, prefix: &str) -> Result<String> {
     );
     std::fs::write(file, &password).map_err(|e| format!("writing {}: {e}", file.display()))?;
     Ok(password)
+}
+
+/// WeChat sign-in for auth-service: the real app when `WECHAT_APPID` is set (its `WECHAT_*`
+/// variables pass through), else the fake WeChat with an appid and secret generated under
+/// `data/`, so the QR flow can be clicked through locally.
+fn wechat_env(
+    bin: &Path,
+    data: &Path,
+    http_port: u16,
+    procs: &mut Procs,
+) -> Result<Vec<(String, String)>> {
+    let redirect = format!("http://127.0.0.1:{http_port}/v1/auth/oauth/wechat/callback");
+    let redirect = std::env::var("WECHAT_REDIRECT_URI").unwrap_or(redirect);
+    if std::env::var("WECHAT_APPID").is_ok_and(|a| !a.is_empty()) {
+        return Ok(vec![("WECHAT_REDIRECT_URI".into(), redirect)]);
+    }
+    let appid = generated_password(&data.join("fake-wechat-appid"), "wx")?;
+    let secret = generated_password(&data.join("fake-wechat-secret"), "secret")?;
+    let port = free_port()?;
+    let mut fake = Command::new(bin.join("fake-wechat"));
+    fake.env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("WECHAT_APPID", &appid)
+        .env("WECHAT_SECRET", &secret)
+        .env("FAKE_WECHAT_CALLBACK_HOST", "127.0.0.1");
+    procs.spawn("wechat", fake)?;
+    wait_ready("fake-wechat", port, "/healthz", procs)?;
+    eprintln!("xtask: no WECHAT_APPID; WeChat sign-in goes to the fake WeChat on port {port}");
+    let base = format!("http://127.0.0.1:{port}");
+    Ok([
+        ("WECHAT_APPID", appid),
+        ("WECHAT_SECRET", secret),
+        ("WECHAT_OPEN_BASE", base.clone()),
+        ("WECHAT_API_BASE", base),
+        ("WECHAT_REDIRECT_URI", redirect),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect())
 }
 
 /// The API docs page's assets come from npm; without npm the page is missing its assets.

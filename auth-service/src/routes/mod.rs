@@ -18,6 +18,7 @@ pub mod refresh;
 pub mod register;
 pub mod revoke_session;
 pub mod update_user;
+pub mod wechat;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     shared::openapi::serve(cfg, <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi());
@@ -39,7 +40,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/password").route(web::put().to(change_password::change_password)),
                 )
-                .service(resource("/jwks.json").route(web::get().to(get_jwks::get_jwks))),
+                .service(resource("/jwks.json").route(web::get().to(get_jwks::get_jwks)))
+                .service(wechat_routes()),
         )
         .service(resource("/v1/users").route(web::get().to(list_users::list_users)))
         .service(
@@ -48,6 +50,19 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(update_user::update_user)),
         )
         .service(resource("/internal/users").route(web::get().to(internal_users::internal_users)));
+}
+
+fn wechat_routes() -> actix_web::Scope {
+    use wechat::*;
+    web::scope("/oauth/wechat")
+        .service(resource("/authorize").route(web::get().to(authorize::authorize)))
+        .service(resource("/callback").route(web::get().to(callback::callback)))
+        .service(resource("/exchange").route(web::post().to(exchange::exchange)))
+        .service(
+            resource("/link")
+                .route(web::post().to(link::link))
+                .route(web::delete().to(unlink::unlink)),
+        )
 }
 
 /// Token responses must never be cached by a browser or proxy.

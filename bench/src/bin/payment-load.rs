@@ -142,6 +142,7 @@ async fn orders_rate() {
             window: Duration::from_secs(900),
         },
         admin: None,
+        wechat: None,
     })
     .await
     .unwrap();

@@ -37,6 +37,8 @@ pub struct StackOptions {
     pub recommend: bool,
     /// Start payment-service with a fake Alipay (and recommend-service for prices).
     pub payments: bool,
+    /// WeChat sign-in for auth-service (off by default, as without `WECHAT_APPID`).
+    pub wechat: Option<auth_service::config::WeChatSettings>,
 }
 
 impl Default for StackOptions {
@@ -55,6 +57,7 @@ impl Default for StackOptions {
             policy_pubsub: true,
             recommend: false,
             payments: false,
+            wechat: None,
         }
     }
 }
@@ -475,6 +478,7 @@ fn auth_settings(
             password: Secret::new(ADMIN_PASSWORD),
             email: "root@waypoint.local".into(),
         }),
+        wechat: options.wechat.clone(),
     }
 }
 
@@ -636,8 +640,12 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start(gateways: &[&str]) -> Self {
+        Self::start_on(shared::testing::free_port(), gateways)
+    }
+
+    /// nginx on `port` (for a public URL that must be known before the stack starts).
+    pub fn start_on(port: u16, gateways: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = shared::testing::free_port();
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let servers: Vec<String> = gateways
             .iter()

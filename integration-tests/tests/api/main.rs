@@ -18,3 +18,4 @@ mod single_sign_on;
 mod spoofing;
 mod trip_catalog;
 mod user_admin;
+mod wechat;
