@@ -53,6 +53,12 @@ async fn me_shows_the_signed_in_user_with_the_time_of_login() {
     assert_eq!(me["email"], "alice@example.com");
     assert!(me["last_login_at"].as_str().unwrap().ends_with('Z'), "{me}");
     assert!(me.get("password_hash").is_none());
+    assert_eq!(
+        me["roles"],
+        json!(["traveller"]),
+        "what the web UI shows depends on it"
+    );
+    assert_eq!(me["wechat_linked"], false);
 }
 
 #[tokio::test]
