@@ -33,8 +33,6 @@ struct Profiles {
     results: Vec<Profile>,
 }
 
-/// A role granted moments ago is picked up by refetching, but at most this often.
-const FORCED_REFRESH_GAP: Duration = Duration::from_secs(1);
 /// Ids per auth-service lookup.
 const LOOKUP_BATCH: usize = 100;
 
@@ -76,7 +74,8 @@ impl Directory {
         {
             return Ok(ids);
         }
-        self.refresh_experts(self.ttl).await
+        self.refresh_experts(Instant::now().checked_sub(self.ttl))
+            .await
     }
 
     /// Whether `user_id` holds the expert role (a grant made since the last fetch counts).
@@ -85,7 +84,8 @@ impl Directory {
         if ids.binary_search(&user_id).is_ok() {
             return Ok(true);
         }
-        let ids = self.refresh_experts(FORCED_REFRESH_GAP).await?;
+        // Granted since the last fetch? Callers asking at the same time share one fetch.
+        let ids = self.refresh_experts(Some(Instant::now())).await?;
         Ok(ids.binary_search(&user_id).is_ok())
     }
 
@@ -135,12 +135,16 @@ impl Directory {
         lock(&self.experts).clone()
     }
 
-    /// Refetches the expert list unless another caller did within `fresh_for`.
-    async fn refresh_experts(&self, fresh_for: Duration) -> Result<Arc<Vec<i64>>, ApiError> {
+    /// Refetches the expert list unless it was fetched after `newer_than` (by a caller
+    /// that held the single-flight lock while this one waited for it).
+    async fn refresh_experts(
+        &self,
+        newer_than: Option<Instant>,
+    ) -> Result<Arc<Vec<i64>>, ApiError> {
         let _single = self.refreshing.lock().await;
         let cached = self.cached_experts();
         if let Some((at, ids)) = &cached
-            && at.elapsed() < fresh_for
+            && newer_than.is_some_and(|t| *at > t)
         {
             return Ok(ids.clone());
         }

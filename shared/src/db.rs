@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -88,12 +88,13 @@ impl ManageConnection for Manager {
                 let mut conn = diesel::SqliteConnection::establish(&self.target.target)
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers proceed during a write; busy_timeout makes a second
-                // writer wait for the lock instead of failing at once.
-                diesel::sql_query(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                // writer wait for the lock instead of failing at once. (batch_execute:
+                // `sql_query` would run only the first statement.) busy_timeout goes first,
+                // so switching the journal mode also waits for a busy database.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
-                .execute(&mut conn)
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -309,6 +310,32 @@ mod tests {
                 },
                 "{url}"
             );
+        }
+    }
+
+    #[test]
+    fn sqlite_connections_get_every_pragma() {
+        #[derive(QueryableByName)]
+        struct Pragma {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            value: i64,
+        }
+        let path = std::env::temp_dir().join(format!("wp-db-{}.db", crate::random::token_hex(6)));
+        let manager = Manager {
+            target: DbTarget::parse(&path.display().to_string()),
+        };
+        let mut conn = manager.connect().unwrap();
+        let pragma = |conn: &mut DbConnection, name: &str, column: &str| {
+            diesel::sql_query(format!("SELECT {column} AS value FROM pragma_{name}"))
+                .get_result::<Pragma>(conn)
+                .unwrap()
+                .value
+        };
+        assert_eq!(pragma(&mut conn, "busy_timeout", "timeout"), 5000);
+        assert_eq!(pragma(&mut conn, "foreign_keys", "foreign_keys"), 1);
+        drop(conn);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
 }
