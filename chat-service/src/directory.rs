@@ -158,7 +158,7 @@ impl Directory {
             }
             Err(err) => match cached {
                 Some((at, ids)) if at.elapsed() < self.ttl * 10 => {
-                    tracing::warn!(error = %err, "rbac-service unavailable; serving the cached expert list");
+                    tracing::warn!(error = ?err, "rbac-service unavailable; serving cached experts");
                     Ok(ids)
                 }
                 _ => Err(err),

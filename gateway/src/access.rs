@@ -8,12 +8,14 @@ pub struct PublicRoutes {
     router: matchit::Router<Vec<Method>>,
 }
 
-/// Sign-up, sign-in, token refresh and the public key set.
+/// Sign-up, sign-in, token refresh, the public key set and the chat socket.
 pub const DEFAULT_PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/auth/register"),
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/refresh"),
     ("GET", "/v1/auth/jwks.json"),
+    // The chat socket: its single-use ticket is the credential (checked by chat-service).
+    ("GET", "/v1/chat/ws"),
 ];
 
 impl PublicRoutes {

@@ -17,6 +17,8 @@ pub struct Settings {
     pub internal_token: Secret,
     /// `AUTH_SERVICE_URL`, default `http://127.0.0.1:8101`: where the JWKS comes from.
     pub auth_service_url: String,
+    /// `CHAT_SERVICE_URL`, default `http://127.0.0.1:8103`.
+    pub chat_service_url: String,
     /// `GATEWAY_ROUTES` (`pattern=url,…`), default: every service at its `*_SERVICE_URL`.
     pub routes: Vec<RouteEntry>,
     /// `JWT_ISSUER`, default `waypoint-auth`.
@@ -38,10 +40,11 @@ pub struct Settings {
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let auth_service_url = config::string("AUTH_SERVICE_URL", "http://127.0.0.1:8101");
+        let chat_service_url = config::string("CHAT_SERVICE_URL", "http://127.0.0.1:8103");
         let routes = match config::raw("GATEWAY_ROUTES") {
             Some(text) => parse_routes(&text)
                 .map_err(|err| ConfigError::new("GATEWAY_ROUTES", err.to_string()))?,
-            None => default_routes(&auth_service_url),
+            None => default_routes(&auth_service_url, &chat_service_url),
         };
         Ok(Self {
             bind_addr: config::string("BIND_ADDR", "127.0.0.1:8000"),
@@ -52,6 +55,7 @@ impl Settings {
             redis: RedisSettings::from_env()?,
             internal_token: config::internal_token()?,
             auth_service_url,
+            chat_service_url,
             routes,
             jwt_issuer: config::string("JWT_ISSUER", shared::token::DEFAULT_ISSUER),
             jwt_audience: config::string("JWT_AUDIENCE", shared::token::DEFAULT_AUDIENCE),
@@ -67,12 +71,16 @@ impl Settings {
 }
 
 /// The routes of every service, each at its configured URL.
-pub fn default_routes(auth: &str) -> Vec<RouteEntry> {
-    [("/v1/auth/*", auth), ("/v1/users/*", auth)]
-        .into_iter()
-        .map(|(pattern, upstream)| RouteEntry {
-            pattern: pattern.to_owned(),
-            upstream: upstream.to_owned(),
-        })
-        .collect()
+pub fn default_routes(auth: &str, chat: &str) -> Vec<RouteEntry> {
+    [
+        ("/v1/auth/*", auth),
+        ("/v1/users/*", auth),
+        ("/v1/chat/*", chat),
+    ]
+    .into_iter()
+    .map(|(pattern, upstream)| RouteEntry {
+        pattern: pattern.to_owned(),
+        upstream: upstream.to_owned(),
+    })
+    .collect()
 }

@@ -43,6 +43,9 @@ pub async fn gateway(
         caller: caller.as_ref(),
         internal_token: &state.internal_token,
     };
+    if crate::websocket::is_upgrade(&req) {
+        return crate::websocket::forward(&req, payload, forwarding).await;
+    }
     proxy::forward(&client, &req, payload, forwarding).await
 }
 

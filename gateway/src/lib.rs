@@ -12,6 +12,7 @@ pub mod path;
 pub mod proxy;
 pub mod startup;
 pub mod upstreams;
+pub mod websocket;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -24,6 +24,9 @@ pub struct StackOptions {
     pub private_redis: bool,
     pub idle_timeout: Duration,
     pub extra_routes: Vec<(String, String)>,
+    /// Routes for gateway replica `i` only, replacing default routes with the same pattern
+    /// (e.g. each gateway's `/v1/chat/*` at its own chat-service replica).
+    pub gateway_routes: Vec<Vec<(String, String)>>,
 }
 
 impl Default for StackOptions {
@@ -32,6 +35,7 @@ impl Default for StackOptions {
             private_redis: false,
             idle_timeout: Duration::from_secs(30 * 60),
             extra_routes: Vec::new(),
+            gateway_routes: Vec::new(),
         }
     }
 }
@@ -43,6 +47,8 @@ pub struct Stack {
     pub internal_token: String,
     pub private_redis: Option<RedisServer>,
     pub db: TestDatabase,
+    /// The Redis key space of this stack (services joining it use the same prefix).
+    pub redis: shared::config::RedisSettings,
 }
 
 /// A signed-in user.
@@ -97,7 +103,8 @@ impl Stack {
         let auth_url = format!("http://127.0.0.1:{}", auth.port());
         tokio::spawn(auth.run_until_stopped());
 
-        let mut routes = gateway::config::default_routes(&auth_url);
+        // No chat-service unless a test routes to one.
+        let mut routes = gateway::config::default_routes(&auth_url, "http://127.0.0.1:9");
         for (pattern, upstream) in &options.extra_routes {
             routes.push(gateway::upstreams::RouteEntry {
                 pattern: pattern.clone(),
@@ -105,14 +112,25 @@ impl Stack {
             });
         }
         let mut gateways = Vec::new();
-        for _ in 0..2 {
+        for i in 0..2 {
+            let mut routes = routes.clone();
+            if let Some(own) = options.gateway_routes.get(i) {
+                routes.retain(|r| !own.iter().any(|(pattern, _)| *pattern == r.pattern));
+                routes.extend(own.iter().map(|(pattern, upstream)| {
+                    gateway::upstreams::RouteEntry {
+                        pattern: pattern.clone(),
+                        upstream: upstream.clone(),
+                    }
+                }));
+            }
             let app = gateway::Application::build(gateway::Settings {
                 bind_addr: "127.0.0.1:0".into(),
                 workers: 1,
                 redis: redis_settings.clone(),
                 internal_token: Secret::new(internal_token.clone()),
                 auth_service_url: auth_url.clone(),
-                routes: routes.clone(),
+                chat_service_url: "http://127.0.0.1:9".into(),
+                routes,
                 jwt_issuer: shared::token::DEFAULT_ISSUER.into(),
                 jwt_audience: shared::token::DEFAULT_AUDIENCE.into(),
                 jwt_leeway: Duration::from_secs(30),
@@ -136,6 +154,7 @@ impl Stack {
             internal_token,
             private_redis,
             db,
+            redis: redis_settings,
         };
         for gateway in &stack.gateways {
             stack.wait_ready(gateway).await;

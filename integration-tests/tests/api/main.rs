@@ -5,6 +5,7 @@
 mod helpers;
 
 mod bad_input;
+mod chat;
 mod jwt_rejection;
 mod login_throttling;
 mod redis_outage;
