@@ -4,9 +4,9 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bins -p auth-service -p gateway \
+    cargo build --release --locked --bins -p auth-service -p chat-service -p gateway \
  && mkdir -p /out \
- && cp target/release/auth-service target/release/gateway /out/
+ && cp target/release/auth-service target/release/chat-service target/release/gateway /out/
 
 FROM debian:bookworm-slim
 RUN apt-get update \

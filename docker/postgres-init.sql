@@ -1,2 +1,3 @@
 -- One database per service (DESIGN: no service reads another's tables).
 CREATE DATABASE auth;
+CREATE DATABASE chat;

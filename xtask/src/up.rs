@@ -1,5 +1,6 @@
-//! `cargo xtask up`: build, then run Redis, every service, two gateway replicas and nginx
-//! in the foreground; seed demo data; stop everything on Ctrl-C or SIGTERM.
+//! `cargo xtask up`: build, then run Redis, every service, two gateway replicas (each with
+//! its own chat-service replica behind it) and nginx in the foreground; seed demo data;
+//! stop everything on Ctrl-C or SIGTERM.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,8 +14,10 @@ use crate::install::{self, NGINX, REDIS};
 use crate::procs::{Procs, free_port, http, run as exec, wait_ready};
 use crate::{Result, cargo, root};
 
-const SERVICES: [&str; 2] = ["auth-service", "gateway"];
+const SERVICES: [&str; 3] = ["auth-service", "chat-service", "gateway"];
 const GATEWAY_REPLICAS: usize = 2;
+/// One chat-service replica behind each gateway replica.
+const CHAT_REPLICAS: usize = GATEWAY_REPLICAS;
 
 pub fn run(args: &[String]) -> Result {
     if let Some(arg) = args.first() {
@@ -74,18 +77,6 @@ pub fn run(args: &[String]) -> Result {
     procs.spawn("auth", service("auth-service", auth_port))?;
     wait_ready("auth-service", auth_port, "/readyz", &mut procs)?;
 
-    let mut gateway_ports = Vec::new();
-    for replica in 1..=GATEWAY_REPLICAS {
-        let port = free_port()?;
-        let mut gateway = service("gateway", port);
-        gateway
-            .env("AUTH_SERVICE_URL", format!("http://127.0.0.1:{auth_port}"))
-            .env("TRUSTED_PROXIES", "1");
-        procs.spawn(&format!("gateway-{replica}"), gateway)?;
-        wait_ready("gateway", port, "/readyz", &mut procs)?;
-        gateway_ports.push(port);
-    }
-
     let http_port: u16 = std::env::var("WAYPOINT_HTTP_PORT")
         .ok()
         .map(|p| {
@@ -94,6 +85,37 @@ pub fn run(args: &[String]) -> Result {
         })
         .transpose()?
         .unwrap_or(8080);
+
+    let mut chat_ports = Vec::new();
+    for replica in 1..=CHAT_REPLICAS {
+        let port = free_port()?;
+        let mut chat = service("chat-service", port);
+        chat.env("AUTH_SERVICE_URL", format!("http://127.0.0.1:{auth_port}"))
+            .env(
+                "CHAT_ALLOWED_ORIGINS",
+                format!("http://127.0.0.1:{http_port},http://localhost:{http_port}"),
+            );
+        procs.spawn(&format!("chat-{replica}"), chat)?;
+        wait_ready("chat-service", port, "/readyz", &mut procs)?;
+        chat_ports.push(port);
+    }
+
+    let mut gateway_ports = Vec::new();
+    for replica in 1..=GATEWAY_REPLICAS {
+        let port = free_port()?;
+        let mut gateway = service("gateway", port);
+        gateway
+            .env("AUTH_SERVICE_URL", format!("http://127.0.0.1:{auth_port}"))
+            .env(
+                "CHAT_SERVICE_URL",
+                format!("http://127.0.0.1:{}", chat_ports[replica - 1]),
+            )
+            .env("TRUSTED_PROXIES", "1");
+        procs.spawn(&format!("gateway-{replica}"), gateway)?;
+        wait_ready("gateway", port, "/readyz", &mut procs)?;
+        gateway_ports.push(port);
+    }
+
     let conf = write_nginx_conf(&root, &data, http_port, &gateway_ports)?;
     let mut nginx = Command::new(if install::on_path("nginx") {
         "nginx"
