@@ -3,68 +3,26 @@
 //! The database commit comes first and is the answer to the sender; the fan-out after it
 //! is best effort (a lost publish is recovered from the database by the receiving sockets).
 
-use diesel::result::Error as DieselError;
 use shared::ApiError;
 use shared::db::write_transaction;
 
 use crate::context::ChatContext;
 use crate::domain::{ClientMsgId, MessageBody};
 use crate::models::conversation::ReadMarker;
-use crate::models::{Appended, Conversation, Message, MessageView};
+use crate::models::{Appended, Conversation};
 use crate::ws::frames::ServerFrame;
 
-/// Stores a message from `sender` (a participant) and pushes it to both participants.
-#[tracing::instrument(skip_all, fields(conversation_id, sender))]
+/// Stores a message from `sender` (a participant); it is pushed to both participants.
 pub async fn send_message(
     ctx: &ChatContext,
     sender: i64,
     conversation_id: i64,
     body: MessageBody,
     client_msg_id: Option<ClientMsgId>,
-) -> Result<(Conversation, Appended), ApiError> {
-    let (conversation, appended) = ctx
-        .db()
-        .run(move |conn| {
-            // Two sends with the same new client_msg_id racing on PostgreSQL: the loser's
-            // insert violates the unique index; retried, it finds the winner's message.
-            let mut attempts = 0;
-            loop {
-                attempts += 1;
-                let result = write_transaction(conn, |conn| {
-                    let conversation = Conversation::find_for(conn, conversation_id, sender)?;
-                    let side = conversation
-                        .side_of(sender)
-                        .ok_or_else(|| ApiError::not_found("conversation"))?;
-                    let appended = Message::append(
-                        conn,
-                        conversation_id,
-                        side,
-                        sender,
-                        body.as_str(),
-                        client_msg_id.as_ref().map(ClientMsgId::as_str),
-                    )
-                    .map_err(Retry::from)?;
-                    Ok::<_, Retry>((conversation, appended))
-                });
-                match result {
-                    Err(Retry::Conflict(_)) if attempts < 3 => continue,
-                    Err(Retry::Conflict(err)) => return Err(ApiError::from(err)),
-                    Err(Retry::Api(err)) => return Err(err),
-                    Ok(done) => return Ok(done),
-                }
-            }
-        })
-        .await?;
-    if !appended.duplicate {
-        let view = MessageView::from(appended.message.clone());
-        publish(
-            ctx,
-            &conversation.participants(),
-            &ServerFrame::Message(&view),
-        )
-        .await;
-    }
-    Ok((conversation, appended))
+) -> Result<Appended, ApiError> {
+    ctx.writer()
+        .append(sender, conversation_id, body, client_msg_id)
+        .await
 }
 
 /// Moves `reader`'s read marker forward and tells both participants.
@@ -125,28 +83,5 @@ async fn publish(ctx: &ChatContext, users: &[i64], frame: &ServerFrame<'_>) {
     if let Err(err) = ctx.fanout().publish(users, &frame.to_text()).await {
         // Stored anyway; sockets catch up from the database.
         tracing::warn!(error = %err, "fan-out failed");
-    }
-}
-
-/// A failure inside the sending transaction: a unique-index race worth one more try, or
-/// an answer for the client.
-enum Retry {
-    Conflict(DieselError),
-    Api(ApiError),
-}
-
-impl From<DieselError> for Retry {
-    fn from(err: DieselError) -> Self {
-        if shared::db::is_unique_violation(&err) {
-            Retry::Conflict(err)
-        } else {
-            Retry::Api(err.into())
-        }
-    }
-}
-
-impl From<ApiError> for Retry {
-    fn from(err: ApiError) -> Self {
-        Retry::Api(err)
     }
 }

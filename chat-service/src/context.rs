@@ -10,6 +10,7 @@ use crate::directory::Directory;
 use crate::presence::Presence;
 use crate::sessions::SessionCheck;
 use crate::tickets::Tickets;
+use crate::writer::MessageWriter;
 use crate::ws::fanout::Fanout;
 use crate::ws::hub::Hub;
 
@@ -22,6 +23,7 @@ pub struct ChatContext {
     pub(crate) presence: Presence,
     pub(crate) fanout: Fanout,
     pub(crate) hub: Arc<Hub>,
+    pub(crate) writer: MessageWriter,
     pub(crate) socket: SocketSettings,
 }
 
@@ -52,6 +54,10 @@ impl ChatContext {
 
     pub fn fanout(&self) -> &Fanout {
         &self.fanout
+    }
+
+    pub fn writer(&self) -> &MessageWriter {
+        &self.writer
     }
 
     pub fn hub(&self) -> &Arc<Hub> {

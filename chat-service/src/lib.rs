@@ -15,6 +15,7 @@ pub mod sessions;
 pub mod startup;
 pub mod tickets;
 pub mod views;
+pub mod writer;
 pub mod ws;
 
 pub use config::Settings;

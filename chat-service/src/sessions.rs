@@ -39,25 +39,35 @@ impl SessionCheck {
         Ok(owner.is_some_and(|owner| owner == user_id.to_string()))
     }
 
-    /// For each probe, whether its session is live, in one round trip.
+    /// For each probe, whether its session is live, in one round trip. A plain `HGET`
+    /// checks; the script runs only for the sessions to slide.
     pub async fn check_all(&self, probes: &[SessionProbe]) -> Result<Vec<bool>, RedisError> {
         if probes.is_empty() {
             return Ok(Vec::new());
         }
         let now = shared::time::now_millis();
         let mut pipe = redis::pipe();
-        pipe.load_script(&CHECK).ignore();
-        for probe in probes {
-            pipe.invoke_script(
-                CHECK
-                    .key(self.key(&probe.session_id))
-                    .arg(probe.user_id)
-                    .arg(now)
-                    .arg(i64::from(probe.slide)),
-            );
+        if probes.iter().any(|p| p.slide) {
+            pipe.load_script(&CHECK).ignore();
         }
-        let live: Vec<i64> = self.redis.pipeline(&pipe).await?;
-        Ok(live.into_iter().map(|v| v == 1).collect())
+        for probe in probes {
+            let key = self.key(&probe.session_id);
+            if probe.slide {
+                pipe.invoke_script(CHECK.key(key).arg(probe.user_id).arg(now).arg(1));
+            } else {
+                pipe.hget(key, "uid");
+            }
+        }
+        let replies: Vec<redis::Value> = self.redis.pipeline(&pipe).await?;
+        Ok(probes
+            .iter()
+            .zip(replies)
+            .map(|(probe, reply)| match reply {
+                redis::Value::Int(live) => live == 1,
+                redis::Value::BulkString(owner) => owner == probe.user_id.to_string().as_bytes(),
+                _ => false,
+            })
+            .collect())
     }
 
     fn key(&self, session_id: &str) -> String {

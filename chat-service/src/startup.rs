@@ -21,6 +21,7 @@ use crate::presence::Presence;
 use crate::routes;
 use crate::sessions::SessionCheck;
 use crate::tickets::Tickets;
+use crate::writer::MessageWriter;
 use crate::ws::fanout::{self, Fanout};
 use crate::ws::hub::{Hub, Stop};
 use crate::ws::upkeep;
@@ -54,25 +55,32 @@ impl Application {
         let db =
             tokio::task::spawn_blocking(move || Db::connect(&url, pool_size, MIGRATIONS)).await??;
         let redis = Redis::connect(&settings.redis)?;
+        let upkeep_redis = Redis::connect(&settings.redis)?;
         let socket = settings.socket.clone();
         let replica = shared::random::token_hex(6);
         let (hub, subscriptions) = Hub::new(replica.clone(), socket.outbound_queue);
         let hub = Arc::new(hub);
+        let (writer, mut tasks) = MessageWriter::start(db.clone(), Fanout::new(redis.clone()));
         let ctx = Arc::new(ChatContext {
             directory: Directory::new(&settings.directory, settings.internal_token.clone())?,
             tickets: Tickets::new(redis.clone(), socket.ticket_ttl),
-            sessions: SessionCheck::new(redis.clone()),
-            presence: Presence::new(redis.clone(), socket.presence_ttl),
+            // The periodic checks and refreshes send thousands of commands at once: on a
+            // connection of their own they never hold up a publish queued behind them.
+            sessions: SessionCheck::new(upkeep_redis.clone()),
+            presence: Presence::new(upkeep_redis, socket.presence_ttl),
             fanout: Fanout::new(redis.clone()),
             hub: hub.clone(),
+            writer,
             socket: socket.clone(),
             db,
             redis: redis.clone(),
         });
-        let tasks = vec![
-            tokio::spawn(fanout::run_subscriber(redis, hub, subscriptions)),
-            tokio::spawn(upkeep::run(ctx.clone())),
-        ];
+        tasks.push(tokio::spawn(fanout::run_subscriber(
+            redis,
+            hub,
+            subscriptions,
+        )));
+        tasks.push(tokio::spawn(upkeep::run(ctx.clone())));
 
         let data = web::Data::from(ctx.clone());
         let internal_token = InternalToken::new(settings.internal_token.clone());

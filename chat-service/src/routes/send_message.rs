@@ -48,7 +48,7 @@ pub async fn send_message(
         return Err(ApiError::validation_fields(invalid));
     };
     let conversation_id = path.into_inner();
-    let (_, appended) = chat::send_message(&ctx, who.user_id, conversation_id, body, key).await?;
+    let appended = chat::send_message(&ctx, who.user_id, conversation_id, body, key).await?;
     let view = MessageView::from(appended.message);
     Ok(if appended.duplicate {
         HttpResponse::Ok().json(view)

@@ -378,7 +378,7 @@ impl SocketTask {
         )
         .await;
         match sent {
-            Ok((_, appended)) => {
+            Ok(appended) => {
                 let ack = ServerFrame::Ack {
                     client_msg_id: &client_msg_id,
                     conversation_id,

@@ -37,6 +37,17 @@ impl Fanout {
         }
         self.redis.pipeline(&pipe).await
     }
+
+    /// Publishes each frame to its users, all in one round trip, in order.
+    pub async fn publish_many(&self, frames: &[([i64; 2], String)]) -> Result<(), RedisError> {
+        let mut pipe = redis::pipe();
+        for (users, text) in frames {
+            for user in users {
+                pipe.publish(channel(&self.redis, *user), text).ignore();
+            }
+        }
+        self.redis.pipeline(&pipe).await
+    }
 }
 
 fn channel(redis: &Redis, user_id: i64) -> String {

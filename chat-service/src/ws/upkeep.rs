@@ -1,7 +1,7 @@
 //! The background work of a replica's sockets: closing those whose session ended, and
 //! keeping their presence entries fresh.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,8 @@ async fn check_sessions(ctx: &ChatContext, slid: &mut HashMap<String, Instant>) 
             user_id,
         })
         .collect();
-    slid.retain(|sid, _| probes.iter().any(|p| &p.session_id == sid));
+    let current: HashSet<&str> = probes.iter().map(|p| p.session_id.as_str()).collect();
+    slid.retain(|sid, _| current.contains(sid.as_str()));
     for chunk in probes.chunks(CHUNK) {
         let live = match ctx.sessions().check_all(chunk).await {
             Ok(live) => live,
