@@ -8,6 +8,8 @@
 //! conversation), a ping every interval, and a close when the client stops answering, its
 //! session ends, it falls behind, or the replica shuts down.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,7 @@ use super::sequencer::{Sequencer, Verdict};
 use crate::chat;
 use crate::context::ChatContext;
 use crate::domain::{ClientMsgId, MessageBody};
-use crate::models::{Conversation, Message as StoredMessage, MessageView};
+use crate::models::{Appended, Conversation, Message as StoredMessage, MessageView};
 use crate::presence::Attach;
 use crate::tickets::TicketHolder;
 
@@ -120,6 +122,7 @@ async fn register(
         Ok(cursors) => Ok((
             SocketTask {
                 ctx: ctx.clone(),
+                sending: None,
                 socket,
                 outbound,
                 stop,
@@ -172,8 +175,14 @@ fn ending_for(stop: Stop) -> Ending {
     }
 }
 
+/// A `send` being stored: (client_msg_id, conversation, outcome).
+type Sending = Pin<Box<dyn Future<Output = (String, i64, Result<Appended, ApiError>)>>>;
+
 struct SocketTask {
     ctx: Arc<ChatContext>,
+    /// At most one send in flight: the next client frame is read once it is stored (so a
+    /// client's messages keep their order), while deliveries keep flowing meanwhile.
+    sending: Option<Sending>,
     socket: Arc<Socket>,
     outbound: mpsc::Receiver<Delivery>,
     stop: watch::Receiver<Option<Stop>>,
@@ -219,15 +228,21 @@ impl SocketTask {
         let mut pong_deadline: Option<Instant> = None;
         loop {
             let wake = pong_deadline.map_or(next_ping, |deadline| deadline.min(next_ping));
+            let sending = self.sending.is_some();
             let step = tokio::select! {
                 biased;
                 _ = self.stop.changed() => Step::Stopped,
-                incoming = stream.recv() => Step::Incoming(incoming),
+                sent = stored(&mut self.sending), if sending => Step::Sent(sent),
                 delivery = self.outbound.recv() => Step::Outgoing(delivery),
+                incoming = stream.recv(), if !sending => Step::Incoming(incoming),
                 _ = tokio::time::sleep_until(wake.into()) => Step::Timer,
             };
             let result = match step {
                 Step::Stopped => return self.stopped(),
+                Step::Sent((key, conversation_id, outcome)) => {
+                    self.sending = None;
+                    acknowledge(io, &key, conversation_id, outcome).await
+                }
                 Step::Incoming(None) => return Ending::Gone,
                 Step::Incoming(Some(incoming)) => {
                     // Anything from the client shows it is alive.
@@ -244,6 +259,10 @@ impl SocketTask {
                 Step::Outgoing(Some(delivery)) => self.deliver(io, delivery).await,
                 Step::Timer => {
                     let now = Instant::now();
+                    if self.sending.is_some() {
+                        // Not reading while a send is stored: the wait is ours, not theirs.
+                        pong_deadline = pong_deadline.map(|_| now + settings.pong_timeout);
+                    }
                     if pong_deadline.is_some_and(|deadline| now >= deadline) {
                         return close(
                             CloseCode::Other(CLOSE_HEARTBEAT_TIMEOUT),
@@ -369,27 +388,13 @@ impl SocketTask {
                 return io.api_error(&err, Some(&client_msg_id)).await;
             }
         };
-        let sent = chat::send_message(
-            &self.ctx,
-            self.socket.user_id,
-            conversation_id,
-            body,
-            Some(key),
-        )
-        .await;
-        match sent {
-            Ok(appended) => {
-                let ack = ServerFrame::Ack {
-                    client_msg_id: &client_msg_id,
-                    conversation_id,
-                    id: appended.message.id,
-                    created_at: shared::time::rfc3339::format(&appended.message.created_at),
-                    duplicate: appended.duplicate,
-                };
-                io.text(ack.to_text()).await
-            }
-            Err(err) => io.api_error(&err, Some(&client_msg_id)).await,
-        }
+        let ctx = self.ctx.clone();
+        let sender = self.socket.user_id;
+        self.sending = Some(Box::pin(async move {
+            let outcome = chat::send_message(&ctx, sender, conversation_id, body, Some(key)).await;
+            (client_msg_id, conversation_id, outcome)
+        }));
+        Ok(())
     }
 
     /// Sends every message after `after` this socket has not sent, oldest first, then
@@ -500,6 +505,7 @@ impl SocketTask {
 
 enum Step {
     Stopped,
+    Sent((String, i64, Result<Appended, ApiError>)),
     Incoming(Option<Result<Message, ProtocolError>>),
     Outgoing(Option<Delivery>),
     Timer,
@@ -561,6 +567,36 @@ impl Io {
             None => err.message().to_owned(),
         };
         self.error(err.code(), &message, client_msg_id).await
+    }
+}
+
+/// The outcome of the send in flight (never resolves without one).
+async fn stored(sending: &mut Option<Sending>) -> (String, i64, Result<Appended, ApiError>) {
+    match sending {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Answers a stored send with `ack`, or a refused one with `error`.
+async fn acknowledge(
+    io: &mut Io,
+    key: &str,
+    conversation_id: i64,
+    outcome: Result<Appended, ApiError>,
+) -> Result<(), Ending> {
+    match outcome {
+        Ok(appended) => {
+            let ack = ServerFrame::Ack {
+                client_msg_id: key,
+                conversation_id,
+                id: appended.message.id,
+                created_at: shared::time::rfc3339::format(&appended.message.created_at),
+                duplicate: appended.duplicate,
+            };
+            io.text(ack.to_text()).await
+        }
+        Err(err) => io.api_error(&err, Some(key)).await,
     }
 }
 
