@@ -2,7 +2,7 @@
 //! real sign-in through auth-service, WebSockets through the gateways' pass-through. The
 //! expert directory (rbac-service's role holders, auth-service's names) is a fake.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +18,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::{Session, Stack, StackOptions, error_code};
 
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+/// A chat socket; frames skipped while waiting for another type stay pending.
+struct Socket {
+    ws: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+    pending: VecDeque<Value>,
+}
 
 struct Chat {
     stack: Stack,
@@ -115,7 +119,10 @@ impl Chat {
             request.headers_mut().insert(*name, value.parse().unwrap());
         }
         match tokio_tungstenite::connect_async(request).await {
-            Ok((socket, _)) => Ok(socket),
+            Ok((ws, _)) => Ok(Socket {
+                ws,
+                pending: VecDeque::new(),
+            }),
             Err(tungstenite::Error::Http(response)) => {
                 let body = response
                     .body()
@@ -178,13 +185,20 @@ async fn profiles(query: web::Query<HashMap<String, String>>) -> HttpResponse {
 }
 
 async fn send(socket: &mut Socket, frame: Value) {
-    socket.send(Message::text(frame.to_string())).await.unwrap();
+    socket
+        .ws
+        .send(Message::text(frame.to_string()))
+        .await
+        .unwrap();
 }
 
-/// The next frame of type `kind` (others skipped).
+/// The next frame of type `kind` (frames of other types stay pending).
 async fn next_of(socket: &mut Socket, kind: &str) -> Value {
+    if let Some(i) = socket.pending.iter().position(|f| f["type"] == kind) {
+        return socket.pending.remove(i).unwrap();
+    }
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.ws.next())
             .await
             .expect("a frame in time")
             .expect("socket open")
@@ -194,13 +208,14 @@ async fn next_of(socket: &mut Socket, kind: &str) -> Value {
             if frame["type"] == kind {
                 return frame;
             }
+            socket.pending.push_back(frame);
         }
     }
 }
 
 async fn closed(socket: &mut Socket) -> (u16, String) {
     loop {
-        match tokio::time::timeout(Duration::from_secs(10), socket.next())
+        match tokio::time::timeout(Duration::from_secs(10), socket.ws.next())
             .await
             .expect("closed in time")
         {
