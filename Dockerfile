@@ -9,10 +9,11 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bins -p auth-service -p rbac-service -p payment-service -p recommend-service -p gateway \
+    cargo build --release --locked --bins -p auth-service -p rbac-service -p chat-service -p payment-service \
+       -p recommend-service -p gateway \
  && mkdir -p /out \
- && cp target/release/auth-service target/release/rbac-service target/release/payment-service \
-       target/release/recommend-service target/release/gateway /out/
+ && cp target/release/auth-service target/release/rbac-service target/release/chat-service \
+       target/release/payment-service target/release/recommend-service target/release/gateway /out/
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -55,6 +55,8 @@ pub struct ServiceUrls {
     /// `RECOMMEND_SERVICE_URL`, default `http://127.0.0.1:8105`: trips, ratings,
     /// recommendations.
     pub recommend: String,
+    /// `CHAT_SERVICE_URL`, default `http://127.0.0.1:8103` (REST and the chat socket).
+    pub chat: String,
 }
 
 impl ServiceUrls {
@@ -64,6 +66,7 @@ impl ServiceUrls {
             rbac: config::string("RBAC_SERVICE_URL", "http://127.0.0.1:8102"),
             payment: config::string("PAYMENT_SERVICE_URL", "http://127.0.0.1:8104"),
             recommend: config::string("RECOMMEND_SERVICE_URL", "http://127.0.0.1:8105"),
+            chat: config::string("CHAT_SERVICE_URL", "http://127.0.0.1:8103"),
         }
     }
 }
@@ -126,6 +129,7 @@ pub fn default_routes(urls: &ServiceUrls) -> Vec<RouteEntry> {
         ("/v1/trips/*", &urls.recommend),
         ("/v1/ratings/*", &urls.recommend),
         ("/v1/recommendations/*", &urls.recommend),
+        ("/v1/chat/*", &urls.chat),
     ]
     .into_iter()
     .map(|(pattern, upstream)| RouteEntry {

@@ -105,6 +105,9 @@ pub async fn gateway(
         roles: roles.as_deref(),
         internal_token: &state.internal_token,
     };
+    if crate::websocket::is_upgrade(&req) {
+        return crate::websocket::forward(&req, payload, forwarding).await;
+    }
     let response = proxy::forward(&client, &req, payload, forwarding).await?;
     Ok(with_rate_headers(response, verdict))
 }

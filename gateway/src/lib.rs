@@ -16,6 +16,7 @@ pub mod ratelimit;
 pub mod roles;
 pub mod startup;
 pub mod upstreams;
+pub mod websocket;
 
 pub use config::Settings;
 pub use startup::Application;

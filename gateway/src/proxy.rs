@@ -66,7 +66,7 @@ pub async fn forward(
     Ok(client_response(req, response))
 }
 
-fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -> rh::HeaderMap {
+pub(crate) fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -> rh::HeaderMap {
     let connection_listed: Vec<String> = req
         .headers()
         .get_all(ah::CONNECTION)

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -322,6 +322,32 @@ mod tests {
                 },
                 "{url}"
             );
+        }
+    }
+
+    #[test]
+    fn sqlite_connections_get_every_pragma() {
+        #[derive(QueryableByName)]
+        struct Pragma {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            value: i64,
+        }
+        let path = std::env::temp_dir().join(format!("wp-db-{}.db", crate::random::token_hex(6)));
+        let manager = Manager {
+            target: DbTarget::parse(&path.display().to_string()),
+        };
+        let mut conn = manager.connect().unwrap();
+        let pragma = |conn: &mut DbConnection, name: &str, column: &str| {
+            diesel::sql_query(format!("SELECT {column} AS value FROM pragma_{name}"))
+                .get_result::<Pragma>(conn)
+                .unwrap()
+                .value
+        };
+        assert_eq!(pragma(&mut conn, "busy_timeout", "timeout"), 5000);
+        assert_eq!(pragma(&mut conn, "foreign_keys", "foreign_keys"), 1);
+        drop(conn);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
 }

@@ -1,5 +1,6 @@
-//! `cargo xtask up`: build, then run Redis, every service, two gateway replicas and nginx
-//! in the foreground; seed demo data; stop everything on Ctrl-C or SIGTERM.
+//! `cargo xtask up`: build, then run Redis, every service, two gateway replicas (each with
+//! its own chat-service replica behind it) and nginx in the foreground; seed demo data;
+//! stop everything on Ctrl-C or SIGTERM.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,14 +14,18 @@ use crate::install::{self, NGINX, REDIS};
 use crate::procs::{Procs, free_port, http, run as exec, wait_ready};
 use crate::{Result, cargo, root};
 
-const SERVICES: [&str; 5] = [
+const SERVICES: [&str; 7] = [
     "auth-service",
     "rbac-service",
+    "chat-service",
+    "recommend-service",
     "payment-service",
     "fake-alipay",
     "gateway",
 ];
 const GATEWAY_REPLICAS: usize = 2;
+/// One chat-service replica behind each gateway replica.
+const CHAT_REPLICAS: usize = GATEWAY_REPLICAS;
 
 pub fn run(args: &[String]) -> Result {
     if let Some(arg) = args.first() {
@@ -136,6 +141,21 @@ pub fn run(args: &[String]) -> Result {
     procs.spawn("payment", payment)?;
     wait_ready("payment-service", payment_port, "/readyz", &mut procs)?;
 
+    let mut chat_ports = Vec::new();
+    for replica in 1..=CHAT_REPLICAS {
+        let port = free_port()?;
+        let mut chat = service("chat-service", port);
+        chat.env("AUTH_SERVICE_URL", &auth_url)
+            .env("RBAC_SERVICE_URL", format!("http://127.0.0.1:{rbac_port}"))
+            .env(
+                "CHAT_ALLOWED_ORIGINS",
+                format!("http://127.0.0.1:{http_port},http://localhost:{http_port}"),
+            );
+        procs.spawn(&format!("chat-{replica}"), chat)?;
+        wait_ready("chat-service", port, "/readyz", &mut procs)?;
+        chat_ports.push(port);
+    }
+
     let mut gateway_ports = Vec::new();
     for replica in 1..=GATEWAY_REPLICAS {
         let port = free_port()?;
@@ -149,6 +169,10 @@ pub fn run(args: &[String]) -> Result {
             )
             .env("RECOMMEND_SERVICE_URL", &recommend_url)
             .env("DOCS_DIR", root.join("docs"))
+            .env(
+                "CHAT_SERVICE_URL",
+                format!("http://127.0.0.1:{}", chat_ports[replica - 1]),
+            )
             .env("TRUSTED_PROXIES", "1");
         procs.spawn(&format!("gateway-{replica}"), gateway)?;
         wait_ready("gateway", port, "/readyz", &mut procs)?;

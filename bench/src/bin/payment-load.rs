@@ -168,6 +168,7 @@ async fn orders_rate() {
         rbac: rbac_url,
         payment: payment_url,
         recommend: recommend.clone(),
+        chat: "http://127.0.0.1:9".into(),
     };
     let gw = gateway::Application::build(gateway::Settings {
         bind_addr: "127.0.0.1:0".into(),

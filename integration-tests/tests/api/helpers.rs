@@ -39,6 +39,9 @@ pub struct StackOptions {
     pub payments: bool,
     /// WeChat sign-in for auth-service (off by default, as without `WECHAT_APPID`).
     pub wechat: Option<auth_service::config::WeChatSettings>,
+    /// Routes for gateway replica `i` only, replacing default routes with the same pattern
+    /// (e.g. each gateway's `/v1/chat/*` at its own chat-service replica).
+    pub gateway_routes: Vec<Vec<(String, String)>>,
 }
 
 impl Default for StackOptions {
@@ -58,6 +61,7 @@ impl Default for StackOptions {
             recommend: false,
             payments: false,
             wechat: None,
+            gateway_routes: Vec::new(),
         }
     }
 }
@@ -170,6 +174,7 @@ impl Stack {
             rbac: rbac_url.clone(),
             payment: payment_url.clone().unwrap_or_else(|| absent.clone()),
             recommend: recommend_url.clone().unwrap_or_else(|| absent.clone()),
+            chat: absent.clone(),
         };
         let mut routes = gateway::config::default_routes(&services);
         for (pattern, upstream) in &options.extra_routes {
@@ -186,7 +191,17 @@ impl Stack {
                     upstream: start_echo(),
                 }]
             } else {
-                routes.clone()
+                let mut routes = routes.clone();
+                if let Some(own) = options.gateway_routes.get(replica) {
+                    routes.retain(|r| !own.iter().any(|(pattern, _)| *pattern == r.pattern));
+                    routes.extend(own.iter().map(|(pattern, upstream)| {
+                        gateway::upstreams::RouteEntry {
+                            pattern: pattern.clone(),
+                            upstream: upstream.clone(),
+                        }
+                    }));
+                }
+                routes
             };
             let app = gateway::Application::build(gateway::Settings {
                 bind_addr: format!("127.0.0.1:{port}"),

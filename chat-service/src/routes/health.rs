@@ -1,0 +1,9 @@
+use actix_web::{HttpResponse, web};
+
+use crate::context::ChatContext;
+
+/// `/readyz`: the database and Redis both answer.
+pub async fn readyz(ctx: web::Data<ChatContext>) -> HttpResponse {
+    let (db, redis) = tokio::join!(ctx.db().ping(), ctx.redis().ping());
+    shared::http::readiness(&[("database", db), ("redis", redis)])
+}

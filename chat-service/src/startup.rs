@@ -1,0 +1,155 @@
+//! Building and running chat-service: connect, migrate, start the fan-out and upkeep
+//! tasks, serve.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use diesel_migrations::embed_migrations;
+use shared::db::{Db, Migrations};
+use shared::identity::InternalToken;
+use shared::redis::Redis;
+use tokio::task::JoinHandle;
+
+use crate::config::Settings;
+use crate::context::ChatContext;
+use crate::directory::Directory;
+use crate::presence::Presence;
+use crate::routes;
+use crate::sessions::SessionCheck;
+use crate::tickets::Tickets;
+use crate::writer::MessageWriter;
+use crate::ws::fanout::{self, Fanout};
+use crate::ws::hub::{Hub, Stop};
+use crate::ws::upkeep;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: embed_migrations!("migrations/sqlite"),
+    postgres: embed_migrations!("migrations/postgres"),
+};
+
+/// How long a stopping replica waits for its sockets to say goodbye.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    stopper: Stopper,
+}
+
+/// Stops a running replica: sockets get a close frame (1001), then the server stops.
+#[derive(Clone)]
+pub struct Stopper {
+    server: ServerHandle,
+    ctx: Arc<ChatContext>,
+    tasks: Arc<Vec<JoinHandle<()>>>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let url = settings.database_url.clone();
+        let pool_size = settings.database_pool_size;
+        let db =
+            tokio::task::spawn_blocking(move || Db::connect(&url, pool_size, MIGRATIONS)).await??;
+        let redis = Redis::connect(&settings.redis)?;
+        let upkeep_redis = Redis::connect(&settings.redis)?;
+        let socket = settings.socket.clone();
+        let replica = shared::random::token_hex(6);
+        let (hub, subscriptions) = Hub::new(replica.clone(), socket.outbound_queue);
+        let hub = Arc::new(hub);
+        let (writer, mut tasks) = MessageWriter::start(db.clone(), Fanout::new(redis.clone()));
+        let ctx = Arc::new(ChatContext {
+            directory: Directory::new(&settings.directory, settings.internal_token.clone())?,
+            tickets: Tickets::new(redis.clone(), socket.ticket_ttl),
+            // The periodic checks and refreshes send thousands of commands at once: on a
+            // connection of their own they never hold up a publish queued behind them.
+            sessions: SessionCheck::new(upkeep_redis.clone()),
+            presence: Presence::new(upkeep_redis, socket.presence_ttl),
+            fanout: Fanout::new(redis.clone()),
+            hub: hub.clone(),
+            writer,
+            socket: socket.clone(),
+            db,
+            redis: redis.clone(),
+        });
+        tasks.push(tokio::spawn(fanout::run_subscriber(
+            redis,
+            hub,
+            subscriptions,
+        )));
+        tasks.push(tokio::spawn(upkeep::run(ctx.clone())));
+
+        let data = web::Data::from(ctx.clone());
+        let internal_token = InternalToken::new(settings.internal_token.clone());
+        let listener = TcpListener::bind(&settings.bind_addr)?;
+        let port = listener.local_addr()?.port();
+        let user_timeout = socket.tcp_user_timeout;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(shared::http::json_error_handlers())
+                .wrap(from_fn(shared::http::request_context))
+                .app_data(data.clone())
+                .app_data(internal_token.clone())
+                .configure(shared::http::configure)
+                .configure(routes::config)
+        })
+        .on_connect(move |connection, _| {
+            // A peer that stops reading leaves sent data unacknowledged: the kernel gives
+            // up on the connection after this long instead of holding it forever.
+            if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(user_timeout));
+            }
+        })
+        .workers(settings.workers)
+        .disable_signals()
+        .shutdown_timeout(DRAIN_TIMEOUT.as_secs())
+        .listen(listener)?
+        .run();
+        tracing::info!(port, replica, "chat-service listening");
+        let stopper = Stopper {
+            server: server.handle(),
+            ctx,
+            tasks: Arc::new(tasks),
+        };
+        Ok(Self {
+            port,
+            server,
+            stopper,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.stopper.abort_tasks();
+        result
+    }
+}
+
+impl Stopper {
+    pub async fn stop(&self) {
+        self.ctx.hub().stop_all(Stop::GoingAway);
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        while self.ctx.hub().counts().0 > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.server.stop(true).await;
+        self.abort_tasks();
+    }
+
+    fn abort_tasks(&self) {
+        for task in self.tasks.iter() {
+            task.abort();
+        }
+    }
+}

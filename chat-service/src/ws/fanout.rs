@@ -1,0 +1,186 @@
+//! Fan-out across replicas through Redis pub/sub, one channel per user
+//! (`chat:user:{uid}`): whatever concerns a user is published to their channel, and every
+//! replica with a socket of that user is subscribed to it. Pub/sub may lose a message when
+//! Redis blips; the database stays the source of truth, and sockets recover from it
+//! (gaps, `resume`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use shared::redis::{Redis, RedisError};
+use tokio::sync::{mpsc, oneshot};
+
+use super::frames::FramePeek;
+use super::hub::{Delivery, Hub, SubscriptionCommand};
+
+const CHANNEL: &str = "chat:user:";
+/// Channels per SUBSCRIBE when (re)subscribing many users.
+const BATCH: usize = 500;
+
+#[derive(Clone)]
+pub struct Fanout {
+    redis: Redis,
+}
+
+impl Fanout {
+    pub fn new(redis: Redis) -> Self {
+        Self { redis }
+    }
+
+    /// Publishes one frame to every user in `users`, in one round trip.
+    pub async fn publish(&self, users: &[i64], text: &str) -> Result<(), RedisError> {
+        let mut pipe = redis::pipe();
+        for user in users {
+            pipe.publish(channel(&self.redis, *user), text).ignore();
+        }
+        self.redis.pipeline(&pipe).await
+    }
+
+    /// Publishes each frame to its users, all in one round trip, in order.
+    pub async fn publish_many(&self, frames: &[([i64; 2], String)]) -> Result<(), RedisError> {
+        let mut pipe = redis::pipe();
+        for (users, text) in frames {
+            for user in users {
+                pipe.publish(channel(&self.redis, *user), text).ignore();
+            }
+        }
+        self.redis.pipeline(&pipe).await
+    }
+}
+
+fn channel(redis: &Redis, user_id: i64) -> String {
+    redis.key(format_args!("{CHANNEL}{user_id}"))
+}
+
+/// Keeps this replica subscribed to the channels of the users with a socket here and hands
+/// what arrives to the hub. Reconnects (and resubscribes everyone) when Redis goes away.
+pub async fn run_subscriber(
+    redis: Redis,
+    hub: Arc<Hub>,
+    mut commands: mpsc::UnboundedReceiver<SubscriptionCommand>,
+) {
+    let prefix = redis.key(CHANNEL);
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match subscribe_and_route(&redis, &hub, &mut commands, &prefix).await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "chat pub/sub connection lost; reconnecting");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+async fn subscribe_and_route(
+    redis: &Redis,
+    hub: &Hub,
+    commands: &mut mpsc::UnboundedReceiver<SubscriptionCommand>,
+    prefix: &str,
+) -> anyhow::Result<()> {
+    let pubsub = tokio::time::timeout(Duration::from_secs(2), redis.client().get_async_pubsub())
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting timed out"))??;
+    let (mut sink, mut stream) = pubsub.split();
+    let mut subscribed: HashSet<i64> = HashSet::new();
+    let users = hub.users();
+    for chunk in users.chunks(BATCH) {
+        let channels: Vec<String> = chunk.iter().map(|u| channel(redis, *u)).collect();
+        sink.subscribe(&channels).await?;
+        subscribed.extend(chunk);
+    }
+    if !users.is_empty() {
+        tracing::info!(users = users.len(), "chat pub/sub resubscribed");
+    }
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let Some(message) = message else {
+                    anyhow::bail!("the subscription stream ended");
+                };
+                route(hub, prefix, &message);
+            }
+            command = commands.recv() => {
+                let Some(command) = command else { return Ok(()) };
+                let mut batch = vec![command];
+                while batch.len() < BATCH {
+                    match commands.try_recv() {
+                        Ok(command) => batch.push(command),
+                        Err(_) => break,
+                    }
+                }
+                apply(redis, &mut sink, &mut subscribed, batch).await?;
+            }
+        }
+    }
+}
+
+/// Applies a batch of commands: the last command per user wins (the hub sends them in the
+/// order its state changed), then waiters learn their channel is live.
+async fn apply(
+    redis: &Redis,
+    sink: &mut redis::aio::PubSubSink,
+    subscribed: &mut HashSet<i64>,
+    batch: Vec<SubscriptionCommand>,
+) -> redis::RedisResult<()> {
+    let mut wanted: HashMap<i64, bool> = HashMap::new();
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    for command in batch {
+        match command {
+            SubscriptionCommand::Subscribe(user, waiter) => {
+                wanted.insert(user, true);
+                waiters.push(waiter);
+            }
+            SubscriptionCommand::Unsubscribe(user) => {
+                wanted.insert(user, false);
+            }
+        }
+    }
+    let add: Vec<i64> = wanted
+        .iter()
+        .filter(|(user, want)| **want && !subscribed.contains(user))
+        .map(|(user, _)| *user)
+        .collect();
+    let remove: Vec<i64> = wanted
+        .iter()
+        .filter(|(user, want)| !**want && subscribed.contains(user))
+        .map(|(user, _)| *user)
+        .collect();
+    if !add.is_empty() {
+        let channels: Vec<String> = add.iter().map(|u| channel(redis, *u)).collect();
+        sink.subscribe(&channels).await?;
+        subscribed.extend(&add);
+    }
+    if !remove.is_empty() {
+        let channels: Vec<String> = remove.iter().map(|u| channel(redis, *u)).collect();
+        sink.unsubscribe(&channels).await?;
+        for user in &remove {
+            subscribed.remove(user);
+        }
+    }
+    for waiter in waiters {
+        let _ = waiter.send(());
+    }
+    Ok(())
+}
+
+fn route(hub: &Hub, prefix: &str, message: &redis::Msg) {
+    let Some(user_id) = message
+        .get_channel_name()
+        .strip_prefix(prefix)
+        .and_then(|id| id.parse::<i64>().ok())
+    else {
+        return;
+    };
+    let Ok(text) = message.get_payload::<String>() else {
+        return;
+    };
+    let delivery = Delivery {
+        sequence: FramePeek::sequence(&text),
+        text: text.into(),
+    };
+    hub.deliver(user_id, &delivery);
+}
