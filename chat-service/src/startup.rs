@@ -1,16 +1,13 @@
 //! Building and running chat-service: connect, migrate, start the fan-out and upkeep
 //! tasks, serve.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{HttpServer, web};
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
-use shared::identity::InternalToken;
 use shared::redis::Redis;
 use tokio::task::JoinHandle;
 
@@ -50,10 +47,12 @@ pub struct Stopper {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let url = settings.database_url.clone();
-        let pool_size = settings.database_pool_size;
-        let db =
-            tokio::task::spawn_blocking(move || Db::connect(&url, pool_size, MIGRATIONS)).await??;
+        let db = Db::open(
+            settings.database_url.clone(),
+            settings.database_pool_size,
+            MIGRATIONS,
+        )
+        .await?;
         let redis = Redis::connect(&settings.redis)?;
         let upkeep_redis = Redis::connect(&settings.redis)?;
         let socket = settings.socket.clone();
@@ -83,18 +82,11 @@ impl Application {
         tasks.push(tokio::spawn(upkeep::run(ctx.clone())));
 
         let data = web::Data::from(ctx.clone());
-        let internal_token = InternalToken::new(settings.internal_token.clone());
-        let listener = TcpListener::bind(&settings.bind_addr)?;
-        let port = listener.local_addr()?.port();
+        let internal_token = settings.internal_token.clone();
+        let (listener, port) = shared::server::bind(&settings.bind_addr)?;
         let user_timeout = socket.tcp_user_timeout;
         let server = HttpServer::new(move || {
-            App::new()
-                .wrap(shared::http::json_error_handlers())
-                .wrap(from_fn(shared::http::request_context))
-                .app_data(data.clone())
-                .app_data(internal_token.clone())
-                .configure(shared::http::configure)
-                .configure(routes::config)
+            shared::server::app(data.clone(), internal_token.clone(), routes::config)
         })
         .on_connect(move |connection, _| {
             // A peer that stops reading leaves sent data unacknowledged: the kernel gives

@@ -1,13 +1,9 @@
 //! Building and running rbac-service: connect, migrate, seed, serve.
 
-use std::net::TcpListener;
-
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{HttpServer, web};
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
-use shared::identity::InternalToken;
 use shared::redis::Redis;
 
 use crate::auth_client::AuthClient;
@@ -27,10 +23,12 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let url = settings.database_url.clone();
-        let pool_size = settings.database_pool_size;
-        let db =
-            tokio::task::spawn_blocking(move || Db::connect(&url, pool_size, MIGRATIONS)).await??;
+        let db = Db::open(
+            settings.database_url.clone(),
+            settings.database_pool_size,
+            MIGRATIONS,
+        )
+        .await?;
         let redis = Redis::connect(&settings.redis)?;
         let seeded = db
             .run(seed::apply)
@@ -48,17 +46,10 @@ impl Application {
             bootstrap::spawn_admin_grant(context.clone(), account.clone());
         }
 
-        let internal_token = InternalToken::new(settings.internal_token.clone());
-        let listener = TcpListener::bind(&settings.bind_addr)?;
-        let port = listener.local_addr()?.port();
+        let internal_token = settings.internal_token.clone();
+        let (listener, port) = shared::server::bind(&settings.bind_addr)?;
         let server = HttpServer::new(move || {
-            App::new()
-                .wrap(shared::http::json_error_handlers())
-                .wrap(from_fn(shared::http::request_context))
-                .app_data(context.clone())
-                .app_data(internal_token.clone())
-                .configure(shared::http::configure)
-                .configure(routes::config)
+            shared::server::app(context.clone(), internal_token.clone(), routes::config)
         })
         .workers(settings.workers)
         .listen(listener)?

@@ -1,15 +1,12 @@
 //! Building and running recommend-service: connect, migrate, serve, rebuild in the
 //! background.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{HttpServer, web};
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
-use shared::identity::InternalToken;
 use shared::redis::Redis;
 
 use crate::cache::{CacheMode, TripCache};
@@ -47,18 +44,11 @@ impl Application {
             recommender,
             min_profile: settings.min_profile,
         });
-        let internal_token = InternalToken::new(settings.internal_token.clone());
-        let listener = TcpListener::bind(&settings.bind_addr)?;
-        let port = listener.local_addr()?.port();
+        let internal_token = settings.internal_token.clone();
+        let (listener, port) = shared::server::bind(&settings.bind_addr)?;
         let app_context = context.clone();
         let server = HttpServer::new(move || {
-            App::new()
-                .wrap(shared::http::json_error_handlers())
-                .wrap(from_fn(shared::http::request_context))
-                .app_data(app_context.clone())
-                .app_data(internal_token.clone())
-                .configure(shared::http::configure)
-                .configure(routes::config)
+            shared::server::app(app_context.clone(), internal_token.clone(), routes::config)
         })
         .workers(settings.workers)
         .listen(listener)?
@@ -87,7 +77,10 @@ impl Application {
 
 /// Opens the database and brings its schema up to date.
 pub async fn connect_db(settings: &Settings) -> anyhow::Result<Db> {
-    let url = settings.database_url.clone();
-    let pool_size = settings.database_pool_size;
-    tokio::task::spawn_blocking(move || Db::connect(&url, pool_size, MIGRATIONS)).await?
+    Db::open(
+        settings.database_url.clone(),
+        settings.database_pool_size,
+        MIGRATIONS,
+    )
+    .await
 }

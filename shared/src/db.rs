@@ -159,6 +159,11 @@ impl Db {
         })
     }
 
+    /// [`Db::connect`] on the blocking pool: opening and migrating block.
+    pub async fn open(url: String, pool_size: u32, migrations: Migrations) -> anyhow::Result<Self> {
+        tokio::task::spawn_blocking(move || Self::connect(&url, pool_size, migrations)).await?
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

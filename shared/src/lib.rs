@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod policy;
 pub mod random;
 pub mod redis;
+pub mod server;
 pub mod telemetry;
 pub mod time;
 pub mod token;

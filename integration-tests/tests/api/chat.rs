@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::config::Secret;
-use shared::testing::{TestDatabase, free_port};
+use shared::testing::TestDatabase;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -30,7 +30,14 @@ struct Chat {
 impl Chat {
     /// The stack with chat replica A behind gateway 0 and replica B behind gateway 1.
     async fn start() -> Self {
-        let ports = [free_port(), free_port()];
+        // Held until each replica binds, so nothing else (another test's port 0) takes them.
+        let mut reserved: Vec<std::net::TcpListener> = (0..2)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+            .collect();
+        let ports: Vec<u16> = reserved
+            .iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect();
         let gateway_routes = ports
             .iter()
             .map(|port| vec![("/v1/chat/*".to_owned(), format!("http://127.0.0.1:{port}"))])
@@ -42,6 +49,7 @@ impl Chat {
         .await;
         let db = TestDatabase::new();
         for port in ports {
+            drop(reserved.remove(0));
             let app = chat_service::Application::build(chat_service::Settings {
                 bind_addr: format!("127.0.0.1:{port}"),
                 workers: 1,

@@ -1,0 +1,44 @@
+//! What every service's HTTP server is built from, so each `startup.rs` only says what is
+//! particular to it.
+
+use std::net::TcpListener;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, web};
+
+use crate::config::Secret;
+use crate::identity::InternalToken;
+
+/// A service's app: every error in the JSON shape, a span and request id per request, the
+/// service's context and the internal token as app data, the shared extractor settings and
+/// the JSON 404, then the service's own routes.
+pub fn app<T: 'static>(
+    context: web::Data<T>,
+    internal_token: Secret,
+    routes: fn(&mut web::ServiceConfig),
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .wrap(crate::http::json_error_handlers())
+        .wrap(from_fn(crate::http::request_context))
+        .app_data(context)
+        .app_data(InternalToken::new(internal_token))
+        .configure(crate::http::configure)
+        .configure(routes)
+}
+
+/// The listener on `addr` and its port (tests bind port 0 and read the one they got).
+pub fn bind(addr: &str) -> std::io::Result<(TcpListener, u16)> {
+    let listener = TcpListener::bind(addr)?;
+    let port = listener.local_addr()?.port();
+    Ok((listener, port))
+}
