@@ -10,6 +10,7 @@ pub mod keys;
 pub mod models;
 pub mod openapi;
 pub mod passwords;
+pub mod refresh_cookie;
 pub mod routes;
 pub mod schema;
 pub mod sessions;

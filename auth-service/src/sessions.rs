@@ -65,6 +65,11 @@ pub struct SessionView {
 }
 
 impl SessionStore {
+    /// No session outlives this, so neither does a refresh cookie.
+    pub fn absolute_lifetime(&self) -> Duration {
+        self.absolute
+    }
+
     pub fn new(redis: Redis, idle: Duration, absolute: Duration) -> Self {
         Self {
             redis,

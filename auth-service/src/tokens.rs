@@ -26,8 +26,10 @@ pub struct TokenPair {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
-    /// Opaque, single-use; exchange it at `/v1/auth/refresh`.
-    pub refresh_token: String,
+    /// Opaque, single-use; exchange it at `/v1/auth/refresh`. Absent when the client asked
+    /// for it in the `wp_refresh` cookie instead (`X-Refresh-Token-Transport: cookie`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 impl TokenIssuer {
@@ -72,7 +74,7 @@ impl TokenIssuer {
             access_token,
             token_type: "Bearer",
             expires_in: self.ttl.as_secs(),
-            refresh_token,
+            refresh_token: Some(refresh_token),
         })
     }
 }

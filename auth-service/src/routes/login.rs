@@ -72,7 +72,6 @@ pub async fn login(
         .run(move |conn| Ok(User::record_login(conn, user.id, now)?))
         .await?;
     tracing::info!("signed in");
-    Ok(HttpResponse::Ok()
-        .insert_header(super::no_store())
-        .json(pair))
+    let lifetime = ctx.sessions().absolute_lifetime();
+    Ok(crate::refresh_cookie::respond(&req, pair, lifetime))
 }

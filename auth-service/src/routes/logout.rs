@@ -1,4 +1,4 @@
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use shared::ApiError;
 use shared::identity::Identity;
 
@@ -8,7 +8,13 @@ use crate::context::AuthContext;
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "Signed out"), (status = 401, description = "Not signed in", body = shared::openapi::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = who.user_id))]
-pub async fn logout(ctx: web::Data<AuthContext>, who: Identity) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    ctx: web::Data<AuthContext>,
+    who: Identity,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     ctx.sessions().end(who.user_id, &who.session_id).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::NoContent()
+        .cookie(crate::refresh_cookie::clear(&req))
+        .finish())
 }

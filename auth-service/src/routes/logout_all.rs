@@ -1,4 +1,4 @@
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use shared::ApiError;
 use shared::identity::Identity;
 
@@ -11,8 +11,11 @@ use crate::context::AuthContext;
 pub async fn logout_all(
     ctx: web::Data<AuthContext>,
     who: Identity,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let ended = ctx.sessions().end_all(who.user_id, None).await?;
     tracing::info!(ended, "signed out everywhere");
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::NoContent()
+        .cookie(crate::refresh_cookie::clear(&req))
+        .finish())
 }

@@ -1,4 +1,4 @@
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use shared::ApiError;
 
@@ -9,11 +9,15 @@ use crate::sessions::Refresh;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    refresh_token: String,
+    /// Required unless the client keeps it in the `wp_refresh` cookie and says so with
+    /// `X-Refresh-Token-Transport: cookie`.
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 /// `POST /v1/auth/refresh`: the next token pair; the presented refresh token is spent.
 /// Presenting a spent one again ends the session (someone else may hold a copy).
+/// A browser keeps it in the HttpOnly `wp_refresh` cookie instead (see `refresh_cookie`).
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, description = "The next token pair", body = crate::tokens::TokenPair),
         (status = 401, description = "Invalid, expired or replayed refresh token", body = shared::openapi::ErrorBody),
@@ -21,28 +25,44 @@ pub struct RefreshRequest {
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn refresh(
     ctx: web::Data<AuthContext>,
+    req: HttpRequest,
     body: shared::json::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user_id, session_id, refresh_token) =
-        match ctx.sessions().refresh(&body.refresh_token).await? {
-            Refresh::Rotated {
-                user_id,
-                session_id,
-                refresh_token,
-            } => (user_id, session_id, refresh_token),
-            Refresh::Invalid => {
-                return Err(ApiError::unauthorized(
+    let presented = match body.into_inner().refresh_token {
+        Some(token) => token,
+        None if crate::refresh_cookie::wanted(&req) => crate::refresh_cookie::token(&req)
+            .ok_or_else(|| {
+                ApiError::unauthorized(
                     "invalid_refresh_token",
-                    "The refresh token is invalid or expired.",
-                ));
-            }
-            Refresh::Replayed => {
-                return Err(ApiError::unauthorized(
-                    "refresh_token_reused",
-                    "This refresh token was already used; the session has been ended.",
-                ));
-            }
-        };
+                    "There is no refresh cookie: sign in again.",
+                )
+            })?,
+        None => {
+            return Err(ApiError::validation(
+                "refresh_token",
+                "is required (or send X-Refresh-Token-Transport: cookie with the wp_refresh cookie)",
+            ));
+        }
+    };
+    let (user_id, session_id, refresh_token) = match ctx.sessions().refresh(&presented).await? {
+        Refresh::Rotated {
+            user_id,
+            session_id,
+            refresh_token,
+        } => (user_id, session_id, refresh_token),
+        Refresh::Invalid => {
+            return Err(ApiError::unauthorized(
+                "invalid_refresh_token",
+                "The refresh token is invalid or expired.",
+            ));
+        }
+        Refresh::Replayed => {
+            return Err(ApiError::unauthorized(
+                "refresh_token_reused",
+                "This refresh token was already used; the session has been ended.",
+            ));
+        }
+    };
     tracing::Span::current().record("user_id", user_id);
     let user = ctx
         .db()
@@ -56,7 +76,6 @@ pub async fn refresh(
         ));
     }
     let pair = ctx.tokens().pair(user_id, &session_id, refresh_token)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(super::no_store())
-        .json(pair))
+    let lifetime = ctx.sessions().absolute_lifetime();
+    Ok(crate::refresh_cookie::respond(&req, pair, lifetime))
 }

@@ -216,3 +216,113 @@ async fn a_disabled_account_cannot_sign_in_and_its_refresh_tokens_stop_working()
         "the session ended with the refresh"
     );
 }
+
+/// The `wp_refresh` cookie a response set, and its attributes.
+fn refresh_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("wp_refresh="))
+        .map(str::to_owned)
+}
+
+fn cookie_value(set_cookie: &str) -> &str {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map_or("", |(_, value)| value)
+}
+
+#[tokio::test]
+async fn a_browser_keeps_its_refresh_token_in_an_http_only_cookie_that_rotates_and_logout_clears() {
+    let stack = Stack::start().await;
+    stack.register("alice").await;
+    let cookie_transport = ("X-Refresh-Token-Transport", "cookie");
+
+    let response = stack
+        .request(0, Method::POST, "/v1/auth/login")
+        .header(cookie_transport.0, cookie_transport.1)
+        .json(&json!({ "account": "alice", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let set = refresh_cookie(&response).expect("login sets the refresh cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/v1/auth/refresh"] {
+        assert!(set.contains(attribute), "{set} lacks {attribute}");
+    }
+    let first = cookie_value(&set).to_owned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["access_token"].is_string());
+    assert!(
+        body.get("refresh_token").is_none(),
+        "script never sees the refresh token: {body}"
+    );
+
+    // The cookie alone is not enough: without the header it is ignored.
+    let (status, body) = {
+        let response = stack
+            .request(1, Method::POST, "/v1/auth/refresh")
+            .header("Cookie", format!("wp_refresh={first}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status(),
+            response.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["details"]["fields"]["refresh_token"].is_string(),
+        "{body}"
+    );
+
+    let refresh = |cookie: String| {
+        stack
+            .request(1, Method::POST, "/v1/auth/refresh")
+            .header(cookie_transport.0, cookie_transport.1)
+            .header("Cookie", format!("wp_refresh={cookie}"))
+            .json(&json!({}))
+            .send()
+    };
+    let response = refresh(first.clone()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let second = cookie_value(&refresh_cookie(&response).expect("rotated")).to_owned();
+    assert_ne!(second, first);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    assert_eq!(stack.me(0, &access).await, StatusCode::OK);
+
+    let response = stack
+        .request(0, Method::POST, "/v1/auth/logout")
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let cleared = refresh_cookie(&response).expect("logout clears the cookie");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let response = refresh(second).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    let response = stack
+        .request(0, Method::POST, "/v1/auth/refresh")
+        .header(cookie_transport.0, cookie_transport.1)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "no cookie at all"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "invalid_refresh_token");
+}

@@ -1,4 +1,4 @@
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use shared::ApiError;
 
@@ -19,6 +19,7 @@ pub struct ExchangeRequest {
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn exchange(
     ctx: web::Data<AuthContext>,
+    req: HttpRequest,
     body: shared::json::Json<ExchangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let wechat = ctx.wechat()?;
@@ -41,7 +42,6 @@ pub async fn exchange(
     let pair = ctx
         .tokens()
         .pair(handoff.user_id, &handoff.session_id, handoff.refresh_token)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(crate::routes::no_store())
-        .json(pair))
+    let lifetime = ctx.sessions().absolute_lifetime();
+    Ok(crate::refresh_cookie::respond(&req, pair, lifetime))
 }
