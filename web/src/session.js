@@ -36,7 +36,14 @@ function schedule(expiresIn) {
   timer = setTimeout(() => { refresh() }, ms)
 }
 
+// A hint (not a secret) that this browser holds a refresh cookie, so anonymous page loads
+// do not spend a refresh attempt (refresh is rate limited per address).
+const HINT = 'waypoint.signedIn'
+const hint = (on) => { try { on ? localStorage.setItem(HINT, '1') : localStorage.removeItem(HINT) } catch { /* private mode */ } }
+const hinted = () => { try { return localStorage.getItem(HINT) === '1' } catch { return true } }
+
 export function setTokens(body) {
+  hint(true)
   session.token = body.access_token
   session.expiresAt = Date.now() + body.expires_in * 1000
   if (body.refresh_token) memoryRefresh = body.refresh_token
@@ -49,6 +56,7 @@ function clear() {
   session.expiresAt = 0
   session.user = null
   memoryRefresh = null
+  hint(false)
 }
 
 async function post(path, body, extra = {}) {
@@ -115,7 +123,7 @@ export async function restore() {
       session.notice = (data && data.error && data.error.message) || 'Signing in with WeChat failed. Please try again.'
       return
     }
-    if (await refresh()) await loadMe()
+    if (hinted() && (await refresh())) await loadMe()
   } catch {
     clear()
   } finally {
