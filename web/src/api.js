@@ -85,6 +85,6 @@ export async function api(path, { method = 'GET', body, query, headers, auth = t
 }
 
 export const money = (cents, currency = 'CNY') =>
-  new Intl.NumberFormat('en', { style: 'currency', currency }).format((cents || 0) / 100)
+  new Intl.NumberFormat('en', { style: 'currency', currency, currencyDisplay: 'narrowSymbol' }).format((cents || 0) / 100)
 
 export const when = (s) => (s ? new Date(s).toLocaleString() : '')

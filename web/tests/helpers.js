@@ -85,7 +85,7 @@ export async function signIn(page, user, path = '/signin') {
   await page.locator('input[name=account]').fill(user.account)
   await page.locator('input[name=password]').fill(user.password)
   await page.getByRole('button', { name: 'Sign in', exact: true }).click()
-  await page.locator('[data-test=whoami]').waitFor()
+  await page.locator('[data-test=whoami]').waitFor({ state: 'attached' })
 }
 
 /** Polls until fn() in the page is truthy (an expect-style wait). */
