@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,14 +13,36 @@ use crate::Result;
 #[derive(Default)]
 pub struct Procs {
     children: Vec<(String, Child)>,
+    /// Where output goes instead of the terminal: `<dir>/<name>.log`.
+    log_dir: Option<PathBuf>,
 }
 
 impl Procs {
+    /// Processes whose output goes to files in `dir` rather than to the terminal.
+    pub fn logging_to(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        Ok(Self {
+            children: Vec::new(),
+            log_dir: Some(dir.to_owned()),
+        })
+    }
+
     pub fn spawn(&mut self, name: &str, mut command: Command) -> Result {
-        command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .stdin(Stdio::null());
+        command.stdin(Stdio::null());
+        match &self.log_dir {
+            Some(dir) => {
+                let path = dir.join(format!("{name}.log"));
+                let log = std::fs::File::create(&path)
+                    .map_err(|e| format!("creating {}: {e}", path.display()))?;
+                let copy = log
+                    .try_clone()
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                command.stdout(log).stderr(copy);
+            }
+            None => {
+                command.stdout(Stdio::piped()).stderr(Stdio::piped());
+            }
+        }
         // SAFETY: prctl is async-signal-safe; it asks the kernel to kill the child when
         // the launcher dies, so no server outlives an interrupted `cargo xtask up`.
         #[allow(unsafe_code)]

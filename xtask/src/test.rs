@@ -1,5 +1,5 @@
 //! `cargo xtask test`: formatting, lints, then the whole test suite on SQLite and again on
-//! a throwaway PostgreSQL cluster. This is what CI runs.
+//! a throwaway PostgreSQL cluster, then the web UI's browser tests. This is what CI runs.
 
 use std::process::Command;
 
@@ -15,12 +15,14 @@ pub fn run(args: &[String]) -> Result {
     };
     let mut sqlite_only = false;
     let mut lint = true;
+    let mut e2e = true;
     let mut scope = vec!["--workspace".to_owned()];
     let mut options = options.iter();
     while let Some(option) = options.next() {
         match option.as_str() {
             "--sqlite-only" => sqlite_only = true,
             "--no-lint" => lint = false,
+            "--no-e2e" => e2e = false,
             "-p" | "--package" => {
                 let package = options.next().ok_or("-p needs a package name")?;
                 if scope == ["--workspace"] {
@@ -46,7 +48,7 @@ pub fn run(args: &[String]) -> Result {
         ]))?;
     }
     install::ensure(&[REDIS, NGINX], |t| install::on_path(t.program))?;
-    crate::up::install_docs_assets(&root());
+    crate::stack::install_docs_assets(&root());
 
     step("tests on SQLite");
     let mut sqlite = cargo_in_root(&["test"]);
@@ -65,6 +67,11 @@ pub fn run(args: &[String]) -> Result {
             .args(test_args)
             .env("TEST_DATABASE_URL", &cluster.url);
         exec(postgres)?;
+    }
+    // The browser tests cover the whole product, so a narrowed run leaves them out.
+    if e2e && scope == ["--workspace"] && test_args.is_empty() && root().join("web").is_dir() {
+        step("browser tests (cargo xtask e2e)");
+        crate::e2e::run(&[])?;
     }
     step("all checks passed");
     Ok(())

@@ -1,88 +1,18 @@
-//! `cargo xtask up`: build, then run Redis, every service, two gateway replicas (each with
-//! its own chat-service replica behind it) and nginx in the foreground; seed demo data;
-//! stop everything on Ctrl-C or SIGTERM.
+//! `cargo xtask up`: build, then run the whole stack (see `stack`) in the foreground on
+//! http://127.0.0.1:8080 with `./data`; stop everything on Ctrl-C or SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::install::{self, NGINX, REDIS};
-use crate::procs::{Procs, free_port, http, run as exec, wait_ready};
-use crate::{Result, cargo, root};
-
-const SERVICES: [&str; 7] = [
-    "auth-service",
-    "rbac-service",
-    "chat-service",
-    "recommend-service",
-    "payment-service",
-    "fake-alipay",
-    "gateway",
-];
-const GATEWAY_REPLICAS: usize = 2;
-/// One chat-service replica behind each gateway replica.
-const CHAT_REPLICAS: usize = GATEWAY_REPLICAS;
+use crate::procs::Procs;
+use crate::stack::{self, Options};
+use crate::{Result, root, web};
 
 pub fn run(args: &[String]) -> Result {
     if let Some(arg) = args.first() {
         return Err(format!("`cargo xtask up` takes no arguments (got {arg})"));
     }
-    install::ensure(&[REDIS, NGINX], |t| install::on_path(t.program))?;
-    let root = root();
-    eprintln!("xtask: building {}", SERVICES.join(", "));
-    let mut build = Command::new(cargo());
-    build.current_dir(&root).args(["build", "--bins"]);
-    for service in SERVICES {
-        build.args(["-p", service]);
-    }
-    build.args(["-p", "fake-wechat"]);
-    exec(build)?;
-    let bin = target_dir(&root).join("debug");
-    install_docs_assets(&root);
-
-    let data = root.join("data");
-    for dir in ["redis", "nginx/tmp"] {
-        std::fs::create_dir_all(data.join(dir)).map_err(|e| format!("creating data/{dir}: {e}"))?;
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .map_err(|e| format!("signal handler: {e}"))?;
-
-    let mut procs = Procs::default();
-    let redis_port = free_port()?;
-    let mut redis = Command::new("redis-server");
-    redis
-        .args([
-            "--port",
-            &redis_port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "60 1",
-        ])
-        .args(["--appendonly", "no", "--protected-mode", "yes", "--dir"])
-        .arg(data.join("redis"));
-    procs.spawn("redis", redis)?;
-    wait_redis(redis_port)?;
-
-    let service = |name: &str, port: u16| {
-        let mut command = Command::new(bin.join(name));
-        command
-            .current_dir(&root)
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("WAYPOINT_DATA_DIR", &data)
-            .env("REDIS_URL", format!("redis://127.0.0.1:{redis_port}"))
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            );
-        command
-    };
     let http_port: u16 = std::env::var("WAYPOINT_HTTP_PORT")
         .ok()
         .map(|p| {
@@ -91,111 +21,23 @@ pub fn run(args: &[String]) -> Result {
         })
         .transpose()?
         .unwrap_or(8080);
-    let admin = admin_account(&data)?;
-    let auth_port = free_port()?;
-    let auth_url = format!("http://127.0.0.1:{auth_port}");
-    let mut auth = service("auth-service", auth_port);
-    auth.env("WAYPOINT_ADMIN_ACCOUNT", &admin.0)
-        .env("WAYPOINT_ADMIN_PASSWORD", &admin.1)
-        .envs(wechat_env(&bin, &data, http_port, &mut procs)?);
-    procs.spawn("auth", auth)?;
-    wait_ready("auth-service", auth_port, "/readyz", &mut procs)?;
-
-    let rbac_port = free_port()?;
-    let mut rbac = service("rbac-service", rbac_port);
-    rbac.env("AUTH_SERVICE_URL", &auth_url)
-        .env("WAYPOINT_ADMIN_ACCOUNT", &admin.0);
-    procs.spawn("rbac", rbac)?;
-    wait_ready("rbac-service", rbac_port, "/readyz", &mut procs)?;
-
-    let recommend_port = free_port()?;
-    let recommend_url = format!("http://127.0.0.1:{recommend_port}");
-    procs.spawn("recommend", service("recommend-service", recommend_port))?;
-    wait_ready("recommend-service", recommend_port, "/readyz", &mut procs)?;
-
-    // The fake Alipay and payment-service share key pairs generated once under data/alipay.
-    let alipay_keys = data.join("alipay");
-    exec({
-        let mut keys = Command::new(bin.join("fake-alipay"));
-        keys.arg("keys").arg(&alipay_keys);
-        keys
-    })?;
-    let alipay_port = free_port()?;
-    let mut alipay = service("fake-alipay", alipay_port);
-    alipay
-        .env("FAKE_ALIPAY_BIND", format!("127.0.0.1:{alipay_port}"))
-        .env("FAKE_ALIPAY_KEY_DIR", &alipay_keys);
-    procs.spawn("alipay", alipay)?;
-    wait_ready("fake-alipay", alipay_port, "/healthz", &mut procs)?;
-    let payment_port = free_port()?;
-    let public = format!("http://127.0.0.1:{http_port}/v1/payments/alipay");
-    let mut payment = service("payment-service", payment_port);
-    payment
-        .env(
-            "ALIPAY_GATEWAY_URL",
-            format!("http://127.0.0.1:{alipay_port}/gateway.do"),
-        )
-        .env("ALIPAY_NOTIFY_URL", format!("{public}/notify"))
-        .env("ALIPAY_RETURN_URL", format!("{public}/return"))
-        .env("RECOMMEND_SERVICE_URL", &recommend_url);
-    procs.spawn("payment", payment)?;
-    wait_ready("payment-service", payment_port, "/readyz", &mut procs)?;
-
-    let mut chat_ports = Vec::new();
-    for replica in 1..=CHAT_REPLICAS {
-        let port = free_port()?;
-        let mut chat = service("chat-service", port);
-        chat.env("AUTH_SERVICE_URL", &auth_url)
-            .env("RBAC_SERVICE_URL", format!("http://127.0.0.1:{rbac_port}"))
-            .env(
-                "CHAT_ALLOWED_ORIGINS",
-                format!("http://127.0.0.1:{http_port},http://localhost:{http_port}"),
-            );
-        procs.spawn(&format!("chat-{replica}"), chat)?;
-        wait_ready("chat-service", port, "/readyz", &mut procs)?;
-        chat_ports.push(port);
+    let root = root();
+    let bin = stack::build(&root)?;
+    if let Err(err) = web::build(&root) {
+        eprintln!("xtask: {err}; nginx serves a welcome page instead of the web UI");
     }
 
-    let mut gateway_ports = Vec::new();
-    for replica in 1..=GATEWAY_REPLICAS {
-        let port = free_port()?;
-        let mut gateway = service("gateway", port);
-        gateway
-            .env("AUTH_SERVICE_URL", &auth_url)
-            .env("RBAC_SERVICE_URL", format!("http://127.0.0.1:{rbac_port}"))
-            .env(
-                "PAYMENT_SERVICE_URL",
-                format!("http://127.0.0.1:{payment_port}"),
-            )
-            .env("RECOMMEND_SERVICE_URL", &recommend_url)
-            .env("DOCS_DIR", root.join("docs"))
-            .env(
-                "CHAT_SERVICE_URL",
-                format!("http://127.0.0.1:{}", chat_ports[replica - 1]),
-            )
-            .env("TRUSTED_PROXIES", "1");
-        procs.spawn(&format!("gateway-{replica}"), gateway)?;
-        wait_ready("gateway", port, "/readyz", &mut procs)?;
-        gateway_ports.push(port);
-    }
-
-    let conf = write_nginx_conf(&root, &data, http_port, &gateway_ports)?;
-    let mut nginx = Command::new(if install::on_path("nginx") {
-        "nginx"
-    } else {
-        "/usr/sbin/nginx"
-    });
-    nginx
-        .arg("-p")
-        .arg(data.join("nginx"))
-        .arg("-c")
-        .arg(&conf)
-        .args(["-e", "stderr", "-g", "daemon off;"]);
-    procs.spawn("nginx", nginx)?;
-    wait_ready("nginx", http_port, "/readyz", &mut procs)?;
-
-    let demo = seed_demo_traveller(&data, http_port)?;
-    crate::seed_trips::seed(&data, recommend_port, http_port, (&demo.0, &demo.1))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .map_err(|e| format!("signal handler: {e}"))?;
+    let options = Options {
+        data: root.join("data"),
+        http_port,
+        gateway_env: Vec::new(),
+    };
+    let mut stack = stack::start(&root, &bin, &options, Procs::default())?;
+    let (demo, admin) = (&stack.demo, &stack.admin);
     println!(
         "\n  Waypoint is running at http://127.0.0.1:{http_port}/\n\
          \n  demo traveller   account: {}   password: {}\
@@ -207,8 +49,8 @@ pub fn run(args: &[String]) -> Result {
     );
 
     while !stop.load(Ordering::SeqCst) {
-        if let Some(name) = procs.exited() {
-            procs.stop_all();
+        if let Some(name) = stack.procs.exited() {
+            stack.procs.stop_all();
             return Err(format!(
                 "{name} exited unexpectedly; everything was stopped"
             ));
@@ -216,184 +58,6 @@ pub fn run(args: &[String]) -> Result {
         std::thread::sleep(Duration::from_millis(200));
     }
     eprintln!("\nxtask: stopping");
-    procs.stop_all();
+    stack.procs.stop_all();
     Ok(())
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-}
-
-fn wait_redis(port: u16) -> Result {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let pong = TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
-            s.write_all(b"PING\r\n")?;
-            let mut buf = [0u8; 16];
-            let n = s.read(&mut buf)?;
-            Ok(buf[..n].starts_with(b"+PONG"))
-        });
-        if matches!(pong, Ok(true)) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err("redis-server did not start".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Renders `nginx/waypoint.conf.template` into `data/nginx/` with a main config around it.
-fn write_nginx_conf(root: &Path, data: &Path, http_port: u16, gateways: &[u16]) -> Result<PathBuf> {
-    let template = std::fs::read_to_string(root.join("nginx/waypoint.conf.template"))
-        .map_err(|e| format!("reading nginx/waypoint.conf.template: {e}"))?;
-    let web_root = [root.join("web/dist"), root.join("nginx/welcome")]
-        .into_iter()
-        .find(|dir| dir.join("index.html").is_file())
-        .ok_or("no web root")?;
-    let servers: Vec<String> = gateways
-        .iter()
-        .map(|p| format!("server 127.0.0.1:{p};"))
-        .collect();
-    let site = template
-        .replace("${GATEWAY_SERVERS}", &servers.join("\n    "))
-        .replace("${LISTEN}", &format!("127.0.0.1:{http_port}"))
-        .replace("${WEB_ROOT}", &web_root.display().to_string());
-    let nginx_dir = data.join("nginx");
-    let tmp = nginx_dir.join("tmp");
-    // Workers drop to an unprivileged user when started as root; they write here.
-    let _ = exec({
-        let mut chmod = Command::new("chmod");
-        chmod.arg("0777").arg(&tmp);
-        chmod
-    });
-    let mime = if Path::new("/etc/nginx/mime.types").is_file() {
-        "include /etc/nginx/mime.types;".to_owned()
-    } else {
-        "types { text/html html; text/css css; application/javascript js; image/png png; image/svg+xml svg; }".to_owned()
-    };
-    let main = format!(
-        "worker_processes 2;\npid {pid};\nerror_log stderr warn;\nevents {{ worker_connections 4096; }}\n\
-         http {{\n    {mime}\n    default_type application/octet-stream;\n    access_log off;\n    \
-         client_body_temp_path {tmp}/body;\n    proxy_temp_path {tmp}/proxy;\n    \
-         fastcgi_temp_path {tmp}/fastcgi;\n    uwsgi_temp_path {tmp}/uwsgi;\n    scgi_temp_path {tmp}/scgi;\n\
-         {site}}}\n",
-        pid = nginx_dir.join("nginx.pid").display(),
-        tmp = tmp.display(),
-    );
-    let conf = nginx_dir.join("nginx.conf");
-    std::fs::write(&conf, main).map_err(|e| format!("writing {}: {e}", conf.display()))?;
-    Ok(conf)
-}
-
-/// Registers the demo traveller once; its password is generated on first run and kept in
-/// `data/demo-credentials` (never in the repository).
-fn seed_demo_traveller(data: &Path, http_port: u16) -> Result<(String, String)> {
-    let password = generated_password(&data.join("demo-credentials"), "demo")?;
-    let body = format!(
-        r#"{{"account":"demo","name":"Demo Traveller","email":"demo@waypoint.local","password":"{password}"}}"#
-    );
-    match http(http_port, "POST", "/v1/auth/register", Some(&body)) {
-        Ok((201, _)) => eprintln!("xtask: created the demo traveller"),
-        Ok((409, _)) => {}
-        Ok((status, body)) => return Err(format!("seeding the demo traveller: {status} {body}")),
-        Err(err) => return Err(format!("seeding the demo traveller: {err}")),
-    }
-    Ok(("demo".into(), password))
-}
-
-/// The admin: `WAYPOINT_ADMIN_ACCOUNT`/`WAYPOINT_ADMIN_PASSWORD` when set, otherwise
-/// `admin` with a password generated on first run into `data/admin-credentials`.
-fn admin_account(data: &Path) -> Result<(String, String)> {
-    match (
-        std::env::var("WAYPOINT_ADMIN_ACCOUNT"),
-        std::env::var("WAYPOINT_ADMIN_PASSWORD"),
-    ) {
-        (Ok(account), Ok(password)) if !account.is_empty() && !password.is_empty() => {
-            Ok((account, password))
-        }
-        _ => Ok((
-            "admin".into(),
-            generated_password(&data.join("admin-credentials"), "admin")?,
-        )),
-    }
-}
-
-/// A password kept in `file`, generated there on first use (never in the repository).
-fn generated_password(file: &Path, prefix: &str) -> Result<String> {
-    if let Ok(saved) = std::fs::read_to_string(file) {
-        return Ok(saved.trim().to_owned());
-    }
-    let mut bytes = [0u8; 9];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| format!("reading /dev/urandom: {e}"))?;
-    let password = format!(
-        "{prefix}-{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
-    std::fs::write(file, &password).map_err(|e| format!("writing {}: {e}", file.display()))?;
-    Ok(password)
-}
-
-/// WeChat sign-in for auth-service: the real app when `WECHAT_APPID` is set (its `WECHAT_*`
-/// variables pass through), else the fake WeChat with an appid and secret generated under
-/// `data/`, so the QR flow can be clicked through locally.
-fn wechat_env(
-    bin: &Path,
-    data: &Path,
-    http_port: u16,
-    procs: &mut Procs,
-) -> Result<Vec<(String, String)>> {
-    let redirect = format!("http://127.0.0.1:{http_port}/v1/auth/oauth/wechat/callback");
-    let redirect = std::env::var("WECHAT_REDIRECT_URI").unwrap_or(redirect);
-    if std::env::var("WECHAT_APPID").is_ok_and(|a| !a.is_empty()) {
-        return Ok(vec![("WECHAT_REDIRECT_URI".into(), redirect)]);
-    }
-    let appid = generated_password(&data.join("fake-wechat-appid"), "wx")?;
-    let secret = generated_password(&data.join("fake-wechat-secret"), "secret")?;
-    let port = free_port()?;
-    let mut fake = Command::new(bin.join("fake-wechat"));
-    fake.env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("WECHAT_APPID", &appid)
-        .env("WECHAT_SECRET", &secret)
-        .env("FAKE_WECHAT_CALLBACK_HOST", "127.0.0.1");
-    procs.spawn("wechat", fake)?;
-    wait_ready("fake-wechat", port, "/healthz", procs)?;
-    eprintln!("xtask: no WECHAT_APPID; WeChat sign-in goes to the fake WeChat on port {port}");
-    let base = format!("http://127.0.0.1:{port}");
-    Ok([
-        ("WECHAT_APPID", appid),
-        ("WECHAT_SECRET", secret),
-        ("WECHAT_OPEN_BASE", base.clone()),
-        ("WECHAT_API_BASE", base),
-        ("WECHAT_REDIRECT_URI", redirect),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect())
-}
-
-/// The API docs page's assets come from npm; without npm the page is missing its assets.
-pub fn install_docs_assets(root: &Path) {
-    if root.join("docs/node_modules/swagger-ui-dist").is_dir() {
-        return;
-    }
-    if !install::on_path("npm") {
-        eprintln!("xtask: npm not found; /docs will lack its assets (install Node.js and npm)");
-        return;
-    }
-    let mut npm = Command::new("npm");
-    npm.current_dir(root.join("docs")).args([
-        "ci",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        "--loglevel=error",
-    ]);
-    if let Err(err) = exec(npm) {
-        eprintln!("xtask: {err}; /docs will lack its assets");
-    }
 }

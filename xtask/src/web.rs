@@ -1,0 +1,51 @@
+//! The web UI in `web/`: npm installs its locked dependencies, Vite builds it into
+//! `web/dist`, and nginx serves that directory.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::Result;
+use crate::install;
+use crate::procs::run as exec;
+
+/// `npm ci` when `web/node_modules` is missing or older than the lock file, then
+/// `npm run build`.
+pub fn build(root: &Path) -> Result {
+    let web = root.join("web");
+    if !web.join("package.json").is_file() {
+        return Err("there is no web/package.json".into());
+    }
+    if !install::on_path("npm") {
+        return Err("npm not found: install Node.js (20.19 or later) and npm".into());
+    }
+    if stale(
+        &web.join("node_modules/.package-lock.json"),
+        &web.join("package-lock.json"),
+    ) {
+        eprintln!("xtask: installing the web UI's npm packages");
+        exec(npm(
+            &web,
+            &["ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        ))?;
+    }
+    eprintln!("xtask: building the web UI");
+    exec(npm(&web, &["run", "build", "--silent"]))
+}
+
+fn npm(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("npm");
+    command
+        .current_dir(dir)
+        .args(args)
+        .args(["--loglevel=error"]);
+    command
+}
+
+/// Whether `made` is missing or older than `from`.
+fn stale(made: &Path, from: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(made), modified(from)) {
+        (Some(made), Some(from)) => made < from,
+        _ => true,
+    }
+}
