@@ -8,6 +8,7 @@ import { session, signedOut } from './session.js'
 
 const BASE_MS = 500
 const MAX_MS = 30000
+const STABLE_MS = 5000
 
 export function backoff(attempt, random = Math.random) {
   const cap = Math.min(MAX_MS, BASE_MS * 2 ** attempt)
@@ -99,9 +100,10 @@ export function createChat() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
     const sock = new WebSocket(`${proto}//${location.host}/v1/chat/ws?ticket=${encodeURIComponent(ticket)}`)
     ws = sock
+    let openedAt = 0
     sock.onopen = () => {
       if (ws !== sock) return
-      attempt = 0
+      openedAt = Date.now()
       state.status = 'online'
       state.error = ''
       // Everything after what we have, for every conversation we show; then anything unsent.
@@ -121,6 +123,9 @@ export function createChat() {
     sock.onclose = (ev) => {
       if (ws !== sock) return
       ws = null
+      // back off from the start only after a connection that lasted (a server that accepts
+      // and drops at once must not make us reconnect in a tight loop)
+      if (openedAt && Date.now() - openedAt > STABLE_MS) attempt = 0
       if (ev.code === 4401) { stop(); signedOut('Your session has ended. Please sign in again.'); return }
       retry()
     }
