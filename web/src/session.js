@@ -133,9 +133,8 @@ export async function restore() {
 
 /** The API said 401 and a refresh did not help. */
 export function signedOut(message) {
-  const had = !!session.user
   clear()
-  if (had && message) session.notice = message
+  if (message) session.notice = message
   onSignedOut()
 }
 
