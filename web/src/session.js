@@ -23,6 +23,15 @@ let inflight = null
 let memoryRefresh = null
 let onSignedOut = () => {}
 
+// After "Sign in with WeChat" the callback sends the browser to return_to#wechat_code=…:
+// take the one-time code out of the URL at once (before the router reads the location).
+const wechatCode = (() => {
+  const m = location.hash.match(/wechat_code=([^&]+)/)
+  if (!m) return null
+  history.replaceState(history.state, '', location.pathname + location.search)
+  return decodeURIComponent(m[1])
+})()
+
 export const setSignedOutHandler = (fn) => { onSignedOut = fn }
 export const roles = () => (session.user && session.user.roles) || []
 export const hasRole = (...r) => roles().some((x) => r.includes(x))
@@ -114,10 +123,8 @@ export async function signedIn(body) {
 /** Called on page load: a WeChat one-time code in the fragment, or the refresh cookie. */
 export async function restore() {
   try {
-    const m = location.hash.match(/wechat_code=([^&]+)/)
-    if (m) {
-      history.replaceState(null, '', location.pathname + location.search)
-      const res = await post('/v1/auth/oauth/wechat/exchange', { code: decodeURIComponent(m[1]) })
+    if (wechatCode) {
+      const res = await post('/v1/auth/oauth/wechat/exchange', { code: wechatCode })
       if (res.ok) { await signedIn(await res.json()); return }
       const data = await res.json().catch(() => null)
       session.notice = (data && data.error && data.error.message) || 'Signing in with WeChat failed. Please try again.'

@@ -92,3 +92,25 @@ test('a reload keeps the session through the refresh cookie, and the silent refr
   await page.getByRole('heading', { name: 'My orders' }).waitFor()
   await context.close()
 })
+
+test('a visitor signs in with WeChat on the QR page and comes back signed in to the page they wanted', async () => {
+  const { context, page } = await newPage(browser, PHONE)
+  await page.goto('/orders')
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+  await page.locator('[data-test=wechat]').click()
+  // the (fake) WeChat QR page: who scans, then allow
+  const who = unique('wx')
+  await page.locator('input[name=user]').fill(who)
+  await page.locator('input[name=nickname]').fill('Wei Chen')
+  await page.getByRole('button', { name: 'Scan and allow' }).click()
+  // back on Waypoint: the one-time code in the fragment is exchanged, and removed from the URL
+  await page.getByRole('heading', { name: 'My orders' }).waitFor()
+  await page.locator('[data-test=whoami]').waitFor({ state: 'attached' })
+  assert.equal(await page.locator('[data-test=whoami]').textContent(), 'Wei Chen')
+  assert.doesNotMatch(page.url(), /wechat_code/)
+  // a WeChat session is an ordinary one: the refresh cookie restores it after a reload
+  await page.reload()
+  await page.getByText('No orders yet').waitFor()
+  assert.equal(await page.locator('[data-test=whoami]').textContent(), 'Wei Chen')
+  await context.close()
+})

@@ -85,6 +85,7 @@ test('after rating a few trips, a traveller gets recommendations with the reason
   // rate three trips in the UI (the Lijiang ones, which other travellers rated too)
   await page.goto('/trips?destination=Lijiang&sort=price%3Aasc')
   await page.locator('article.trip').first().waitFor()
+  await shot(page, 'trips-phone')
   const hrefs = (await page.locator('article.trip h3 a').evaluateAll((as) => as.map((a) => a.getAttribute('href')))).slice(0, 3)
   for (const [i, href] of hrefs.entries()) {
     await page.goto(href)
