@@ -56,6 +56,12 @@ test('a signed-out visitor sent to a private page signs in and lands where they 
   await page.locator('input[name=password]').fill(user.password)
   await page.getByRole('button', { name: 'Sign in', exact: true }).click()
   await page.getByRole('heading', { name: 'My orders' }).waitFor()
+  // sign out: back on sign-in, and a reload does not bring the session back (cookie cleared)
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+  assert.equal((await context.cookies()).filter((c) => c.name === 'wp_refresh' && c.value).length, 0)
+  await page.goto('/orders')
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor()
   await context.close()
 })
 
