@@ -98,7 +98,9 @@ test('after rating a few trips, a traveller gets recommendations with the reason
   await page.goto('/for-you')
   await page.locator('[data-test=recommendations]').waitFor()
   // the model rebuilds in the background; the page's Refresh asks again until reasons name our ratings
+  const deadline = Date.now() + 30_000
   for (;;) {
+    assert.ok(Date.now() < deadline, 'no recommendation named our ratings within 30 s')
     const reasons = await page.locator('[data-test=recommendations] [data-test=reason]').allInnerTexts()
     if (reasons.some((r) => /because you rated/.test(r))) break
     await page.getByRole('button', { name: 'Refresh' }).click()
