@@ -77,11 +77,22 @@ async function post(path, body, extra = {}) {
   })
 }
 
+const pause = (ms) => new Promise((r) => setTimeout(r, ms))
+
 async function doRefresh() {
-  let res
-  try {
-    res = await post('/v1/auth/refresh', memoryRefresh ? { refresh_token: memoryRefresh } : {})
-  } catch {
+  let res = null
+  // A 502/503/504 or a network error is retried twice at once: e.g. a proxy that lost an
+  // idle upstream connection answers 502 without the request reaching the auth service.
+  for (const wait of [0, 300, 1000]) {
+    if (wait) await pause(wait)
+    try {
+      res = await post('/v1/auth/refresh', memoryRefresh ? { refresh_token: memoryRefresh } : {})
+      if (![502, 503, 504].includes(res.status)) break
+    } catch {
+      res = null
+    }
+  }
+  if (!res) {
     // offline: try again in a little while, keep the session
     if (session.token) schedule(15)
     return false
