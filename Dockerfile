@@ -1,8 +1,20 @@
-# One image for every Waypoint service; docker-compose.yml picks the binary per container.
+# One image for every Waypoint service (the last stage; docker-compose.yml picks the binary
+# per container), and the `web` target: nginx with the built web UI.
 FROM node:20-bookworm-slim AS docs
 WORKDIR /docs
 COPY docs/package.json docs/package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
+
+# The web UI, built once and served by nginx (docker-compose.yml's nginx uses this target).
+FROM node:20-bookworm-slim AS web-build
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
+FROM nginx:1.27-bookworm AS web
+COPY --from=web-build /web/dist /usr/share/nginx/html
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src

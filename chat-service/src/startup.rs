@@ -96,6 +96,7 @@ impl Application {
             }
         })
         .workers(settings.workers)
+        .keep_alive(shared::server::KEEP_ALIVE)
         .disable_signals()
         .shutdown_timeout(DRAIN_TIMEOUT.as_secs())
         .listen(listener)?

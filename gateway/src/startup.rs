@@ -102,6 +102,7 @@ impl Application {
                 .default_service(web::to(handler::gateway))
         })
         .workers(settings.workers)
+        .keep_alive(shared::server::KEEP_ALIVE)
         .listen(listener)?
         .run();
         tracing::info!(port, "gateway listening");

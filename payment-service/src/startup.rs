@@ -70,6 +70,7 @@ impl Application {
             shared::server::app(data.clone(), internal_token.clone(), routes::config)
         })
         .workers(settings.workers)
+        .keep_alive(shared::server::KEEP_ALIVE)
         .listen(listener)?
         .run();
         tracing::info!(port, "payment-service listening");

@@ -52,6 +52,7 @@ impl Application {
             shared::server::app(context.clone(), internal_token.clone(), routes::config)
         })
         .workers(settings.workers)
+        .keep_alive(shared::server::KEEP_ALIVE)
         .listen(listener)?
         .run();
         tracing::info!(port, "rbac-service listening");

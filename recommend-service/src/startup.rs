@@ -51,6 +51,7 @@ impl Application {
             shared::server::app(app_context.clone(), internal_token.clone(), routes::config)
         })
         .workers(settings.workers)
+        .keep_alive(shared::server::KEEP_ALIVE)
         .listen(listener)?
         .run();
         tracing::info!(port, "recommend-service listening");

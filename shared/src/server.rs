@@ -2,6 +2,7 @@
 //! particular to it.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -10,6 +11,12 @@ use actix_web::{App, web};
 
 use crate::config::Secret;
 use crate::identity::InternalToken;
+
+/// How long an idle keep-alive connection stays open. Longer than the idle timeout of the
+/// pools that call us (nginx's upstream keepalive and the gateway's client: 60 s), so the
+/// caller always closes first: were we to close first, a request sent on the connection at
+/// that moment would fail, and a proxy does not retry a POST (a 502 for the user).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(75);
 
 /// A service's app: every error in the JSON shape, a span and request id per request, the
 /// service's context and the internal token as app data, the shared extractor settings and

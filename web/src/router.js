@@ -6,12 +6,7 @@ const r = (path, name, load, meta = {}) => ({ path, name, component: load, meta 
 export const router = createRouter({
   history: createWebHistory(),
   routes: [
-    // Alipay's return page links back to "/": land on the order that was being paid.
-    { path: '/', redirect: () => {
-      const id = sessionStorage.getItem('waypoint.paying')
-      sessionStorage.removeItem('waypoint.paying')
-      return id ? `/orders/${id}` : '/trips'
-    } },
+    { path: '/', redirect: '/trips' },
     r('/signin', 'signin', () => import('./views/SignIn.vue'), { public: true }),
     r('/register', 'register', () => import('./views/Register.vue'), { public: true }),
     r('/trips', 'trips', () => import('./views/Trips.vue'), { public: true }),

@@ -81,12 +81,15 @@ const pause = (ms) => new Promise((r) => setTimeout(r, ms))
 
 async function doRefresh() {
   let res = null
-  // A 502/503/504 or a network error is retried twice at once: e.g. a proxy that lost an
-  // idle upstream connection answers 502 without the request reaching the auth service.
+  // A 502/503/504 or a network error is retried twice: e.g. a proxy that lost an idle
+  // upstream connection answers 502 without the request reaching the auth service.
   for (const wait of [0, 300, 1000]) {
     if (wait) await pause(wait)
     try {
       res = await post('/v1/auth/refresh', memoryRefresh ? { refresh_token: memoryRefresh } : {})
+      // Throttled for a moment (many tabs signing in from one address): wait and try again.
+      const after = Number(res.headers.get('Retry-After'))
+      if (res.status === 429 && after > 0 && after <= 5) { await pause(after * 1000); continue }
       if (![502, 503, 504].includes(res.status)) break
     } catch {
       res = null

@@ -26,7 +26,7 @@ test('a traveller orders a trip, pays on the Alipay page and sees the order beco
   // the browser goes to the (fake) Alipay cashier, the traveller pays there and comes back
   await page.getByRole('button', { name: 'Pay with Alipay' }).click()
   await page.getByRole('button', { name: /^Pay ¥/ }).click()
-  await page.getByRole('link', { name: 'Back to Waypoint' }).click()
+  await page.getByRole('link', { name: 'See your order on Waypoint' }).click()
 
   // back on Waypoint: the order page (the refresh cookie restored the session), polling until paid
   await page.waitForURL(orderUrl)

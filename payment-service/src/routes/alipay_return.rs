@@ -83,7 +83,7 @@ fn page(order: &Order, view: &ReturnView) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{headline}</title></head>\
          <body style=\"font-family:sans-serif;max-width:36rem;margin:3rem auto\">\
          <h1>{headline}</h1><p>{subject}</p><p>Order {id} · ¥{yuan}.{fen:02} · status <strong>{status}</strong></p>\
-         <p><a href=\"/\">Back to Waypoint</a></p></body></html>",
+         <p><a href=\"/orders/{id}\">See your order on Waypoint</a></p></body></html>",
         subject = escape(&order.subject),
         id = view.order_id,
         yuan = view.amount_cents / 100,

@@ -117,9 +117,6 @@ impl TripDraft {
             required("tags", input.tags.is_some());
             required("status", input.status.is_some());
         }
-        if !errors.is_empty() {
-            return Err(ApiError::validation_fields(errors));
-        }
         let base = Self {
             title: String::new(),
             destination: String::new(),
@@ -129,11 +126,28 @@ impl TripDraft {
             tags: Vec::new(),
             status: TripStatus::OnSale,
         };
-        base.apply(input)
+        // Every bad field is named at once: the missing ones and the invalid ones.
+        let (draft, invalid) = base.checked(input);
+        errors.extend(invalid);
+        if errors.is_empty() {
+            Ok(draft)
+        } else {
+            Err(ApiError::validation_fields(errors))
+        }
     }
 
     /// This trip with the fields `patch` names replaced, all of them checked.
-    pub fn apply(mut self, patch: TripPatch) -> Result<Self, ApiError> {
+    pub fn apply(self, patch: TripPatch) -> Result<Self, ApiError> {
+        let (draft, errors) = self.checked(patch);
+        if errors.is_empty() {
+            Ok(draft)
+        } else {
+            Err(ApiError::validation_fields(errors))
+        }
+    }
+
+    /// `patch` applied, and the fields that failed their checks.
+    fn checked(mut self, patch: TripPatch) -> (Self, Vec<(String, String)>) {
         let mut errors: Vec<(String, String)> = Vec::new();
         let mut check = |name: &str, result: Result<(), String>| {
             if let Err(message) = result {
@@ -176,11 +190,7 @@ impl TripDraft {
                 TripStatus::parse(&status).map(|s| self.status = s),
             );
         }
-        if errors.is_empty() {
-            Ok(self)
-        } else {
-            Err(ApiError::validation_fields(errors))
-        }
+        (self, errors)
     }
 }
 

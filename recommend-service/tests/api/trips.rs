@@ -95,6 +95,10 @@ async fn invalid_trips_are_422_naming_every_bad_field() {
             vec!["destination", "duration_days", "price_cents"],
         ),
         (
+            json!({ "title": "", "destination": "Dali", "duration_days": 0, "tags": ["a b"] }),
+            vec!["duration_days", "price_cents", "tags", "title"],
+        ),
+        (
             json!({ "title": "", "destination": "", "price_cents": -1, "duration_days": 999 }),
             vec!["destination", "duration_days", "price_cents", "title"],
         ),
