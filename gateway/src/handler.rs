@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use shared::{ApiError, ErrorKind};
 
 use crate::auth;
+use crate::auth::session::SessionCheck;
 use crate::client_ip;
 use crate::path::canonicalize;
 use crate::policy::Decision;
@@ -18,6 +19,7 @@ pub async fn gateway(
     payload: web::Payload,
     state: web::Data<GatewayState>,
     client: web::Data<reqwest::Client>,
+    sessions: web::Data<SessionCheck>,
 ) -> Result<HttpResponse, ApiError> {
     let path = canonicalize(req.path())?;
     let accept = req
@@ -47,7 +49,7 @@ pub async fn gateway(
                     .limits
                     .counters(resource, req.method(), None, &client_ip.to_string(), now);
             // Public routes stay up without Redis; they are only left uncounted.
-            let verdict = match state.sessions.anonymous(&counters).await {
+            let verdict = match sessions.anonymous(&counters).await {
                 Ok(counts) => ratelimit::verdict(&counters, &counts),
                 Err(err) => {
                     tracing::warn!(error = %err, "rate limits not counted: Redis unavailable");
@@ -69,7 +71,7 @@ pub async fn gateway(
                 &client_ip.to_string(),
                 now,
             );
-            let signed_in = state.sessions.signed_in(&caller, &counters).await?;
+            let signed_in = sessions.signed_in(&caller, &counters).await?;
             let verdict = ratelimit::verdict(&counters, &signed_in.counts);
             if let Some(v) = verdict.filter(|v| v.exceeded) {
                 return Ok(with_rate_headers(throttled(v).error_response(), Some(v)));
