@@ -52,7 +52,7 @@ test('an order admin view lists every order and refunds a paid one', async () =>
   await signIn(t.page, buyer, `/signin?next=/orders/${order.id}`)
   await t.page.getByRole('button', { name: 'Pay with Alipay' }).click()
   await t.page.getByRole('button', { name: /^Pay ¥/ }).click()
-  await t.page.getByRole('link', { name: 'Back to Waypoint' }).click()
+  await t.page.getByRole('link', { name: 'See your order on Waypoint' }).click()
   await t.page.locator('[data-test=paid]').waitFor()
 
   const a = await newPage(browser, DESKTOP)
