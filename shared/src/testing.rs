@@ -27,6 +27,38 @@ pub fn free_port() -> u16 {
         .expect("no free port on 127.0.0.1")
 }
 
+/// A free port held open until [`ReservedPort::release`], so that nothing binding port 0
+/// meanwhile (another test, another service) can take it: for a server whose address must
+/// be known before it starts.
+pub struct ReservedPort {
+    listener: TcpListener,
+    port: u16,
+}
+
+impl ReservedPort {
+    pub fn new() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("no free port on 127.0.0.1");
+        let port = listener.local_addr().expect("a bound port").port();
+        Self { listener, port }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Frees the port for the server about to bind it.
+    pub fn release(self) -> u16 {
+        drop(self.listener);
+        self.port
+    }
+}
+
+impl Default for ReservedPort {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A key prefix no other test in this process uses.
 pub fn unique_prefix() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);

@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::config::Secret;
-use shared::testing::TestDatabase;
+use shared::testing::{ReservedPort, TestDatabase};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -30,15 +30,10 @@ struct Chat {
 impl Chat {
     /// The stack with chat replica A behind gateway 0 and replica B behind gateway 1.
     async fn start() -> Self {
-        // Held until each replica binds, so nothing else (another test's port 0) takes them.
-        let mut reserved: Vec<std::net::TcpListener> = (0..2)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
-            .collect();
-        let ports: Vec<u16> = reserved
-            .iter()
-            .map(|l| l.local_addr().unwrap().port())
-            .collect();
-        let gateway_routes = ports
+        let reserved = [ReservedPort::new(), ReservedPort::new()];
+        let gateway_routes = reserved
+            .each_ref()
+            .map(ReservedPort::port)
             .iter()
             .map(|port| vec![("/v1/chat/*".to_owned(), format!("http://127.0.0.1:{port}"))])
             .collect();
@@ -48,8 +43,7 @@ impl Chat {
         })
         .await;
         let db = TestDatabase::new();
-        for port in ports {
-            drop(reserved.remove(0));
+        for port in reserved.into_iter().map(ReservedPort::release) {
             let app = chat_service::Application::build(chat_service::Settings {
                 bind_addr: format!("127.0.0.1:{port}"),
                 workers: 1,

@@ -10,7 +10,7 @@ use gateway::ratelimit::{Rate, RateLimits};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::config::{RedisSettings, Secret};
-use shared::testing::{RedisServer, TestDatabase};
+use shared::testing::{RedisServer, ReservedPort, TestDatabase};
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const ADMIN: &str = "root";
@@ -129,7 +129,8 @@ impl Stack {
         tokio::spawn(rbac.run_until_stopped());
 
         // Gateway A's address is fixed first: Alipay's notifications are sent there.
-        let gateway_ports = [shared::testing::free_port(), shared::testing::free_port()];
+        let reserved = [ReservedPort::new(), ReservedPort::new()];
+        let gateway_ports = reserved.each_ref().map(ReservedPort::port);
         let mut other_dbs = Vec::new();
         let recommend_url = if options.recommend || options.payments {
             let db = TestDatabase::new();
@@ -184,7 +185,7 @@ impl Stack {
             });
         }
         let mut gateways = Vec::new();
-        for (replica, port) in gateway_ports.into_iter().enumerate() {
+        for (replica, reservation) in reserved.into_iter().enumerate() {
             let routes = if replica == 1 && options.echo_on_b {
                 vec![gateway::upstreams::RouteEntry {
                     pattern: "/v1/*".into(),
@@ -203,6 +204,7 @@ impl Stack {
                 }
                 routes
             };
+            let port = reservation.release();
             let app = gateway::Application::build(gateway::Settings {
                 bind_addr: format!("127.0.0.1:{port}"),
                 workers: 1,
