@@ -55,6 +55,12 @@ async fn serve(dir: &Path) -> anyhow::Result<()> {
     config.retry_delay = std::time::Duration::from_secs(2);
     let fake = FakeAlipay::start(config)?;
     tracing::info!(gateway = %fake.gateway_url(), "fake Alipay listening");
-    tokio::signal::ctrl_c().await?;
+    // Ctrl-C, or SIGTERM from `cargo xtask up` stopping everything.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = term.recv() => {}
+    }
+    drop(fake);
     Ok(())
 }
