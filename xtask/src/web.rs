@@ -18,6 +18,7 @@ pub fn build(root: &Path) -> Result {
     if !install::on_path("npm") {
         return Err("npm not found: install Node.js (20.19 or later) and npm".into());
     }
+    check_node()?;
     if stale(
         &web.join("node_modules/.package-lock.json"),
         &web.join("package-lock.json"),
@@ -30,6 +31,27 @@ pub fn build(root: &Path) -> Result {
     }
     eprintln!("xtask: building the web UI");
     exec(npm(&web, &["run", "build", "--silent"]))
+}
+
+/// Vite needs Node.js 20.19 or later; an older one fails with obscure errors.
+fn check_node() -> Result {
+    let out = Command::new("node")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("node: {e}"))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let mut parts = version
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) >= (20, 19) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the web UI needs Node.js 20.19 or later (found {version:?})"
+        ))
+    }
 }
 
 fn npm(dir: &Path, args: &[&str]) -> Command {
