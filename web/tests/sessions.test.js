@@ -58,3 +58,35 @@ test('a traveller revokes one session, then signs out everywhere, and the other 
   await still.page.getByRole('heading', { name: 'Sign in' }).waitFor()
   for (const p of [a, b, c]) await p.context.close()
 })
+
+test('a traveller changes their password: a wrong current one is named next to its field, the right one signs out their other devices', async () => {
+  const user = await newUser('pw')
+  const here = await newPage(browser, DESKTOP)
+  const there = await newPage(browser, PHONE)
+  await signIn(here.page, user)
+  await signIn(there.page, user)
+
+  await here.page.goto('/account')
+  const form = here.page.locator('[data-test=password-form]')
+  await form.locator('input[name=old_password]').fill('not my password at all')
+  await form.locator('input[name=new_password]').fill('a brand new passphrase 42')
+  await form.getByRole('button', { name: 'Change password' }).click()
+  assert.match(await text(form.locator('[data-field-error=old_password]')), /not your current password/)
+
+  await form.locator('input[name=old_password]').fill(user.password)
+  await form.locator('input[name=new_password]').fill('short')
+  await form.getByRole('button', { name: 'Change password' }).click()
+  await form.locator('[data-field-error=new_password]').waitFor()
+  assert.equal(await form.locator('[data-field-error=old_password]').count(), 0)
+
+  await form.locator('input[name=new_password]').fill('a brand new passphrase 42')
+  await form.getByRole('button', { name: 'Change password' }).click()
+  await here.page.locator('[data-test=password-changed]').waitFor()
+  assert.equal(await here.page.locator('[data-test=sessions] li').count(), 1, 'only this session is left')
+
+  // the other device is signed out at its next action, and the new password works
+  await there.page.goto('/orders')
+  await there.page.getByRole('heading', { name: 'Sign in' }).waitFor()
+  await signIn(there.page, { ...user, password: 'a brand new passphrase 42' })
+  for (const p of [here, there]) await p.context.close()
+})
