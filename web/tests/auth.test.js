@@ -120,3 +120,36 @@ test('a visitor signs in with WeChat on the QR page and comes back signed in to 
   assert.equal(await page.locator('[data-test=whoami]').textContent(), 'Wei Chen')
   await context.close()
 })
+
+test('a traveller links WeChat on their account page, signs in with it, and unlinks it', async () => {
+  const user = await newUser('link')
+  const { context, page } = await newPage(browser, DESKTOP)
+  await signIn(page, user)
+  await page.goto('/account')
+  assert.match(await text(page.locator('[data-test=wechat-state]')), /^not linked/)
+  await page.getByRole('button', { name: 'Link WeChat' }).click()
+  // the (fake) WeChat QR page, then back on the account page
+  const who = unique('wx')
+  await page.locator('input[name=user]').fill(who)
+  await page.locator('input[name=nickname]').fill('Linked Lily')
+  await page.getByRole('button', { name: 'Scan and allow' }).click()
+  await page.locator('[data-test=wechat-linked]').waitFor()
+  assert.match(await text(page.locator('[data-test=wechat-state]')), /^linked/)
+  assert.doesNotMatch(page.url(), /wechat_linked/)
+
+  // signing in with that WeChat user now reaches this account
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+  await page.goto('/signin?next=/account')
+  await page.locator('[data-test=wechat]').click()
+  await page.locator('input[name=user]').fill(who)
+  await page.locator('input[name=nickname]').fill('Linked Lily')
+  await page.getByRole('button', { name: 'Scan and allow' }).click()
+  await page.locator('[data-test=account]').waitFor()
+  assert.equal(await text(page.locator('[data-test=account]')), user.account)
+
+  await page.getByRole('button', { name: 'Unlink WeChat' }).click()
+  await page.getByRole('button', { name: 'Link WeChat' }).waitFor()
+  assert.match(await text(page.locator('[data-test=wechat-state]')), /^not linked/)
+  await context.close()
+})
