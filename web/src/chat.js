@@ -176,11 +176,22 @@ export function createChat() {
     const c = conv(id)
     const page = await api(`/v1/chat/conversations/${id}/messages`, { query: { limit: 100 } })
     merge(id, page.results)
+    if (!c.loaded) conv(id).hasEarlier = !!page.previous // (through the reactive proxy)
     if (!c.loaded) {
       c.loaded = true
       // anything that arrived between the page and now
       raw({ type: 'resume', conversation_id: Number(id), after: c.lastId })
     }
+    return c
+  }
+
+  /** The page of messages before the oldest one shown. */
+  async function loadEarlier(id) {
+    const c = conv(id)
+    if (!c.messages.length) return c
+    const page = await api(`/v1/chat/conversations/${id}/messages`, { query: { before: c.messages[0].id, limit: 50 } })
+    merge(id, page.results)
+    conv(id).hasEarlier = !!page.previous
     return c
   }
 
@@ -198,5 +209,5 @@ export function createChat() {
   // for tests and debugging: drop the socket as a network failure would
   function drop() { if (ws) ws.close(4000, 'dropped') }
 
-  return { state, start, stop, load, send, read, drop, on: (fn) => (listeners.add(fn), () => listeners.delete(fn)) }
+  return { state, start, stop, load, loadEarlier, send, read, drop, on: (fn) => (listeners.add(fn), () => listeners.delete(fn)) }
 }

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { launch, newPage, newUser, makeExpert, signIn, shot, until, PHONE, DESKTOP } from './helpers.js'
+import { api, launch, login, newPage, newUser, makeExpert, signIn, shot, until, PHONE, DESKTOP } from './helpers.js'
 
 let browser
 before(async () => { browser = await launch() })
@@ -92,5 +92,31 @@ test('a traveller and an expert chat live both ways, and a dropped connection re
   assert.deepEqual(await bodies(t.page), all)
   await shot(e.page, 'chat-desktop')
   await e.context.close()
+  await t.context.close()
+})
+
+test('a long conversation opens on its newest messages and loads the earlier ones on demand', async () => {
+  const expert = await newUser('expert', `Expert ${Date.now().toString(36)}`)
+  await makeExpert(expert)
+  const traveller = await newUser('trav', 'Long Talker')
+  const token = await login(traveller.account, traveller.password)
+  const conversation = await api('/v1/chat/conversations', { method: 'POST', body: { expert_id: expert.id }, token })
+  for (let n = 1; n <= 120; n++) {
+    await api(`/v1/chat/conversations/${conversation.id}/messages`, { method: 'POST', body: { body: `message ${n}` }, token })
+  }
+
+  const t = await newPage(browser, DESKTOP)
+  await signIn(t.page, traveller)
+  await t.page.goto(`/chat/${conversation.id}`)
+  await t.page.locator('[data-test=messages]').getByText('message 120', { exact: true }).waitFor()
+  let shown = await bodies(t.page)
+  assert.equal(shown.length, 100)
+  assert.equal(shown[0], 'message 21')
+
+  await t.page.getByRole('button', { name: 'Load earlier messages' }).click()
+  await t.page.locator('[data-test=messages]').getByText('message 1', { exact: true }).waitFor()
+  shown = await bodies(t.page)
+  assert.deepEqual(shown, Array.from({ length: 120 }, (_, i) => `message ${i + 1}`))
+  assert.equal(await t.page.getByRole('button', { name: 'Load earlier messages' }).count(), 0, 'nothing earlier is left')
   await t.context.close()
 })
