@@ -93,3 +93,38 @@ test('an admin finds a user, grants them the expert role, and disables and enabl
   await a.context.close()
   await u.context.close()
 })
+
+test('an admin creates a role, grants it a permission, and deletes it; a bad name is named at its field', async () => {
+  const a = await newPage(browser, DESKTOP)
+  await signIn(a.page, { account: ADMIN.account, password: ADMIN.password })
+  await a.page.goto('/admin/roles')
+  await a.page.locator('[data-role-tab=traveller]').waitFor()
+  const form = a.page.locator('[data-test=new-role]')
+
+  await form.locator('input[name=name]').fill('Tour Guide!')
+  await form.getByRole('button', { name: 'Create role' }).click()
+  await form.locator('[data-field-error=name]').waitFor()
+
+  const name = `guide_${Date.now().toString(36)}`
+  await form.locator('input[name=name]').fill(name)
+  await form.locator('input[name=description]').fill('Leads tours')
+  await form.getByRole('button', { name: 'Create role' }).click()
+  await a.page.locator(`[data-role-tab=${name}][aria-selected=true]`).waitFor()
+  const perm = a.page.locator(`[data-role=${name}] [data-perm="GET /v1/users"] input`)
+  assert.equal(await perm.isChecked(), false, 'a new role holds nothing')
+  await perm.check()
+  await until(a.page, (n) => !document.querySelector(`[data-role=${n}] .perm small.muted`)?.textContent.includes('saving'), name)
+
+  // the grant is stored: it is there after a reload
+  await a.page.reload()
+  await a.page.locator(`[data-role-tab=${name}]`).click()
+  await a.page.locator(`[data-role=${name}]`).waitFor()
+  await until(a.page, (n) => document.querySelector(`[data-role=${n}] [data-perm="GET /v1/users"] input`)?.checked, name)
+
+  a.page.once('dialog', (d) => d.accept())
+  await a.page.locator('[data-test=delete-role]').click()
+  await a.page.locator(`[data-role-tab=${name}]`).waitFor({ state: 'detached' })
+  assert.equal(await a.page.locator('[data-role-tab=traveller]').getAttribute('aria-selected'), 'true')
+  assert.equal(await a.page.locator('[data-test=delete-role]').count(), 0, 'a built-in role cannot be deleted')
+  await a.context.close()
+})
