@@ -1,12 +1,11 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use shared::ApiError;
-use shared::db;
 use shared::json::Json;
 
-use super::{ensure_unique, validate};
+use super::update::UpdateResource;
 use crate::context::RbacContext;
-use crate::models::{Resource, ResourceChanges};
+use crate::models::Resource;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,32 +27,13 @@ pub async fn replace_resource(
     id: web::Path<i64>,
     body: Json<ReplaceResource>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let body = body.into_inner();
-    let fields = validate(Some(&body.name), Some(&body.pattern), Some(&body.category))?;
-    let resource = ctx
-        .db()
-        .run(move |conn| {
-            db::write_transaction(conn, |conn| {
-                Resource::find(conn, id)?;
-                ensure_unique(conn, Some(id), &fields)?;
-                Resource::update(
-                    conn,
-                    id,
-                    &ResourceChanges {
-                        name: fields.name,
-                        pattern_key: fields.pattern.as_ref().map(|p| p.key().to_owned()),
-                        pattern: fields.pattern.map(|p| p.as_str().to_owned()),
-                        category: fields.category.map(|c| c.as_str().to_owned()),
-                        description: Some(body.description.trim().to_owned()),
-                        is_public: Some(body.is_public),
-                        updated_at: Some(shared::time::now()),
-                    },
-                )?;
-                Resource::find(conn, id)
-            })
-        })
-        .await?;
-    ctx.policy_changed().await;
-    Ok(HttpResponse::Ok().json(resource))
+    let every_field = UpdateResource {
+        name: Some(body.name),
+        pattern: Some(body.pattern),
+        category: Some(body.category),
+        description: Some(body.description),
+        is_public: Some(body.is_public),
+    };
+    super::update::apply(&ctx, id.into_inner(), every_field).await
 }

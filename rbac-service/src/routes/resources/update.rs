@@ -11,11 +11,11 @@ use crate::models::{Resource, ResourceChanges};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateResource {
-    name: Option<String>,
-    pattern: Option<String>,
-    category: Option<String>,
-    description: Option<String>,
-    is_public: Option<bool>,
+    pub(super) name: Option<String>,
+    pub(super) pattern: Option<String>,
+    pub(super) category: Option<String>,
+    pub(super) description: Option<String>,
+    pub(super) is_public: Option<bool>,
 }
 
 /// `PATCH /v1/resources/{id}`: changes the given fields.
@@ -28,8 +28,16 @@ pub async fn update_resource(
     id: web::Path<i64>,
     body: Json<UpdateResource>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let body = body.into_inner();
+    apply(&ctx, id.into_inner(), body.into_inner()).await
+}
+
+/// Changes the fields `body` names (`PUT` names them all), checked as a whole, and tells the
+/// gateways.
+pub(super) async fn apply(
+    ctx: &RbacContext,
+    id: i64,
+    body: UpdateResource,
+) -> Result<HttpResponse, ApiError> {
     let fields = validate(
         body.name.as_deref(),
         body.pattern.as_deref(),
