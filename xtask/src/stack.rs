@@ -56,7 +56,7 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         build.args(["-p", service]);
     }
     exec(build)?;
-    install_docs_assets(root);
+    crate::web::install_docs_assets(root);
     Ok(target_dir(root).join("debug"))
 }
 
@@ -366,26 +366,4 @@ fn wechat_env(
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect())
-}
-
-/// The API docs page's assets come from npm; without npm the page is missing its assets.
-pub fn install_docs_assets(root: &Path) {
-    if root.join("docs/node_modules/swagger-ui-dist").is_dir() {
-        return;
-    }
-    if !install::on_path("npm") {
-        eprintln!("xtask: npm not found; /docs will lack its assets (install Node.js and npm)");
-        return;
-    }
-    let mut npm = Command::new("npm");
-    npm.current_dir(root.join("docs")).args([
-        "ci",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        "--loglevel=error",
-    ]);
-    if let Err(err) = exec(npm) {
-        eprintln!("xtask: {err}; /docs will lack its assets");
-    }
 }

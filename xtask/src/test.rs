@@ -48,7 +48,7 @@ pub fn run(args: &[String]) -> Result {
         ]))?;
     }
     install::ensure(&[REDIS, NGINX], |t| install::on_path(t.program))?;
-    crate::stack::install_docs_assets(&root());
+    crate::web::install_docs_assets(&root());
 
     step("tests on SQLite");
     let mut sqlite = cargo_in_root(&["test"]);

@@ -1,5 +1,5 @@
 //! The web UI in `web/`: npm installs its locked dependencies, Vite builds it into
-//! `web/dist`, and nginx serves that directory.
+//! `web/dist`, and nginx serves that directory. Also the npm assets of the `/docs` page.
 
 use std::path::Path;
 use std::process::Command;
@@ -24,13 +24,30 @@ pub fn build(root: &Path) -> Result {
         &web.join("package-lock.json"),
     ) {
         eprintln!("xtask: installing the web UI's npm packages");
-        exec(npm(
-            &web,
-            &["ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-        ))?;
+        exec(npm_ci(&web))?;
     }
     eprintln!("xtask: building the web UI");
     exec(npm(&web, &["run", "build", "--silent"]))
+}
+
+/// The API docs page's assets (Swagger UI) come from npm too; without npm the page lacks
+/// them, and nothing else.
+pub fn install_docs_assets(root: &Path) {
+    if root.join("docs/node_modules/swagger-ui-dist").is_dir() {
+        return;
+    }
+    if !install::on_path("npm") {
+        eprintln!("xtask: npm not found; /docs will lack its assets (install Node.js and npm)");
+        return;
+    }
+    if let Err(err) = exec(npm_ci(&root.join("docs"))) {
+        eprintln!("xtask: {err}; /docs will lack its assets");
+    }
+}
+
+/// The locked dependencies, installed without running their scripts.
+fn npm_ci(dir: &Path) -> Command {
+    npm(dir, &["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
 }
 
 /// Vite needs Node.js 20.19 or later; an older one fails with obscure errors.
