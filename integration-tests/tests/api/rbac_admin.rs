@@ -78,6 +78,117 @@ async fn resources_are_validated_and_unique_by_name_and_route() {
 }
 
 #[tokio::test]
+async fn patch_changes_the_named_fields_of_a_resource_and_put_replaces_them_all() {
+    let stack = Stack::start().await;
+    let reviews = post(&stack, "/v1/resources", json!({ "name": "trip-reviews", "pattern": "/v1/trips/{id}/reviews", "category": "content", "description": "Reviews" })).await.1;
+    post(
+        &stack,
+        "/v1/resources",
+        json!({ "name": "trip-photos", "pattern": "/v1/trips/{id}/photos", "category": "content" }),
+    )
+    .await;
+    let path = format!("/v1/resources/{}", reviews["id"]);
+    let call = |method: Method, path: String, body: Value| {
+        let stack = &stack;
+        async move {
+            stack
+                .call(0, method, &path, Some(&stack.admin_token), Some(body))
+                .await
+        }
+    };
+
+    let (status, patched) = call(
+        Method::PATCH,
+        path.clone(),
+        json!({ "description": "  Trip reviews  " }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["description"], "Trip reviews");
+    assert_eq!(
+        patched["pattern"], "/v1/trips/{id}/reviews",
+        "untouched fields stay"
+    );
+    assert_eq!(patched["category"], "content");
+
+    let (status, replaced) = call(
+        Method::PUT,
+        path.clone(),
+        json!({ "name": "reviews", "pattern": "/v1/reviews/{id}", "category": "marketing", "description": "", "is_public": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(
+        (
+            &replaced["name"],
+            &replaced["pattern"],
+            &replaced["category"],
+            &replaced["description"],
+            &replaced["is_public"]
+        ),
+        (
+            &json!("reviews"),
+            &json!("/v1/reviews/{id}"),
+            &json!("marketing"),
+            &json!(""),
+            &json!(true)
+        )
+    );
+
+    // PUT needs every field; both reject bad values, clashes and unknown ids
+    let cases = [
+        (
+            Method::PUT,
+            path.clone(),
+            json!({ "name": "reviews", "pattern": "/v1/reviews/{id}", "category": "marketing", "description": "" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            Method::PUT,
+            path.clone(),
+            json!({ "name": "r", "pattern": "reviews", "category": "food", "description": "", "is_public": false }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            Method::PATCH,
+            path.clone(),
+            json!({ "category": "food" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            Method::PATCH,
+            path.clone(),
+            json!({ "name": "trip-photos" }),
+            StatusCode::CONFLICT,
+            "name_taken",
+        ),
+        (
+            Method::PUT,
+            "/v1/resources/999999".to_owned(),
+            json!({ "name": "ghost", "pattern": "/v1/ghost", "category": "other", "description": "", "is_public": false }),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ];
+    for (method, path, body, expected, code) in cases {
+        let (status, response) = call(method.clone(), path.clone(), body.clone()).await;
+        assert_eq!(status, expected, "{method} {path} {body}: {response}");
+        assert_eq!(
+            error_code(&response),
+            code,
+            "{method} {path} {body}: {response}"
+        );
+    }
+    let (_, unchanged) = stack
+        .call(0, Method::GET, &path, Some(&stack.admin_token), None)
+        .await;
+    assert_eq!(unchanged, replaced, "refused changes left nothing behind");
+}
+
+#[tokio::test]
 async fn permissions_need_a_real_resource_and_a_known_method_once() {
     let stack = Stack::start().await;
     let resource = post(&stack, "/v1/resources", json!({ "name": "trip-reviews", "pattern": "/v1/trips/{id}/reviews", "category": "content" })).await.1;
