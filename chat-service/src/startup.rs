@@ -1,11 +1,13 @@
 //! Building and running chat-service: connect, migrate, start the fan-out and upkeep
 //! tasks, serve.
 
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{HttpServer, web};
+use anyhow::Context;
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
@@ -47,6 +49,14 @@ pub struct Stopper {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.bind_addr)
+            .with_context(|| format!("binding BIND_ADDR={}", settings.bind_addr))?;
+        Self::build_on(listener, settings).await
+    }
+
+    /// The service on a listener bound beforehand, for a caller that must know the port
+    /// before the service is built (`settings.bind_addr` is not used).
+    pub async fn build_on(listener: TcpListener, settings: Settings) -> anyhow::Result<Self> {
         let db = Db::open(
             settings.database_url.clone(),
             settings.database_pool_size,
@@ -83,7 +93,7 @@ impl Application {
 
         let data = web::Data::from(ctx.clone());
         let internal_token = settings.internal_token.clone();
-        let (listener, port) = shared::server::bind(&settings.bind_addr)?;
+        let port = listener.local_addr()?.port();
         let user_timeout = socket.tcp_user_timeout;
         let server = HttpServer::new(move || {
             shared::server::app(data.clone(), internal_token.clone(), routes::config)

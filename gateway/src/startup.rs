@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use anyhow::Context;
 use shared::redis::Redis;
 
 use crate::auth::jwks::KeySet;
@@ -41,6 +42,14 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.bind_addr)
+            .with_context(|| format!("binding BIND_ADDR={}", settings.bind_addr))?;
+        Self::build_on(listener, settings).await
+    }
+
+    /// The service on a listener bound beforehand, for a caller that must know the port
+    /// before the service is built (`settings.bind_addr` is not used).
+    pub async fn build_on(listener: TcpListener, settings: Settings) -> anyhow::Result<Self> {
         let redis = Redis::connect(&settings.redis)?;
         let keys = KeySet::new(&settings.services.auth);
         keys.spawn_refresher(upstream_client(&settings), settings.jwks_refresh_interval);
@@ -78,7 +87,6 @@ impl Application {
             trusted_proxies: settings.trusted_proxies,
         });
 
-        let listener = TcpListener::bind(&settings.bind_addr)?;
         let port = listener.local_addr()?.port();
         let client_settings = settings.clone();
         let redis = state.redis.clone();

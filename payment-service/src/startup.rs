@@ -1,11 +1,13 @@
 //! Building and running payment-service: connect, migrate, load the Alipay keys, serve,
 //! and run the background jobs beside the server.
 
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
+use anyhow::Context;
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
@@ -32,6 +34,14 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.bind_addr)
+            .with_context(|| format!("binding BIND_ADDR={}", settings.bind_addr))?;
+        Self::build_on(listener, settings).await
+    }
+
+    /// The service on a listener bound beforehand, for a caller that must know the port
+    /// before the service is built (`settings.bind_addr` is not used).
+    pub async fn build_on(listener: TcpListener, settings: Settings) -> anyhow::Result<Self> {
         let db = Db::open(
             settings.database_url.clone(),
             settings.database_pool_size,
@@ -65,7 +75,7 @@ impl Application {
         let jobs = Jobs::new(context.clone());
         let data = web::Data::from(context);
         let internal_token = settings.internal_token.clone();
-        let (listener, port) = shared::server::bind(&settings.bind_addr)?;
+        let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             shared::server::app(data.clone(), internal_token.clone(), routes::config)
         })

@@ -19,17 +19,15 @@ use tempfile::TempDir;
 
 use crate::config::RedisSettings;
 
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
-}
+/// A base URL where a connection is refused at once, for a service that is down. Port 1
+/// is privileged and nothing listens there; a port merely found free could be taken by
+/// another test's server at any moment.
+pub const REFUSING_URL: &str = "http://127.0.0.1:1";
 
-/// A free port held open until [`ReservedPort::release`], so that nothing binding port 0
-/// meanwhile (another test, another service) can take it: for a server whose address must
-/// be known before it starts.
+/// A free port held open, so that nothing binding port 0 meanwhile (another test, another
+/// service) can take it: for a server whose address must be known before it starts. An
+/// in-process server is handed the listener itself ([`ReservedPort::into_listener`]); only
+/// a separate process (nginx) needs the port released, just before it binds.
 pub struct ReservedPort {
     listener: TcpListener,
     port: u16,
@@ -46,7 +44,12 @@ impl ReservedPort {
         self.port
     }
 
-    /// Frees the port for the server about to bind it.
+    /// The bound listener, for a server that can take one: no moment when the port is free.
+    pub fn into_listener(self) -> TcpListener {
+        self.listener
+    }
+
+    /// Frees the port for the process about to bind it.
     pub fn release(self) -> u16 {
         drop(self.listener);
         self.port
@@ -102,11 +105,14 @@ pub struct RedisServer {
 impl RedisServer {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir for redis");
+        // Held until redis-server is spawned, so no other test's port 0 lands on it first.
+        let reservation = ReservedPort::new();
         let mut server = Self {
-            port: free_port(),
+            port: reservation.port(),
             dir,
             wrapper: None,
         };
+        reservation.release();
         server.spawn();
         server
     }

@@ -295,12 +295,11 @@ mod tests {
 
     #[tokio::test]
     async fn transport_errors_never_carry_the_secret() {
-        let port = shared::testing::free_port();
         let client = WeChatClient::new(&WeChatSettings {
             appid: "wx-app".into(),
             secret: Secret::new("the-app-secret-value"),
-            open_base: "http://127.0.0.1:1".into(),
-            api_base: format!("http://127.0.0.1:{port}"),
+            open_base: shared::testing::REFUSING_URL.into(),
+            api_base: shared::testing::REFUSING_URL.into(),
             redirect_uri: "http://127.0.0.1/cb".into(),
             timeout: Duration::from_secs(2),
         })

@@ -144,7 +144,7 @@ async fn a_wrong_account_and_a_wrong_password_look_the_same() {
 
 #[tokio::test]
 async fn unknown_routes_versions_and_methods_get_json_errors() {
-    let dead = format!("http://127.0.0.1:{}", shared::testing::free_port());
+    let dead = shared::testing::REFUSING_URL.to_owned();
     let stack = Stack::start_with(StackOptions {
         extra_routes: vec![("/v1/trips/*".into(), dead)],
         ..Default::default()

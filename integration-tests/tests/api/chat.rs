@@ -43,25 +43,29 @@ impl Chat {
         })
         .await;
         let db = TestDatabase::new();
-        for port in reserved.into_iter().map(ReservedPort::release) {
-            let app = chat_service::Application::build(chat_service::Settings {
-                bind_addr: format!("127.0.0.1:{port}"),
-                workers: 1,
-                database_url: db.url.clone(),
-                database_pool_size: 4,
-                redis: stack.redis_settings.clone(),
-                internal_token: Secret::new(stack.internal_token.clone()),
-                directory: chat_service::config::DirectorySettings {
-                    rbac_service_url: stack.rbac_url.clone(),
-                    auth_service_url: stack.auth_url.clone(),
-                    cache_ttl: Duration::from_millis(100),
-                    timeout: Duration::from_secs(2),
+        for reservation in reserved {
+            let bind_addr = format!("127.0.0.1:{}", reservation.port());
+            let app = chat_service::Application::build_on(
+                reservation.into_listener(),
+                chat_service::Settings {
+                    bind_addr,
+                    workers: 1,
+                    database_url: db.url.clone(),
+                    database_pool_size: 4,
+                    redis: stack.redis_settings.clone(),
+                    internal_token: Secret::new(stack.internal_token.clone()),
+                    directory: chat_service::config::DirectorySettings {
+                        rbac_service_url: stack.rbac_url.clone(),
+                        auth_service_url: stack.auth_url.clone(),
+                        cache_ttl: Duration::from_millis(100),
+                        timeout: Duration::from_secs(2),
+                    },
+                    socket: chat_service::config::SocketSettings {
+                        session_check_interval: Duration::from_millis(100),
+                        ..Default::default()
+                    },
                 },
-                socket: chat_service::config::SocketSettings {
-                    session_check_interval: Duration::from_millis(100),
-                    ..Default::default()
-                },
-            })
+            )
             .await
             .expect("chat-service starts");
             tokio::spawn(app.run_until_stopped());

@@ -169,7 +169,7 @@ impl Stack {
             (None, None)
         };
         // Services a test does not start are routed to a closed port (503).
-        let absent = format!("http://127.0.0.1:{}", shared::testing::free_port());
+        let absent = shared::testing::REFUSING_URL.to_owned();
         let services = gateway::config::ServiceUrls {
             auth: auth_url.clone(),
             rbac: rbac_url.clone(),
@@ -204,24 +204,27 @@ impl Stack {
                 }
                 routes
             };
-            let port = reservation.release();
-            let app = gateway::Application::build(gateway::Settings {
-                bind_addr: format!("127.0.0.1:{port}"),
-                workers: 1,
-                redis: redis_settings.clone(),
-                internal_token: Secret::new(internal_token.clone()),
-                services: services.clone(),
-                routes,
-                jwt_issuer: shared::token::DEFAULT_ISSUER.into(),
-                jwt_audience: shared::token::DEFAULT_AUDIENCE.into(),
-                jwt_leeway: Duration::from_secs(30),
-                jwks_refresh_interval: Duration::from_secs(300),
-                upstream_timeout: Duration::from_secs(10),
-                trusted_proxies: 1,
-                rate_limits: options.rate_limits.clone(),
-                policy_pubsub: options.policy_pubsub,
-                docs_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../docs").into(),
-            })
+            let bind_addr = format!("127.0.0.1:{}", reservation.port());
+            let app = gateway::Application::build_on(
+                reservation.into_listener(),
+                gateway::Settings {
+                    bind_addr,
+                    workers: 1,
+                    redis: redis_settings.clone(),
+                    internal_token: Secret::new(internal_token.clone()),
+                    services: services.clone(),
+                    routes,
+                    jwt_issuer: shared::token::DEFAULT_ISSUER.into(),
+                    jwt_audience: shared::token::DEFAULT_AUDIENCE.into(),
+                    jwt_leeway: Duration::from_secs(30),
+                    jwks_refresh_interval: Duration::from_secs(300),
+                    upstream_timeout: Duration::from_secs(10),
+                    trusted_proxies: 1,
+                    rate_limits: options.rate_limits.clone(),
+                    policy_pubsub: options.policy_pubsub,
+                    docs_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../docs").into(),
+                },
+            )
             .await
             .expect("gateway starts");
             gateways.push(format!("http://127.0.0.1:{}", app.port()));
@@ -657,11 +660,13 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start(gateways: &[&str]) -> Self {
-        Self::start_on(shared::testing::free_port(), gateways)
+        Self::start_on(ReservedPort::new(), gateways)
     }
 
-    /// nginx on `port` (for a public URL that must be known before the stack starts).
-    pub fn start_on(port: u16, gateways: &[&str]) -> Self {
+    /// nginx on a reserved port (for a public URL that must be known before the stack
+    /// starts), released only as nginx is spawned.
+    pub fn start_on(reservation: ReservedPort, gateways: &[&str]) -> Self {
+        let port = reservation.port();
         let dir = tempfile::tempdir().unwrap();
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let servers: Vec<String> = gateways
@@ -684,6 +689,7 @@ impl Nginx {
             .find(|p| std::path::Path::new(p).exists())
             .unwrap_or("nginx");
         let conf_path = dir.path().join("nginx.conf").display().to_string();
+        reservation.release();
         let child = shared::testing::spawn_tied(
             nginx,
             &[
@@ -697,9 +703,15 @@ impl Nginx {
                 "daemon off;",
             ],
         );
+        // nginx writes its pid file only once its port is bound: a port someone else took
+        // in the meantime fails here instead of sending the test to a stranger.
+        let pid_file = dir.path().join("nginx.pid");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nginx did not start");
+        while !pid_file.exists() || std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Self {

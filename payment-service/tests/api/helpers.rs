@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use shared::config::Secret;
 use shared::db::Db;
-use shared::testing::{RedisServer, TestDatabase};
+use shared::testing::{RedisServer, ReservedPort, TestDatabase};
 
 use crate::fake_recommend::{FakeRecommend, TRIP};
 
@@ -32,7 +32,6 @@ pub struct TestOptions {
     pub payment_timeout: Duration,
     /// Where Alipay sends notifications and returns (default: the service itself).
     pub public_base: Option<String>,
-    pub bind_addr: String,
 }
 
 impl Default for TestOptions {
@@ -40,7 +39,6 @@ impl Default for TestOptions {
         Self {
             payment_timeout: Duration::from_secs(30 * 60),
             public_base: None,
-            bind_addr: "127.0.0.1:0".into(),
         }
     }
 }
@@ -74,12 +72,9 @@ impl TestApp {
         fake.retry_delay = Duration::from_millis(20);
         let alipay = FakeAlipay::start(fake).expect("fake Alipay starts");
 
-        let listener_port = shared::testing::free_port();
-        let bind_addr = if options.bind_addr == "127.0.0.1:0" {
-            format!("127.0.0.1:{listener_port}")
-        } else {
-            options.bind_addr.clone()
-        };
+        // The notify and return URLs name the service's own port: bound before it is built.
+        let reservation = ReservedPort::new();
+        let bind_addr = format!("127.0.0.1:{}", reservation.port());
         let own_base = format!("http://{bind_addr}");
         let public_base = options.public_base.clone().unwrap_or(own_base.clone());
         let settings = payment_service::Settings {
@@ -108,7 +103,7 @@ impl TestApp {
                 timeout: Duration::from_secs(5),
             }),
         };
-        let app = payment_service::Application::build(settings)
+        let app = payment_service::Application::build_on(reservation.into_listener(), settings)
             .await
             .expect("payment-service starts");
         let base = format!("http://127.0.0.1:{}", app.port());

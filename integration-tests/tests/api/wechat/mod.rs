@@ -57,7 +57,8 @@ impl World {
             "127.0.0.1:0",
         )
         .unwrap();
-        let port = shared::testing::free_port();
+        let reservation = shared::testing::ReservedPort::new();
+        let port = reservation.port();
         let wechat = auth_service::config::WeChatSettings {
             appid: fake.settings().appid.clone(),
             secret: shared::config::Secret::new(
@@ -75,7 +76,7 @@ impl World {
             ..Default::default()
         })
         .await;
-        let nginx = Nginx::start_on(port, &[stack.gw(0), stack.gw(1)]);
+        let nginx = Nginx::start_on(reservation, &[stack.gw(0), stack.gw(1)]);
         Self { stack, fake, nginx }
     }
 
