@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{HttpServer, web};
-use anyhow::Context;
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
@@ -49,8 +48,7 @@ pub struct Stopper {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(&settings.bind_addr)
-            .with_context(|| format!("binding BIND_ADDR={}", settings.bind_addr))?;
+        let listener = shared::server::bind(&settings.bind_addr)?;
         Self::build_on(listener, settings).await
     }
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
-use anyhow::Context;
 use shared::redis::Redis;
 
 use crate::auth::jwks::KeySet;
@@ -42,8 +41,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(&settings.bind_addr)
-            .with_context(|| format!("binding BIND_ADDR={}", settings.bind_addr))?;
+        let listener = shared::server::bind(&settings.bind_addr)?;
         Self::build_on(listener, settings).await
     }
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
-use anyhow::Context;
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
@@ -34,8 +33,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(&settings.bind_addr)
-            .with_context(|| format!("binding BIND_ADDR={}", settings.bind_addr))?;
+        let listener = shared::server::bind(&settings.bind_addr)?;
         Self::build_on(listener, settings).await
     }
 

@@ -47,7 +47,8 @@ impl Application {
         }
 
         let internal_token = settings.internal_token.clone();
-        let (listener, port) = shared::server::bind(&settings.bind_addr)?;
+        let listener = shared::server::bind(&settings.bind_addr)?;
+        let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             shared::server::app(context.clone(), internal_token.clone(), routes::config)
         })

@@ -45,7 +45,8 @@ impl Application {
             min_profile: settings.min_profile,
         });
         let internal_token = settings.internal_token.clone();
-        let (listener, port) = shared::server::bind(&settings.bind_addr)?;
+        let listener = shared::server::bind(&settings.bind_addr)?;
+        let port = listener.local_addr()?.port();
         let app_context = context.clone();
         let server = HttpServer::new(move || {
             shared::server::app(app_context.clone(), internal_token.clone(), routes::config)

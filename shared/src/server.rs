@@ -43,9 +43,7 @@ pub fn app<T: 'static>(
         .configure(routes)
 }
 
-/// The listener on `addr` and its port (tests bind port 0 and read the one they got).
-pub fn bind(addr: &str) -> std::io::Result<(TcpListener, u16)> {
-    let listener = TcpListener::bind(addr)?;
-    let port = listener.local_addr()?.port();
-    Ok((listener, port))
+/// The listener on `addr` (a service's `BIND_ADDR`), named in the error when it is taken.
+pub fn bind(addr: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).map_err(|err| anyhow::anyhow!("binding BIND_ADDR={addr}: {err}"))
 }
