@@ -62,6 +62,20 @@ impl Default for ReservedPort {
     }
 }
 
+/// Asserts DESIGN's JSON error shape (`error.code`, `error.message`, `error.details`) and
+/// returns the code.
+pub fn error_code(body: &serde_json::Value) -> &str {
+    assert!(
+        body["error"]["message"].is_string(),
+        "not the error shape: {body}"
+    );
+    assert!(
+        body["error"]["details"].is_object(),
+        "not the error shape: {body}"
+    );
+    body["error"]["code"].as_str().expect("error code")
+}
+
 /// A key prefix no other test in this process uses.
 pub fn unique_prefix() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);

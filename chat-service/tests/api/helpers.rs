@@ -15,6 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::config::{RedisSettings, Secret};
+pub use shared::testing::error_code;
 use shared::testing::{RedisServer, TestDatabase, unique_prefix};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
@@ -381,19 +382,6 @@ pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
-}
-
-/// Asserts DESIGN's error shape and returns the code.
-pub fn error_code(body: &Value) -> &str {
-    assert!(
-        body["error"]["message"].is_string(),
-        "not the error shape: {body}"
-    );
-    assert!(
-        body["error"]["details"].is_object(),
-        "not the error shape: {body}"
-    );
-    body["error"]["code"].as_str().expect("error code")
 }
 
 /// A chat socket as a client sees it. Frames skipped while waiting for a frame of some

@@ -10,6 +10,7 @@ use gateway::ratelimit::{Rate, RateLimits};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::config::{RedisSettings, Secret};
+pub use shared::testing::error_code;
 use shared::testing::{RedisServer, ReservedPort, TestDatabase};
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -608,19 +609,6 @@ fn start_echo() -> String {
     .run();
     tokio::spawn(server);
     format!("http://127.0.0.1:{port}")
-}
-
-/// Asserts the common error shape and returns the code.
-pub fn error_code(body: &Value) -> &str {
-    assert!(
-        body["error"]["message"].is_string(),
-        "not the error shape: {body}"
-    );
-    assert!(
-        body["error"]["details"].is_object(),
-        "not the error shape: {body}"
-    );
-    body["error"]["code"].as_str().expect("error code")
 }
 
 /// One HTTP/1.1 exchange with the path sent exactly as given (HTTP clients resolve `..`

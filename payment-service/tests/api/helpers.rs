@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use shared::config::Secret;
 use shared::db::Db;
+pub use shared::testing::error_code;
 use shared::testing::{RedisServer, ReservedPort, TestDatabase};
 
 use crate::fake_recommend::{FakeRecommend, TRIP};
@@ -196,6 +197,18 @@ impl TestApp {
         body["url"].as_str().unwrap().to_owned()
     }
 
+    /// The traveller cancels their order `id`.
+    pub async fn cancel(&self, id: i64) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            &format!("/v1/orders/{id}/cancel"),
+            TRAVELLER,
+            "traveller",
+            None,
+        )
+        .await
+    }
+
     pub async fn get_order(&self, id: i64) -> Value {
         let (status, body) = self
             .call(
@@ -268,19 +281,6 @@ pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
-}
-
-/// Asserts DESIGN's error shape and returns the code.
-pub fn error_code(body: &Value) -> &str {
-    assert!(
-        body["error"]["message"].is_string(),
-        "not the error shape: {body}"
-    );
-    assert!(
-        body["error"]["details"].is_object(),
-        "not the error shape: {body}"
-    );
-    body["error"]["code"].as_str().expect("error code")
 }
 
 /// Replaces (or adds) `key` in a form.

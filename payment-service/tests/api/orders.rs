@@ -321,15 +321,7 @@ async fn a_pay_url_is_signed_for_alipay_and_only_pending_unexpired_orders_get_on
         (422, "validation_failed")
     );
 
-    let (status, body) = app
-        .call(
-            Method::POST,
-            &format!("/v1/orders/{id}/cancel"),
-            TRAVELLER,
-            "traveller",
-            None,
-        )
-        .await;
+    let (status, body) = app.cancel(id).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "closed");
     assert_eq!(body["close_reason"], "cancelled");
@@ -351,15 +343,7 @@ async fn a_pay_url_is_signed_for_alipay_and_only_pending_unexpired_orders_get_on
     assert_eq!(status, 409);
     assert_eq!(error_code(&body), "order_not_pending");
     assert_eq!(body["error"]["details"]["status"], "closed");
-    let (status, body) = app
-        .call(
-            Method::POST,
-            &format!("/v1/orders/{id}/cancel"),
-            TRAVELLER,
-            "traveller",
-            None,
-        )
-        .await;
+    let (status, body) = app.cancel(id).await;
     assert_eq!(
         (status.as_u16(), error_code(&body)),
         (409, "order_not_pending")
@@ -377,15 +361,7 @@ async fn cancelling_a_trade_paid_meanwhile_makes_the_order_paid_instead() {
             fake_alipay::Delivery::Lost,
         )
         .unwrap();
-    let (status, body) = app
-        .call(
-            Method::POST,
-            &format!("/v1/orders/{id}/cancel"),
-            TRAVELLER,
-            "traveller",
-            None,
-        )
-        .await;
+    let (status, body) = app.cancel(id).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["details"]["status"], "paid");
     assert_eq!(app.get_order(id).await["status"], "paid");
@@ -397,15 +373,7 @@ async fn alipay_being_down_leaves_a_cancel_undone_with_a_503() {
     let order = app.opened_order(TRAVELLER).await;
     let id = order["id"].as_i64().unwrap();
     app.alipay.outage("alipay.trade.close", 1);
-    let (status, body) = app
-        .call(
-            Method::POST,
-            &format!("/v1/orders/{id}/cancel"),
-            TRAVELLER,
-            "traveller",
-            None,
-        )
-        .await;
+    let (status, body) = app.cancel(id).await;
     assert_eq!(
         (status.as_u16(), error_code(&body)),
         (503, "alipay_unavailable")

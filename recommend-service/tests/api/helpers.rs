@@ -9,6 +9,7 @@ use recommend_service::{Application, Settings};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::config::Secret;
+pub use shared::testing::error_code;
 use shared::testing::{RedisServer, TestDatabase};
 
 pub const ADMIN: Who = Who::User(1, "product_admin");
@@ -180,19 +181,6 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
-}
-
-/// Asserts the common error shape and returns the code.
-pub fn error_code(body: &Value) -> &str {
-    assert!(
-        body["error"]["message"].is_string(),
-        "not the error shape: {body}"
-    );
-    assert!(
-        body["error"]["details"].is_object(),
-        "not the error shape: {body}"
-    );
-    body["error"]["code"].as_str().expect("error code")
 }
 
 /// The names of the fields a 422 names, sorted.
