@@ -1,5 +1,5 @@
 //! RSA2 against vectors made independently with openssl
-//! (`shared/fixtures/alipay/make_vectors.py`).
+//! (`fixtures/alipay/make_vectors.py`).
 
 use std::time::Duration;
 

@@ -358,13 +358,10 @@ fn user_neighbours(m: &Matrix, b: &Baselines, similarity: Similarity) -> Neighbo
 mod tests {
     use super::*;
 
-    /// The original platform's example (`shared/fixtures/phone.txt`), with phone names
+    /// The original platform's example (`fixtures/phone.txt`), with phone names
     /// numbered in order of first appearance.
     fn phones() -> (Vec<Rating>, Vec<String>) {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/fixtures/phone.txt"
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/phone.txt");
         let text = std::fs::read_to_string(path).expect("the phone fixture");
         let mut names: Vec<String> = Vec::new();
         let mut ratings = Vec::new();

@@ -80,7 +80,7 @@ async fn movielens_and_the_original_csv_import_with_placeholders_for_unknown_tri
 
     let phones = std::path::PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/phone.txt"
+        "/../fixtures/phone.txt"
     ));
     run(
         ImportArgs {
