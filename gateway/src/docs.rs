@@ -78,6 +78,12 @@ impl ApiDocs {
                 }
             }
         }
+        // Service-to-service routes are documented for their callers, not for the public:
+        // the gateway never routes them.
+        merged
+            .paths
+            .paths
+            .retain(|path, _| !path.starts_with("/internal/"));
         let json = merged.to_json().unwrap_or_else(|_| "{}".into());
         if complete && let Ok(mut cached) = self.cached.lock() {
             *cached = Some((Instant::now(), json.clone()));

@@ -130,8 +130,16 @@ impl Application {
     }
 }
 
+/// The client for everything the gateway asks of the services (forwarded requests, keys,
+/// policy, roles, API descriptions): each call carries the internal token, without which
+/// no service answers.
 fn upstream_client(settings: &Settings) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(token) = reqwest::header::HeaderValue::from_str(settings.internal_token.expose()) {
+        headers.insert(shared::identity::names::INTERNAL_TOKEN, token);
+    }
     reqwest::Client::builder()
+        .default_headers(headers)
         .connect_timeout(Duration::from_secs(2))
         .timeout(settings.upstream_timeout)
         .pool_idle_timeout(Duration::from_secs(60))

@@ -255,7 +255,10 @@ pub fn readiness(checks: &[(&str, bool)]) -> HttpResponse {
     if ready {
         HttpResponse::Ok().json(body)
     } else {
-        HttpResponse::ServiceUnavailable().json(body)
+        // Like every 503 here: when to ask again (a probe or a balancer backs off).
+        HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, 1))
+            .json(body)
     }
 }
 

@@ -458,5 +458,5 @@ async fn requests_that_did_not_come_through_the_gateway_have_no_identity() {
         .unwrap();
     let (status, body) = crate::helpers::read(response).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(error_code(&body), "unauthenticated");
+    assert_eq!(error_code(&body), "internal_token_required");
 }

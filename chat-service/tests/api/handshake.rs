@@ -108,9 +108,9 @@ async fn the_socket_answers_only_handshakes_that_came_through_the_gateway() {
     );
     match tokio_tungstenite::connect_async(url).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status().as_u16(), 403);
+            assert_eq!(response.status().as_u16(), 401);
         }
-        other => panic!("expected a 403, got {:?}", other.map(|_| ())),
+        other => panic!("expected a 401, got {:?}", other.map(|_| ())),
     }
     // The ticket was not spent.
     assert!(app.handshake(0, Some(&ticket), None).await.is_ok());

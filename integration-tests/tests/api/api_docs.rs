@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::Stack;
+use crate::helpers::{Stack, concrete};
 
 #[tokio::test]
 async fn the_gateway_serves_every_services_description_merged_and_each_documented_route_exists() {
@@ -24,12 +24,16 @@ async fn the_gateway_serves_every_services_description_merged_and_each_documente
         assert!(paths.contains_key(expected), "{expected} documented");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    let internal: Vec<&String> = paths
+        .keys()
+        .filter(|p| p.starts_with("/internal"))
+        .collect();
+    assert!(
+        internal.is_empty(),
+        "service-to-service routes are not public: {internal:?}"
+    );
     for (path, operations) in paths {
-        let concrete: String = path
-            .split('/')
-            .map(|s| if s.starts_with('{') { "1" } else { s })
-            .collect::<Vec<_>>()
-            .join("/");
+        let concrete = concrete(path);
         for method in operations.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             let (status, body) = stack.call(0, method.clone(), &concrete, None, None).await;

@@ -8,7 +8,6 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::config::Secret;
 use shared::testing::{ReservedPort, TestDatabase};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -44,31 +43,9 @@ impl Chat {
         .await;
         let db = TestDatabase::new();
         for reservation in reserved {
-            let bind_addr = format!("127.0.0.1:{}", reservation.port());
-            let app = chat_service::Application::build_on(
-                reservation.into_listener(),
-                chat_service::Settings {
-                    bind_addr,
-                    workers: 1,
-                    database_url: db.url.clone(),
-                    database_pool_size: 4,
-                    redis: stack.redis_settings.clone(),
-                    internal_token: Secret::new(stack.internal_token.clone()),
-                    directory: chat_service::config::DirectorySettings {
-                        rbac_service_url: stack.rbac_url.clone(),
-                        auth_service_url: stack.auth_url.clone(),
-                        cache_ttl: Duration::from_millis(100),
-                        timeout: Duration::from_secs(2),
-                    },
-                    socket: chat_service::config::SocketSettings {
-                        session_check_interval: Duration::from_millis(100),
-                        ..Default::default()
-                    },
-                },
-            )
-            .await
-            .expect("chat-service starts");
-            tokio::spawn(app.run_until_stopped());
+            stack
+                .start_chat_replica(reservation.into_listener(), &db)
+                .await;
         }
         Self { stack, _db: db }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Nginx, Stack, StackOptions, error_code, raw_request};
+use crate::helpers::{Nginx, Stack, StackOptions, concrete, error_code, raw_request};
 
 const ROLES: [&str; 5] = [
     "super_admin",
@@ -29,15 +29,6 @@ async fn all_pages(stack: &Stack, path: &str) -> Vec<Value> {
         next = body["next"].as_str().map(str::to_owned);
     }
     results
-}
-
-/// A concrete path for a pattern: every `{param}` becomes `1`.
-fn concrete(pattern: &str) -> String {
-    pattern
-        .split('/')
-        .map(|s| if s.starts_with('{') { "1" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 #[tokio::test]

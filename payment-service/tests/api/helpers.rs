@@ -22,16 +22,14 @@ pub const OTHER_TRAVELLER: i64 = 102;
 pub const ADMIN: i64 = 900;
 
 pub fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/../../shared/fixtures/alipay/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../fixtures/alipay/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
 }
 
 pub struct TestOptions {
     pub payment_timeout: Duration,
-    /// Where Alipay sends notifications and returns (default: the service itself).
+    /// Where Alipay sends notifications and returns (default: the service, through a
+    /// stand-in for the gateway).
     pub public_base: Option<String>,
 }
 
@@ -73,11 +71,18 @@ impl TestApp {
         fake.retry_delay = Duration::from_millis(20);
         let alipay = FakeAlipay::start(fake).expect("fake Alipay starts");
 
-        // The notify and return URLs name the service's own port: bound before it is built.
+        // The notify and return URLs name the gateway stand-in in front of the service:
+        // both ports are bound before the service is built.
         let reservation = ReservedPort::new();
         let bind_addr = format!("127.0.0.1:{}", reservation.port());
-        let own_base = format!("http://{bind_addr}");
-        let public_base = options.public_base.clone().unwrap_or(own_base.clone());
+        let standin = ReservedPort::new();
+        let standin_base = format!("http://127.0.0.1:{}", standin.port());
+        crate::gateway_standin::start(
+            standin.into_listener(),
+            format!("http://{bind_addr}"),
+            token.clone(),
+        );
+        let public_base = options.public_base.clone().unwrap_or(standin_base);
         let settings = payment_service::Settings {
             bind_addr,
             workers: 2,
@@ -232,6 +237,8 @@ impl TestApp {
     pub async fn notify_raw(&self, body: String) -> String {
         self.http
             .post(format!("{}/v1/payments/alipay/notify", self.base))
+            // As the gateway forwards Alipay's POST.
+            .header("x-waypoint-internal", &self.token)
             .header(
                 "content-type",
                 "application/x-www-form-urlencoded; charset=utf-8",

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake_recommend;
+mod gateway_standin;
 mod helpers;
 
 mod jobs;

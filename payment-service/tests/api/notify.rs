@@ -137,6 +137,7 @@ async fn forged_foreign_or_mismatched_notifications_answer_failure_and_change_no
     let not_a_form = app
         .http
         .post(format!("{}/v1/payments/alipay/notify", app.base))
+        .header("x-waypoint-internal", &app.token)
         .header("content-type", "application/json")
         .body(serde_urlencoded::to_string(&form).unwrap())
         .send()

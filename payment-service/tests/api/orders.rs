@@ -114,7 +114,7 @@ async fn bad_order_requests_are_refused_naming_the_field() {
         .unwrap();
     let (status, body) = crate::helpers::read(response).await;
     assert_eq!(status, 401);
-    assert_eq!(error_code(&body), "unauthenticated");
+    assert_eq!(error_code(&body), "internal_token_required");
 }
 
 #[tokio::test]

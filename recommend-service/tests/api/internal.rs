@@ -23,8 +23,8 @@ async fn internal_trip_lookups_answer_the_contract_shape() {
     let (status, body) = app
         .get(&format!("/internal/trips/{trip}"), Who::Outsider)
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(error_code(&body), "internal_only");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&body), "internal_token_required");
 }
 
 #[tokio::test]
@@ -105,8 +105,8 @@ async fn purchase_signals_are_idempotent_on_their_reference() {
             Some(signal),
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(error_code(&body), "internal_only");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&body), "internal_token_required");
 }
 
 #[tokio::test]

@@ -84,10 +84,13 @@ async fn ratings_need_a_signed_in_user_and_stay_private() {
     let (_, mine) = app.get("/v1/ratings", traveller(5)).await;
     let id = mine["results"][0]["id"].as_i64().unwrap();
 
-    for who in [Who::Anonymous, Who::Outsider] {
+    for (who, code) in [
+        (Who::Anonymous, "unauthenticated"),
+        (Who::Outsider, "internal_token_required"),
+    ] {
         let (status, body) = app.get("/v1/ratings", who).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(error_code(&body), "unauthenticated");
+        assert_eq!(error_code(&body), code);
     }
     assert_eq!(app.get("/v1/ratings", traveller(6)).await.1["count"], 0);
     let (status, body) = app
