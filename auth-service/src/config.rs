@@ -47,6 +47,10 @@ pub struct SessionSettings {
     pub idle_timeout: Duration,
     /// `SESSION_ABSOLUTE_LIFETIME`, default `7d`: no session lives longer.
     pub absolute_lifetime: Duration,
+    /// `SESSION_REFRESH_GRACE`, default `30s`: a refresh token just rotated still gets the
+    /// same successor this long, while the successor is unused (a retry after a lost
+    /// response is not a replay).
+    pub refresh_grace: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -182,6 +186,7 @@ impl Settings {
                     "SESSION_ABSOLUTE_LIFETIME",
                     Duration::from_secs(7 * 86_400),
                 )?,
+                refresh_grace: config::duration("SESSION_REFRESH_GRACE", Duration::from_secs(30))?,
             },
             throttle: ThrottleSettings {
                 max_failures_per_account: config::var("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,

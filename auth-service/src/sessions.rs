@@ -7,7 +7,10 @@
 //!
 //! Refresh tokens are `{sid}.{generation}.{mac}`, where the mac is an HMAC of sid and
 //! generation under a secret kept in the session. Each refresh bumps the generation; a
-//! genuine token of an older generation is a replay, and ends the session.
+//! genuine token of an older generation is a replay, and ends the session. One exception,
+//! as mature identity providers make it: the token just rotated, presented again within
+//! the grace window while its successor is still unused, is a client retrying after a lost
+//! response, and gets the same successor again (the rotation is not repeated).
 
 use std::time::Duration;
 
@@ -30,6 +33,8 @@ pub mod field {
     pub const IP: &str = "ip";
     pub const REFRESH_SECRET: &str = "rsec";
     pub const REFRESH_GENERATION: &str = "rgen";
+    /// When the generation last moved (the start of the grace window).
+    pub const REFRESH_ROTATED_MS: &str = "rrot";
 }
 
 #[derive(Clone)]
@@ -37,6 +42,7 @@ pub struct SessionStore {
     redis: Redis,
     idle: Duration,
     absolute: Duration,
+    refresh_grace: Duration,
 }
 
 /// What a refresh attempt found.
@@ -70,11 +76,12 @@ impl SessionStore {
         self.absolute
     }
 
-    pub fn new(redis: Redis, idle: Duration, absolute: Duration) -> Self {
+    pub fn new(redis: Redis, settings: &crate::config::SessionSettings) -> Self {
         Self {
             redis,
-            idle,
-            absolute,
+            idle: settings.idle_timeout,
+            absolute: settings.absolute_lifetime,
+            refresh_grace: settings.refresh_grace,
         }
     }
 
@@ -161,11 +168,13 @@ impl SessionStore {
                     .key(self.index_key(user_id))
                     .arg(generation)
                     .arg(shared::time::now_millis())
-                    .arg(sid),
+                    .arg(sid)
+                    .arg(self.refresh_grace.as_millis() as i64),
             )
             .await?;
         Ok(match outcome {
-            1 => Refresh::Rotated {
+            // Rotated now, or a retry within the grace window: either way the successor.
+            1 | 2 => Refresh::Rotated {
                 user_id,
                 session_id: sid.to_owned(),
                 refresh_token: refresh_token(sid, generation + 1, &secret),
@@ -326,25 +335,31 @@ fn parse_refresh_token(token: &str) -> Option<(&str, u64, &str)> {
     (sane && parts.next().is_none()).then_some((sid, generation, mac))
 }
 
-/// KEYS: session, user index. ARGV: presented generation, now (ms), sid.
-/// 1 rotated, 0 gone, -1 replay (session ended).
+/// KEYS: session, user index. ARGV: presented generation, now (ms), sid, grace (ms).
+/// 1 rotated, 2 a retry within the grace window (the same successor), 0 gone, -1 replay
+/// (session ended).
 static ROTATE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
     Script::new(
         r#"
-local s = redis.call('HMGET', KEYS[1], 'rgen', 'abs', 'idle')
+local s = redis.call('HMGET', KEYS[1], 'rgen', 'abs', 'idle', 'rrot')
 if not s[1] then return 0 end
-if tonumber(ARGV[1]) ~= tonumber(s[1]) then
+local presented = tonumber(ARGV[1])
+local current = tonumber(s[1])
+local now = tonumber(ARGV[2])
+if presented == current - 1 and s[4] and now - tonumber(s[4]) <= tonumber(ARGV[4]) then
+  return 2
+end
+if presented ~= current then
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[3])
   return -1
 end
-local now = tonumber(ARGV[2])
 local ttl = math.min(tonumber(s[3]), tonumber(s[2]) - now)
 if ttl <= 0 then
   redis.call('DEL', KEYS[1])
   return 0
 end
-redis.call('HSET', KEYS[1], 'rgen', tonumber(s[1]) + 1, 'seen', now)
+redis.call('HSET', KEYS[1], 'rgen', current + 1, 'seen', now, 'rrot', now)
 redis.call('PEXPIRE', KEYS[1], ttl)
 return 1
 "#,

@@ -46,11 +46,7 @@ impl Application {
             None => None,
         };
         let context = web::Data::new(AuthContext {
-            sessions: SessionStore::new(
-                redis.clone(),
-                settings.sessions.idle_timeout,
-                settings.sessions.absolute_lifetime,
-            ),
+            sessions: SessionStore::new(redis.clone(), &settings.sessions),
             throttle: LoginThrottle::new(redis.clone(), settings.throttle.clone()),
             tokens: TokenIssuer::new(key, &settings.jwt),
             db,

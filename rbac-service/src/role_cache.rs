@@ -3,14 +3,21 @@
 //! Only rbac-service writes it, and only with a compare-and-set on the user's role
 //! version: a grant writes version n+1, and a reader that loaded version n earlier can
 //! no longer overwrite it. So a grant or revocation is in force from the very next
-//! request on every gateway, and no stale set can come back. Entries expire after a
-//! while, which bounds the damage if a write is ever lost (Redis down mid-change).
+//! request on every gateway, and no stale set can come back.
+//!
+//! A change fences the entry before it commits: inside its transaction, once it knows its
+//! new version n+1, it writes `"n+1|fenced"` (readers then ask the database), and only
+//! if that succeeds does it commit; after the commit it replaces the fence with the roles.
+//! Redis failing before the commit refuses the change (503: nothing changed); failing
+//! after it leaves the fence, which sends every reader to the database until it expires.
+//! Either way no gateway can act on the old roles once the change has been answered.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::Script;
-use shared::policy::user_roles_key;
+use shared::ApiError;
+use shared::policy::{FENCED_ROLES, user_roles_key};
 use shared::redis::{Redis, RedisError};
 
 use crate::models::UserRoles;
@@ -25,28 +32,67 @@ pub async fn publish(redis: &Redis, roles: &UserRoles) -> Result<(), RedisError>
                 .key(redis.key(user_roles_key(roles.user_id)))
                 .arg(roles.version)
                 .arg(ids.join(","))
-                .arg(TTL.as_millis() as u64),
+                .arg(TTL.as_millis() as u64)
+                .arg(FENCED_ROLES),
         )
         .await
         .map(drop)
 }
 
-/// Like [`publish`], but a failure is only logged: the change itself is committed.
+/// Like [`publish`], but a failure is only logged: the change itself is committed, and
+/// the fence it left sends readers to the database until it expires.
 pub async fn publish_or_log(redis: &Redis, roles: &UserRoles) {
     if let Err(err) = publish(redis, roles).await {
-        tracing::error!(user_id = roles.user_id, error = %err, "roles cache not updated; it expires within 5 minutes");
+        tracing::error!(user_id = roles.user_id, error = %err, "roles cache not updated; readers use the database until the entry expires");
     }
 }
 
-/// KEYS: cache key. ARGV: version, comma-separated role ids, ttl ms.
-/// Writes unless the cached version is newer or equal.
+/// Fences the entry for the change to `roles` (the set about to be committed, with its
+/// new version). Called inside the change's transaction, on its blocking database thread:
+/// an error aborts the transaction, so a change Redis cannot fence never happens.
+pub fn fence_before_commit(redis: &Redis, roles: &UserRoles) -> Result<(), ApiError> {
+    let mut fence = FENCE.prepare_invoke();
+    fence
+        .key(redis.key(user_roles_key(roles.user_id)))
+        .arg(roles.version)
+        .arg(FENCED_ROLES)
+        .arg(TTL.as_millis() as u64);
+    tokio::runtime::Handle::current()
+        .block_on(redis.script::<i64>(&fence))
+        .map(drop)
+        .map_err(ApiError::from)
+}
+
+/// KEYS: cache key. ARGV: version, comma-separated role ids, ttl ms, the fence marker.
+/// Writes unless the cached version is newer, or equal and not a fence (the roles of a
+/// version replace its fence; nothing else of that version does).
 static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local current = redis.call('GET', KEYS[1])
 if current then
+  local version, rest = string.match(current, '^(-?%d+)|(.*)$')
+  version = tonumber(version)
+  if version and (version > tonumber(ARGV[1])
+      or (version == tonumber(ARGV[1]) and rest ~= ARGV[4])) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[3])
+return 1
+"#,
+    )
+});
+
+/// KEYS: cache key. ARGV: version, the fence marker, ttl ms.
+/// Fences unless a newer version is cached (then that one already supersedes ours).
+static FENCE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local current = redis.call('GET', KEYS[1])
+if current then
   local version = tonumber(string.match(current, '^(-?%d+)|'))
-  if version and version >= tonumber(ARGV[1]) then return 0 end
+  if version and version > tonumber(ARGV[1]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[3])
 return 1

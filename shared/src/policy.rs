@@ -18,7 +18,12 @@ pub fn user_roles_key(user_id: i64) -> String {
     format!("rbac:user-roles:{user_id}")
 }
 
-/// Parses a cached role set (`"{version}|{id},{id}"`) into its role ids.
+/// The value a fenced entry holds instead of role ids (`"{version}|fenced"`): a change of
+/// that version is being committed, so readers must ask rbac-service (the database).
+pub const FENCED_ROLES: &str = "fenced";
+
+/// Parses a cached role set (`"{version}|{id},{id}"`) into its role ids; a fenced entry or
+/// garbage is `None` (not cached).
 pub fn parse_cached_roles(value: &str) -> Option<Vec<i64>> {
     let (_, ids) = value.split_once('|')?;
     ids.split(',')
@@ -74,5 +79,7 @@ mod tests {
         assert_eq!(super::parse_cached_roles("0|"), Some(vec![]));
         assert_eq!(super::parse_cached_roles("junk"), None);
         assert_eq!(super::parse_cached_roles("1|x"), None);
+        let fenced = format!("4|{}", super::FENCED_ROLES);
+        assert_eq!(super::parse_cached_roles(&fenced), None);
     }
 }

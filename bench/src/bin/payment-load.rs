@@ -135,6 +135,7 @@ async fn orders_rate() {
         sessions: auth_service::config::SessionSettings {
             idle_timeout: Duration::from_secs(1800),
             absolute_lifetime: Duration::from_secs(86_400),
+            refresh_grace: Duration::from_secs(30),
         },
         throttle: auth_service::config::ThrottleSettings {
             max_failures_per_account: 5,

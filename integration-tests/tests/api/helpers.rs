@@ -28,6 +28,8 @@ pub struct StackOptions {
     /// Run on a Redis of this test alone (for tests that kill or flush it).
     pub private_redis: bool,
     pub idle_timeout: Duration,
+    /// auth-service's `SESSION_REFRESH_GRACE`.
+    pub refresh_grace: Duration,
     pub extra_routes: Vec<(String, String)>,
     /// Gateway B sends every `/v1` route to an echo server instead of the services, so
     /// decisions can be observed without side effects.
@@ -50,6 +52,7 @@ impl Default for StackOptions {
         Self {
             private_redis: false,
             idle_timeout: Duration::from_secs(30 * 60),
+            refresh_grace: Duration::from_secs(30),
             extra_routes: Vec::new(),
             echo_on_b: false,
             rate_limits: RateLimits {
@@ -71,6 +74,9 @@ pub struct Stack {
     pub http: reqwest::Client,
     pub auth_url: String,
     pub rbac_url: String,
+    /// payment- and recommend-service, when the options started them.
+    pub payment_url: Option<String>,
+    pub recommend_url: Option<String>,
     pub gateways: Vec<String>,
     pub internal_token: String,
     pub admin_token: String,
@@ -239,6 +245,8 @@ impl Stack {
                 .unwrap(),
             auth_url,
             rbac_url,
+            payment_url,
+            recommend_url,
             gateways,
             internal_token,
             admin_token: String::new(),
@@ -255,6 +263,36 @@ impl Stack {
         }
         stack.admin_token = stack.admin_session().await;
         stack
+    }
+
+    /// A chat-service replica on `listener`, using this stack's Redis, rbac- and
+    /// auth-service, and the chat database `db`.
+    pub async fn start_chat_replica(&self, listener: std::net::TcpListener, db: &TestDatabase) {
+        let bind_addr = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let app = chat_service::Application::build_on(
+            listener,
+            chat_service::Settings {
+                bind_addr,
+                workers: 1,
+                database_url: db.url.clone(),
+                database_pool_size: 4,
+                redis: self.redis_settings.clone(),
+                internal_token: Secret::new(self.internal_token.clone()),
+                directory: chat_service::config::DirectorySettings {
+                    rbac_service_url: self.rbac_url.clone(),
+                    auth_service_url: self.auth_url.clone(),
+                    cache_ttl: Duration::from_millis(100),
+                    timeout: Duration::from_secs(2),
+                },
+                socket: chat_service::config::SocketSettings {
+                    session_check_interval: Duration::from_millis(100),
+                    ..Default::default()
+                },
+            },
+        )
+        .await
+        .expect("chat-service starts");
+        tokio::spawn(app.run_until_stopped());
     }
 
     async fn wait_ready(&self, base: &str) {
@@ -414,6 +452,26 @@ impl Stack {
             .unwrap_or_else(|| panic!("no role {name}"))
     }
 
+    /// The names of the roles `user_id` holds, sorted, as the admin API lists them.
+    pub async fn role_names(&self, user_id: i64) -> Vec<String> {
+        let held = self
+            .admin(
+                Method::GET,
+                &format!("/v1/users/{user_id}/roles"),
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        let mut names: Vec<String> = held["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Gives `user_id` exactly the named roles.
     pub async fn set_roles(&self, user_id: i64, names: &[&str]) {
         let held = self
@@ -488,6 +546,7 @@ fn auth_settings(
         sessions: auth_service::config::SessionSettings {
             idle_timeout: options.idle_timeout,
             absolute_lifetime: Duration::from_secs(7 * 86_400),
+            refresh_grace: options.refresh_grace,
         },
         throttle: auth_service::config::ThrottleSettings {
             max_failures_per_account: 5,
@@ -521,12 +580,9 @@ pub fn rbac_settings(
     }
 }
 
-/// The Alipay test keys made independently with openssl (see `shared/fixtures`).
+/// The Alipay test keys made independently with openssl (see `fixtures/README.md`).
 pub fn alipay_fixture(name: &str) -> String {
-    let path = format!(
-        "{}/../../shared/fixtures/alipay/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../fixtures/alipay/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
 }
 
@@ -716,4 +772,13 @@ impl Drop for Nginx {
             shared::testing::stop_tied(child);
         }
     }
+}
+
+/// A concrete path for a route pattern: every `{param}` becomes `1`.
+pub fn concrete(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|s| if s.starts_with('{') { "1" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -442,21 +442,7 @@ async fn roles_are_granted_only_to_existing_users_and_only_known_roles() {
         (status, error_code(&body)),
         (StatusCode::CONFLICT, "already_granted")
     );
-    let held = stack
-        .admin(
-            Method::GET,
-            &format!("/v1/users/{}/roles", alice.user_id),
-            None,
-            StatusCode::OK,
-        )
-        .await;
-    let mut names: Vec<&str> = held["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
-    names.sort();
+    let names = stack.role_names(alice.user_id).await;
     assert_eq!(names, ["expert", "traveller"], "new users hold traveller");
 }
 

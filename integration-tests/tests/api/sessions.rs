@@ -2,39 +2,39 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Stack, StackOptions, error_code};
+
+async fn refresh(stack: &Stack, gateway: usize, token: &Value) -> (StatusCode, Value) {
+    stack
+        .call(
+            gateway,
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": token })),
+        )
+        .await
+}
 
 #[tokio::test]
 async fn a_refresh_token_works_once_and_its_replay_ends_the_session() {
     let stack = Stack::start().await;
     let alice = stack.sign_up_and_in("alice").await;
+    let first = json!(alice.refresh_token);
 
-    let (status, fresh) = stack
-        .call(
-            1,
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            Some(json!({ "refresh_token": alice.refresh_token })),
-        )
-        .await;
+    let (status, fresh) = refresh(&stack, 1, &first).await;
     assert_eq!(status, StatusCode::OK, "{fresh}");
     assert_eq!(fresh["token_type"], "Bearer");
-    let new_access = fresh["access_token"].as_str().unwrap();
-    assert_ne!(fresh["refresh_token"], alice.refresh_token);
+    assert_ne!(fresh["refresh_token"], first);
+    // The successor is used: from now on the first token can only be a copy.
+    let (status, next) = refresh(&stack, 0, &fresh["refresh_token"]).await;
+    assert_eq!(status, StatusCode::OK, "{next}");
+    let new_access = next["access_token"].as_str().unwrap();
     assert_eq!(stack.me(0, new_access).await, StatusCode::OK);
 
-    let (status, body) = stack
-        .call(
-            0,
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            Some(json!({ "refresh_token": alice.refresh_token })),
-        )
-        .await;
+    let (status, body) = refresh(&stack, 0, &first).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(&body), "refresh_token_reused");
     assert_eq!(
@@ -42,16 +42,55 @@ async fn a_refresh_token_works_once_and_its_replay_ends_the_session() {
         StatusCode::UNAUTHORIZED,
         "the whole session ended"
     );
-    let (status, _) = stack
-        .call(
-            0,
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            Some(json!({ "refresh_token": fresh["refresh_token"] })),
-        )
-        .await;
+    let (status, _) = refresh(&stack, 0, &next["refresh_token"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_refresh_retried_after_a_lost_response_gets_the_same_successor() {
+    let stack = Stack::start().await;
+    let alice = stack.sign_up_and_in("alice").await;
+    let first = json!(alice.refresh_token);
+
+    // The answer to this refresh never reaches the client...
+    let (status, lost) = refresh(&stack, 0, &first).await;
+    assert_eq!(status, StatusCode::OK, "{lost}");
+    // ...which tries again, on another replica: the same successor, not a replay.
+    let (status, retried) = refresh(&stack, 1, &first).await;
+    assert_eq!(status, StatusCode::OK, "{retried}");
+    assert_eq!(retried["refresh_token"], lost["refresh_token"]);
+    assert_eq!(
+        stack.me(0, retried["access_token"].as_str().unwrap()).await,
+        StatusCode::OK
+    );
+
+    // The session goes on with the successor; then the first token is spent for good.
+    let (status, next) = refresh(&stack, 1, &retried["refresh_token"]).await;
+    assert_eq!(status, StatusCode::OK, "{next}");
+    let (status, body) = refresh(&stack, 0, &first).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&body), "refresh_token_reused");
+}
+
+#[tokio::test]
+async fn a_retry_after_the_grace_window_is_a_replay() {
+    let grace = Duration::from_millis(300);
+    let stack = Stack::start_with(StackOptions {
+        refresh_grace: grace,
+        ..Default::default()
+    })
+    .await;
+    let alice = stack.sign_up_and_in("alice").await;
+    let first = json!(alice.refresh_token);
+    let (status, fresh) = refresh(&stack, 0, &first).await;
+    assert_eq!(status, StatusCode::OK, "{fresh}");
+    // However loaded the machine, this much later the window has passed.
+    tokio::time::sleep(grace * 2).await;
+    let (status, body) = refresh(&stack, 1, &first).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&body), "refresh_token_reused");
+    let (status, _) = refresh(&stack, 0, &fresh["refresh_token"]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended");
 }
 
 #[tokio::test]

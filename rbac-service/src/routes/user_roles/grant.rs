@@ -29,6 +29,7 @@ pub async fn grant_role(
     if !ctx.auth().user_exists(user_id).await? {
         return Err(ApiError::not_found("user"));
     }
+    let redis = ctx.redis().clone();
     let (role, roles) = ctx
         .db()
         .run(move |conn| {
@@ -41,7 +42,9 @@ pub async fn grant_role(
                         "The user already holds this role.",
                     ));
                 }
-                Ok((role, UserRoles::load(conn, user_id)?))
+                let roles = UserRoles::load(conn, user_id)?;
+                role_cache::fence_before_commit(&redis, &roles)?;
+                Ok((role, roles))
             })
         })
         .await?;

@@ -16,6 +16,7 @@ pub async fn revoke_role(
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (user_id, role_id) = path.into_inner();
+    let redis = ctx.redis().clone();
     let roles = ctx
         .db()
         .run(move |conn| {
@@ -26,7 +27,9 @@ pub async fn revoke_role(
                 }
                 ensure_not_last_super_admin(conn, &role.name, role_id)?;
                 UserRoles::revoke(conn, user_id, role_id)?;
-                Ok(UserRoles::load(conn, user_id)?)
+                let roles = UserRoles::load(conn, user_id)?;
+                role_cache::fence_before_commit(&redis, &roles)?;
+                Ok(roles)
             })
         })
         .await?;
