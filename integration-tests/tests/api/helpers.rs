@@ -358,6 +358,12 @@ impl Stack {
         response
     }
 
+    /// A POST as the admin, which must create (201); the created record.
+    pub async fn admin_create(&self, path: &str, body: Value) -> Value {
+        self.admin(Method::POST, path, Some(body), StatusCode::CREATED)
+            .await
+    }
+
     pub async fn register(&self, account: &str) -> i64 {
         let (status, body) = self
             .call(

@@ -53,6 +53,18 @@ pub struct ResourceChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
+impl ResourceChanges {
+    /// True when no field is named (`updated_at` aside): nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.pattern.is_none()
+            && self.pattern_key.is_none()
+            && self.category.is_none()
+            && self.description.is_none()
+            && self.is_public.is_none()
+    }
+}
+
 impl Resource {
     pub fn find(conn: &mut DbConnection, id: i64) -> Result<Resource, ApiError> {
         resources::table

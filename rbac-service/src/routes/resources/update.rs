@@ -18,7 +18,8 @@ pub struct UpdateResource {
     pub(super) is_public: Option<bool>,
 }
 
-/// `PATCH /v1/resources/{id}`: changes the given fields.
+/// `PATCH /v1/resources/{id}`: changes the given fields (none given: answers the resource
+/// unchanged).
 #[utoipa::path(patch, path = "/v1/resources/{id}", tag = "rbac", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = UpdateResource,
     responses((status = 200, body = Resource), (status = 404, body = shared::openapi::ErrorBody),
@@ -43,29 +44,31 @@ pub(super) async fn apply(
         body.pattern.as_deref(),
         body.category.as_deref(),
     )?;
-    let resource = ctx
+    let changes = ResourceChanges {
+        name: fields.name.clone(),
+        pattern_key: fields.pattern.as_ref().map(|p| p.key().to_owned()),
+        pattern: fields.pattern.as_ref().map(|p| p.as_str().to_owned()),
+        category: fields.category.map(|c| c.as_str().to_owned()),
+        description: body.description.map(|d| d.trim().to_owned()),
+        is_public: body.is_public,
+        updated_at: Some(shared::time::now()),
+    };
+    let (resource, changed) = ctx
         .db()
         .run(move |conn| {
             db::write_transaction(conn, |conn| {
-                Resource::find(conn, id)?;
+                let current = Resource::find(conn, id)?;
+                if changes.is_empty() {
+                    return Ok((current, false));
+                }
                 ensure_unique(conn, Some(id), &fields)?;
-                Resource::update(
-                    conn,
-                    id,
-                    &ResourceChanges {
-                        name: fields.name,
-                        pattern_key: fields.pattern.as_ref().map(|p| p.key().to_owned()),
-                        pattern: fields.pattern.map(|p| p.as_str().to_owned()),
-                        category: fields.category.map(|c| c.as_str().to_owned()),
-                        description: body.description.map(|d| d.trim().to_owned()),
-                        is_public: body.is_public,
-                        updated_at: Some(shared::time::now()),
-                    },
-                )?;
-                Resource::find(conn, id)
+                Resource::update(conn, id, &changes)?;
+                Ok((Resource::find(conn, id)?, true))
             })
         })
         .await?;
-    ctx.policy_changed().await;
+    if changed {
+        ctx.policy_changed().await;
+    }
     Ok(HttpResponse::Ok().json(resource))
 }
