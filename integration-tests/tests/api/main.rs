@@ -13,6 +13,7 @@ mod login_throttling;
 mod payments;
 mod rate_limits;
 mod rbac_admin;
+mod rbac_built_ins;
 mod rbac_enforcement;
 mod redis_outage;
 mod sessions;

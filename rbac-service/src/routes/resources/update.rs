@@ -7,6 +7,7 @@ use shared::json::Json;
 use super::{ensure_unique, validate};
 use crate::context::RbacContext;
 use crate::models::{Resource, ResourceChanges};
+use crate::routes::built_in_conflict;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -19,7 +20,7 @@ pub struct UpdateResource {
 }
 
 /// `PATCH /v1/resources/{id}`: changes the given fields (none given: answers the resource
-/// unchanged).
+/// unchanged). A built-in resource keeps its name, route and public flag (409).
 #[utoipa::path(patch, path = "/v1/resources/{id}", tag = "rbac", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = UpdateResource,
     responses((status = 200, body = Resource), (status = 404, body = shared::openapi::ErrorBody),
@@ -58,6 +59,9 @@ pub(super) async fn apply(
         .run(move |conn| {
             db::write_transaction(conn, |conn| {
                 let current = Resource::find(conn, id)?;
+                if current.built_in {
+                    ensure_built_in_kept(&current, &changes)?;
+                }
                 if changes.is_empty() {
                     return Ok((current, false));
                 }
@@ -71,4 +75,28 @@ pub(super) async fn apply(
         ctx.policy_changed().await;
     }
     Ok(HttpResponse::Ok().json(resource))
+}
+
+/// 409 when `changes` would rename, repoint or open up the built-in resource `current`
+/// (its description and category may change).
+fn ensure_built_in_kept(current: &Resource, changes: &ResourceChanges) -> Result<(), ApiError> {
+    let differs = |new: Option<&str>, old: &str| new.is_some_and(|new| new != old);
+    let field = if differs(changes.name.as_deref(), &current.name) {
+        "name"
+    } else if differs(changes.pattern.as_deref(), &current.pattern) {
+        "pattern"
+    } else if changes
+        .is_public
+        .is_some_and(|new| new != current.is_public)
+    {
+        "is_public"
+    } else {
+        return Ok(());
+    };
+    Err(built_in_conflict(
+        "built_in_resource",
+        &current.name,
+        "its name, route and public flag cannot change",
+    )
+    .with_details(serde_json::json!({ "field": field })))
 }
