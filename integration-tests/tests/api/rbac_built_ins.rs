@@ -9,13 +9,13 @@ use shared::testing::RedisServer;
 
 use crate::helpers::{ADMIN, ADMIN_PASSWORD, Stack, error_code};
 
-/// The first resource or permission a list answers for `query`.
+/// The first record the list at `path` answers.
 async fn first(stack: &Stack, path: &str) -> Value {
     let page = stack.admin(Method::GET, path, None, StatusCode::OK).await;
     page["results"][0].clone()
 }
 
-/// How many records a list answers for the query.
+/// How many records the list at `path` counts.
 async fn count(stack: &Stack, path: &str) -> Value {
     stack.admin(Method::GET, path, None, StatusCode::OK).await["count"].clone()
 }
