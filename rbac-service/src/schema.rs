@@ -11,6 +11,7 @@ diesel::table! {
         is_public -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        built_in -> Bool,
     }
 }
 
@@ -21,6 +22,7 @@ diesel::table! {
         method -> Text,
         is_public -> Bool,
         created_at -> Timestamp,
+        built_in -> Bool,
     }
 }
 

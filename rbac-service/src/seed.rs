@@ -5,14 +5,22 @@
 //! grant) is applied once and remembered in `seeded`, so an item an admin has since
 //! deleted or changed is never put back. Items added to this file in a later release are
 //! applied on the next start.
+//!
+//! The exception is what the platform cannot work without: the built-in resources
+//! ([`ADMIN_API`], [`SIGN_IN`]) with their seeded permissions, and super_admin's grants of
+//! the admin API. The API refuses to delete or repoint them (409), and every start
+//! restores whatever of them an older release let go missing, touching nothing else.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use shared::ApiError;
 use shared::db::{self, DbConnection};
 
 use crate::domain::{Category, RoutePattern};
-use crate::models::{NewPermission, NewResource, NewRole, Permission, Resource, Role};
-use crate::schema::seeded;
+use crate::models::{
+    NewPermission, NewResource, NewRole, Permission, Resource, ResourceChanges, Role,
+};
+use crate::schema::{permissions, resources, seeded};
 
 use Category::*;
 
@@ -48,6 +56,52 @@ const PUBLIC_POST: (&str, bool) = ("POST", true);
 const PUT: (&str, bool) = ("PUT", false);
 const PA: (&str, bool) = ("PATCH", false);
 const D: (&str, bool) = ("DELETE", false);
+
+impl SeedResource {
+    fn route(&self) -> Result<RoutePattern, ApiError> {
+        RoutePattern::parse(self.pattern).map_err(|e| anyhow_err(self.pattern, &e))
+    }
+
+    /// Inserts this resource as seeded (no permissions); its id.
+    fn insert(&self, conn: &mut DbConnection, now: NaiveDateTime) -> Result<i64, ApiError> {
+        let pattern = self.route()?;
+        Ok(Resource::insert(
+            conn,
+            &NewResource {
+                name: self.name.into(),
+                pattern: pattern.as_str().into(),
+                pattern_key: pattern.key().into(),
+                category: self.category.as_str().into(),
+                description: self.description.into(),
+                is_public: false,
+                built_in: built_in_because(self.name).is_some(),
+                created_at: now,
+                updated_at: now,
+            },
+        )?)
+    }
+
+    /// Inserts this resource's seeded permission for `method` on the stored `resource_id`.
+    fn insert_permission(
+        &self,
+        conn: &mut DbConnection,
+        resource_id: i64,
+        method: &str,
+        public: bool,
+        now: NaiveDateTime,
+    ) -> QueryResult<i64> {
+        Permission::insert(
+            conn,
+            &NewPermission {
+                resource_id,
+                method: method.into(),
+                is_public: public,
+                built_in: built_in_because(self.name).is_some(),
+                created_at: now,
+            },
+        )
+    }
+}
 
 pub const RESOURCES: &[SeedResource] = &[
     r(
@@ -381,8 +435,53 @@ const TRAVELLER: &[(&str, &str)] = &[
     ("recommendations", "GET"),
 ];
 
+/// The role that administers everything; it keeps its grants of [`ADMIN_API`].
+pub const SUPER_ADMIN: &str = "super_admin";
+
+/// Built-in resources through which the platform administers itself (users, roles,
+/// permissions, resources). super_admin's grants of them are built in too.
+pub const ADMIN_API: &[&str] = &[
+    "users",
+    "users-detail",
+    "user-roles",
+    "user-roles-detail",
+    "resources",
+    "resources-detail",
+    "permissions",
+    "permissions-detail",
+    "roles",
+    "roles-detail",
+    "role-permissions",
+    "role-permissions-detail",
+];
+
+/// Built-in resources through which people sign up, in and out.
+pub const SIGN_IN: &[&str] = &[
+    "auth-register",
+    "auth-login",
+    "auth-refresh",
+    "auth-jwks",
+    "wechat-authorize",
+    "wechat-callback",
+    "wechat-exchange",
+    "auth-me",
+    "auth-logout",
+    "auth-logout-all",
+];
+
+/// Why the seeded resource `name` is built in, or `None` when it is not.
+pub fn built_in_because(name: &str) -> Option<&'static str> {
+    if ADMIN_API.contains(&name) {
+        Some("the platform is administered through it")
+    } else if SIGN_IN.contains(&name) {
+        Some("people sign up, in or out through it")
+    } else {
+        None
+    }
+}
+
 pub const ROLES: &[(&str, &str)] = &[
-    ("super_admin", "Everything, including users and permissions"),
+    (SUPER_ADMIN, "Everything, including users and permissions"),
     ("product_admin", "Manages the trip catalog"),
     ("order_admin", "Sees all orders and refunds them"),
     ("expert", "Chats with travellers as a travel expert"),
@@ -397,7 +496,7 @@ pub fn grants() -> Vec<(&'static str, &'static str, &'static str)> {
     let mut grants = Vec::new();
     for resource in RESOURCES {
         for (method, _) in resource.methods {
-            grants.push(("super_admin", resource.name, *method));
+            grants.push((SUPER_ADMIN, resource.name, *method));
             let by_category = match resource.category {
                 Product => Some("product_admin"),
                 Order => Some("order_admin"),
@@ -439,21 +538,7 @@ pub fn apply(conn: &mut DbConnection) -> Result<bool, ApiError> {
             if first_time(conn, &format!("resource:{}", resource.name))?
                 && Resource::find_by_name(conn, resource.name)?.is_none()
             {
-                let pattern = RoutePattern::parse(resource.pattern)
-                    .map_err(|e| anyhow_err(resource.pattern, &e))?;
-                Resource::insert(
-                    conn,
-                    &NewResource {
-                        name: resource.name.into(),
-                        pattern: pattern.as_str().into(),
-                        pattern_key: pattern.key().into(),
-                        category: resource.category.as_str().into(),
-                        description: resource.description.into(),
-                        is_public: false,
-                        created_at: now,
-                        updated_at: now,
-                    },
-                )?;
+                resource.insert(conn, now)?;
                 changed = true;
             }
             for (method, public) in resource.methods {
@@ -461,15 +546,7 @@ pub fn apply(conn: &mut DbConnection) -> Result<bool, ApiError> {
                     && let Some(found) = Resource::find_by_name(conn, resource.name)?
                     && Permission::find_by(conn, found.id, method)?.is_none()
                 {
-                    Permission::insert(
-                        conn,
-                        &NewPermission {
-                            resource_id: found.id,
-                            method: (*method).into(),
-                            is_public: *public,
-                            created_at: now,
-                        },
-                    )?;
+                    resource.insert_permission(conn, found.id, method, *public, now)?;
                     changed = true;
                 }
             }
@@ -500,8 +577,105 @@ pub fn apply(conn: &mut DbConnection) -> Result<bool, ApiError> {
                 changed |= Role::grant(conn, role.id, permission.id)?;
             }
         }
+        changed |= restore_built_ins(conn, now)?;
         Ok(changed)
     })
+}
+
+/// Puts back what an older release let an admin delete or change of the built-in items:
+/// each built-in resource (found by its route, else by its name) with its name, route and
+/// public flag, its seeded permissions, and super_admin's grants of the admin API. True when
+/// anything changed.
+fn restore_built_ins(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, ApiError> {
+    let (super_admin, mut changed) = match Role::find_by_name(conn, SUPER_ADMIN)? {
+        Some(role) => (role.id, false),
+        None => {
+            let id = Role::insert(
+                conn,
+                &NewRole {
+                    name: SUPER_ADMIN.into(),
+                    description: ROLES
+                        .iter()
+                        .find(|(name, _)| *name == SUPER_ADMIN)
+                        .map_or("", |(_, description)| *description)
+                        .into(),
+                    built_in: true,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            (id, true)
+        }
+    };
+    for seed in RESOURCES {
+        if built_in_because(seed.name).is_none() {
+            continue;
+        }
+        let (resource_id, restored) = restore_resource(conn, seed, now)?;
+        changed |= restored;
+        for (method, public) in seed.methods {
+            let permission_id = match Permission::find_by(conn, resource_id, method)? {
+                Some(found) => {
+                    if !found.built_in || found.is_public != *public {
+                        diesel::update(permissions::table.find(found.id))
+                            .set((
+                                permissions::built_in.eq(true),
+                                permissions::is_public.eq(*public),
+                            ))
+                            .execute(conn)?;
+                        changed = true;
+                    }
+                    found.id
+                }
+                None => {
+                    tracing::warn!(resource = seed.name, method, "built-in permission restored");
+                    changed = true;
+                    seed.insert_permission(conn, resource_id, method, *public, now)?
+                }
+            };
+            if ADMIN_API.contains(&seed.name) {
+                changed |= Role::grant(conn, super_admin, permission_id)?;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// The built-in resource `seed` as it must be; returns its id and whether it changed.
+fn restore_resource(
+    conn: &mut DbConnection,
+    seed: &SeedResource,
+    now: NaiveDateTime,
+) -> Result<(i64, bool), ApiError> {
+    let pattern = RoutePattern::parse(seed.pattern).map_err(|e| anyhow_err(seed.pattern, &e))?;
+    let found = match Resource::find_by_route(conn, pattern.key())? {
+        Some(found) => Some(found),
+        None => Resource::find_by_name(conn, seed.name)?,
+    };
+    let Some(found) = found else {
+        tracing::warn!(resource = seed.name, "built-in resource restored");
+        return Ok((seed.insert(conn, now)?, true));
+    };
+    // Found by route under another name: the seeded name comes back if it is free (the
+    // gateway's rate-limit scopes go by name). Found by name: its route is free.
+    let rename = found.name != seed.name && Resource::find_by_name(conn, seed.name)?.is_none();
+    let repoint = found.pattern_key != pattern.key();
+    let changes = ResourceChanges {
+        name: rename.then(|| seed.name.to_owned()),
+        pattern: repoint.then(|| pattern.as_str().to_owned()),
+        pattern_key: repoint.then(|| pattern.key().to_owned()),
+        is_public: found.is_public.then_some(false),
+        updated_at: Some(now),
+        ..ResourceChanges::default()
+    };
+    if changes.is_empty() && found.built_in {
+        return Ok((found.id, false));
+    }
+    tracing::warn!(resource = seed.name, "built-in resource repaired");
+    diesel::update(resources::table.find(found.id))
+        .set((&changes, resources::built_in.eq(true)))
+        .execute(conn)?;
+    Ok((found.id, true))
 }
 
 /// Records `item` as seeded; true if it was not before.
@@ -552,6 +726,26 @@ mod tests {
                 "{resource} {method}"
             );
         }
+    }
+
+    #[test]
+    fn built_in_resources_are_seeded_and_super_admin_holds_the_admin_api() {
+        let grants = grants();
+        for name in ADMIN_API.iter().chain(SIGN_IN) {
+            let seeded = RESOURCES
+                .iter()
+                .find(|r| r.name == *name)
+                .unwrap_or_else(|| panic!("{name}"));
+            assert!(built_in_because(name).is_some(), "{name}");
+            if ADMIN_API.contains(name) {
+                for (method, _) in seeded.methods {
+                    assert!(grants.contains(&(SUPER_ADMIN, *name, *method)));
+                }
+            }
+        }
+        assert!(built_in_because("resources").is_some());
+        assert!(built_in_because("auth-login").is_some());
+        assert!(built_in_because("ratings").is_none());
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub struct UpdateUser {
     is_disabled: Option<bool>,
 }
 
-/// `PATCH /v1/users/{id}`: for admins.
+/// `PATCH /v1/users/{id}`: for admins. No field given (`{}`, or only nulls) answers the user
+/// unchanged.
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = UpdateUser,
     responses((status = 200, body = UserView), (status = 404, body = shared::openapi::ErrorBody),
@@ -60,6 +61,11 @@ pub async fn update_user(
                         "This e-mail address is already registered.",
                     )
                     .with_details(json!({ "field": "email" })));
+                }
+                if name.is_none() && email.is_none() && body.is_disabled.is_none() {
+                    // Nothing named (`{}` or only nulls): an UPDATE without a column is an
+                    // error in SQL, and there is nothing to write anyway.
+                    return Ok(current);
                 }
                 User::update(
                     conn,

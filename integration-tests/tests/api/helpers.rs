@@ -396,6 +396,32 @@ impl Stack {
         response
     }
 
+    /// A POST as the admin, which must create (201); the created record.
+    pub async fn admin_create(&self, path: &str, body: Value) -> Value {
+        self.admin(Method::POST, path, Some(body), StatusCode::CREATED)
+            .await
+    }
+
+    /// A DELETE as the admin, which must succeed (204).
+    pub async fn admin_delete(&self, path: &str) {
+        self.admin(Method::DELETE, path, None, StatusCode::NO_CONTENT)
+            .await;
+    }
+
+    /// Starts a second rbac-service on this stack's rbac database and drops it: what a
+    /// restart does to the database (migrations, seeding), while the first one keeps serving.
+    pub async fn start_rbac_again(&self) {
+        let again = rbac_service::Application::build(rbac_settings(
+            &self.rbac_db,
+            &self.redis_settings,
+            &self.internal_token,
+            &self.auth_url,
+        ))
+        .await
+        .expect("rbac-service starts again");
+        drop(again);
+    }
+
     pub async fn register(&self, account: &str) -> i64 {
         let (status, body) = self
             .call(

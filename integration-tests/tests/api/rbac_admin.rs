@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Stack, StackOptions, error_code, rbac_settings};
+use crate::helpers::{Stack, StackOptions, error_code};
 
 async fn post(stack: &Stack, path: &str, body: Value) -> (StatusCode, Value) {
     stack
@@ -538,15 +538,7 @@ async fn seeding_again_never_undoes_an_admins_change() {
         )
         .await;
 
-    let again = rbac_service::Application::build(rbac_settings(
-        &stack.rbac_db,
-        &stack.redis_settings,
-        &stack.internal_token,
-        &stack.auth_url,
-    ))
-    .await
-    .expect("a second start seeds again");
-    drop(again);
+    stack.start_rbac_again().await;
     let after = stack
         .admin(Method::GET, "/v1/resources?limit=1", None, StatusCode::OK)
         .await["count"]

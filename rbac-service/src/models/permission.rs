@@ -15,6 +15,7 @@ pub struct Permission {
     pub method: String,
     pub is_public: bool,
     pub created_at: NaiveDateTime,
+    pub built_in: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -23,6 +24,7 @@ pub struct NewPermission {
     pub resource_id: i64,
     pub method: String,
     pub is_public: bool,
+    pub built_in: bool,
     pub created_at: NaiveDateTime,
 }
 
@@ -37,13 +39,26 @@ pub struct PermissionView {
     pub method: String,
     /// Callable without signing in.
     pub is_public: bool,
+    /// Needed for the platform to administer itself or to let people in: it cannot be
+    /// deleted, and a restart restores it if missing.
+    pub built_in: bool,
 }
 
-type Row = (i64, i64, String, bool, String, String, String, bool);
+type Row = (i64, i64, String, bool, bool, String, String, String, bool);
 
 impl From<Row> for PermissionView {
     fn from(
-        (id, resource_id, method, is_public, resource, pattern, category, resource_public): Row,
+        (
+            id,
+            resource_id,
+            method,
+            is_public,
+            built_in,
+            resource,
+            pattern,
+            category,
+            resource_public,
+        ): Row,
     ) -> Self {
         Self {
             id,
@@ -53,6 +68,7 @@ impl From<Row> for PermissionView {
             category,
             method,
             is_public: is_public || resource_public,
+            built_in,
         }
     }
 }
@@ -107,6 +123,7 @@ impl Permission {
         permissions::resource_id,
         permissions::method,
         permissions::is_public,
+        permissions::built_in,
         resources::name,
         resources::pattern,
         resources::category,
@@ -116,6 +133,7 @@ impl Permission {
         permissions::resource_id,
         permissions::method,
         permissions::is_public,
+        permissions::built_in,
         resources::name,
         resources::pattern,
         resources::category,

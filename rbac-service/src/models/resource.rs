@@ -20,6 +20,9 @@ pub struct Resource {
     pub description: String,
     /// Every method of this resource needs no sign-in.
     pub is_public: bool,
+    /// Needed for the platform to administer itself or to let people in: it cannot be
+    /// deleted, renamed, repointed or made public, and a restart restores it if missing.
+    pub built_in: bool,
     #[serde(with = "shared::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
@@ -37,6 +40,7 @@ pub struct NewResource {
     pub category: String,
     pub description: String,
     pub is_public: bool,
+    pub built_in: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -53,6 +57,18 @@ pub struct ResourceChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
+impl ResourceChanges {
+    /// True when no field is named (`updated_at` aside): nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.pattern.is_none()
+            && self.pattern_key.is_none()
+            && self.category.is_none()
+            && self.description.is_none()
+            && self.is_public.is_none()
+    }
+}
+
 impl Resource {
     pub fn find(conn: &mut DbConnection, id: i64) -> Result<Resource, ApiError> {
         resources::table
@@ -66,6 +82,18 @@ impl Resource {
     pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<Resource>> {
         resources::table
             .filter(resources::name.eq(name))
+            .select(Resource::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The resource covering `pattern_key` (a route), if any.
+    pub fn find_by_route(
+        conn: &mut DbConnection,
+        pattern_key: &str,
+    ) -> QueryResult<Option<Resource>> {
+        resources::table
+            .filter(resources::pattern_key.eq(pattern_key))
             .select(Resource::as_select())
             .first(conn)
             .optional()

@@ -1,6 +1,7 @@
 //! The route table of rbac-service.
 
 use actix_web::web;
+use shared::ApiError;
 use shared::http::resource;
 
 mod health;
@@ -79,4 +80,11 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(internal::get_role_members)),
                 ),
         );
+}
+
+/// The 409 for what a built-in item (of the resource `name`) cannot undergo, saying why the
+/// platform needs it.
+pub fn built_in_conflict(code: &'static str, name: &str, refused: &str) -> ApiError {
+    let why = crate::seed::built_in_because(name).unwrap_or("the platform needs it");
+    ApiError::conflict(code, format!("{name:?} is built in ({why}): {refused}."))
 }

@@ -49,6 +49,7 @@ pub async fn create_permission(
                         resource_id: body.resource_id,
                         method: method.as_str().to_owned(),
                         is_public: body.is_public,
+                        built_in: false,
                         created_at: shared::time::now(),
                     },
                 )?;

@@ -55,6 +55,7 @@ pub async fn create_resource(
                         category: category.as_str().to_owned(),
                         description: body.description.trim().to_owned(),
                         is_public: body.is_public,
+                        built_in: false,
                         created_at: now,
                         updated_at: now,
                     },

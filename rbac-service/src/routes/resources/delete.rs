@@ -1,24 +1,36 @@
 use actix_web::{HttpResponse, web};
 use shared::ApiError;
+use shared::db;
 
 use crate::context::RbacContext;
 use crate::models::Resource;
+use crate::routes::built_in_conflict;
 
 /// `DELETE /v1/resources/{id}`: the resource and its permissions (and every grant of them).
+/// Built-in resources cannot be deleted (409).
 #[utoipa::path(delete, path = "/v1/resources/{id}", tag = "rbac", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = shared::openapi::ErrorBody)))]
+    responses((status = 204), (status = 404, body = shared::openapi::ErrorBody), (status = 409, body = shared::openapi::ErrorBody)))]
 pub async fn delete_resource(
     ctx: web::Data<RbacContext>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let deleted = ctx
-        .db()
-        .run(move |conn| Ok(Resource::delete(conn, id)?))
+    ctx.db()
+        .run(move |conn| {
+            db::write_transaction(conn, |conn| {
+                let resource = Resource::find(conn, id)?;
+                if resource.built_in {
+                    return Err(built_in_conflict(
+                        "built_in_resource",
+                        &resource.name,
+                        "it cannot be deleted",
+                    ));
+                }
+                Resource::delete(conn, id)?;
+                Ok(())
+            })
+        })
         .await?;
-    if deleted == 0 {
-        return Err(ApiError::not_found("resource"));
-    }
     ctx.policy_changed().await;
     Ok(HttpResponse::NoContent().finish())
 }

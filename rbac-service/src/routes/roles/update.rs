@@ -16,7 +16,8 @@ pub struct UpdateRole {
     description: Option<String>,
 }
 
-/// `PATCH /v1/roles/{id}`: a built-in role keeps its name.
+/// `PATCH /v1/roles/{id}`: a built-in role keeps its name; no field given answers the role
+/// unchanged.
 #[utoipa::path(patch, path = "/v1/roles/{id}", tag = "rbac", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = UpdateRole,
     responses((status = 200, body = Role), (status = 404, body = shared::openapi::ErrorBody),
@@ -57,6 +58,9 @@ pub async fn update_role(
                         )
                         .with_details(json!({ "field": "name" })));
                     }
+                }
+                if name.is_none() && body.description.is_none() {
+                    return Ok(role);
                 }
                 Role::update(
                     conn,

@@ -1,0 +1,2 @@
+ALTER TABLE permissions DROP COLUMN built_in;
+ALTER TABLE resources DROP COLUMN built_in;
