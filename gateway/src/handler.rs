@@ -38,7 +38,7 @@ pub async fn gateway(
         .headers()
         .get(actix_web::http::header::X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok());
-    let client_ip = client_ip::resolve(forwarded_for, peer, state.trusted_proxies);
+    let client_ip = client_ip::resolve(forwarded_for, peer, &state.trusted_proxies);
     let now = shared::time::now_millis();
 
     let (caller, roles, verdict) = match policy.decide(req.method(), &path) {
