@@ -45,8 +45,14 @@ impl SessionCheck {
             invocation.key(self.redis.key(&counter.key));
             invocation.arg(counter.rate.window.as_millis() as u64);
         }
-        let (live, roles, counts): (i64, String, Vec<i64>) =
-            self.redis.script(&invocation).await.map_err(|err| {
+        // Safe to repeat after a dropped connection: sliding twice leaves the same expiry
+        // (`now` is an argument), and a repeated count errs towards throttling by one
+        // request (see `shared::redis`).
+        let (live, roles, counts): (i64, String, Vec<i64>) = self
+            .redis
+            .script_repeatable(&invocation)
+            .await
+            .map_err(|err| {
                 ApiError::unavailable(
                     "session_store_unavailable",
                     "Sessions cannot be checked right now; retry shortly.",
@@ -74,7 +80,7 @@ impl SessionCheck {
             invocation.key(self.redis.key(&counter.key));
             invocation.arg(counter.rate.window.as_millis() as u64);
         }
-        let counts: Vec<i64> = self.redis.script(&invocation).await?;
+        let counts: Vec<i64> = self.redis.script_repeatable(&invocation).await?;
         Ok(pairs(&counts))
     }
 }
