@@ -108,8 +108,9 @@ impl SessionStore {
         let user_agent: String = user_agent.chars().take(200).collect();
         let key = self.session_key(&sid);
         let index = self.index_key(user_id);
+        // Safe to repeat after a dropped connection: the same fields under the same fresh id.
         self.redis
-            .pipeline::<()>(
+            .pipeline_repeatable::<()>(
                 redis::pipe()
                     .atomic()
                     .hset_multiple(
@@ -139,7 +140,9 @@ impl SessionStore {
         Ok((sid, token))
     }
 
-    /// Exchanges a refresh token for the next one (rotation with replay detection).
+    /// Exchanges a refresh token for the next one (rotation with replay detection). The
+    /// rotation runs once only: repeated after a lost reply, it would see its own bump as
+    /// a replay and end the session.
     pub async fn refresh(&self, token: &str) -> Result<Refresh, RedisError> {
         let Some((sid, generation, _)) = parse_refresh_token(token) else {
             return Ok(Refresh::Invalid);
@@ -147,7 +150,7 @@ impl SessionStore {
         let key = self.session_key(sid);
         let (user, secret): (Option<i64>, Option<String>) = self
             .redis
-            .query(
+            .query_repeatable(
                 redis::cmd("HMGET")
                     .arg(&key)
                     .arg(field::USER)
@@ -190,7 +193,7 @@ impl SessionStore {
     /// The user of a live session, if it is live.
     pub async fn owner(&self, sid: &str) -> Result<Option<i64>, RedisError> {
         self.redis
-            .query(
+            .query_repeatable(
                 redis::cmd("HGET")
                     .arg(self.session_key(sid))
                     .arg(field::USER),
@@ -228,7 +231,10 @@ impl SessionStore {
     /// The live sessions of `user_id`, newest first; forgets index entries that expired.
     pub async fn list(&self, user_id: i64, current: &str) -> Result<Vec<SessionView>, RedisError> {
         let index = self.index_key(user_id);
-        let sids: Vec<String> = self.redis.query(redis::cmd("SMEMBERS").arg(&index)).await?;
+        let sids: Vec<String> = self
+            .redis
+            .query_repeatable(redis::cmd("SMEMBERS").arg(&index))
+            .await?;
         if sids.is_empty() {
             return Ok(Vec::new());
         }
@@ -253,7 +259,7 @@ impl SessionStore {
             Option<String>,
             Option<String>,
         );
-        let rows: Vec<Row> = self.redis.pipeline(&pipe).await?;
+        let rows: Vec<Row> = self.redis.pipeline_repeatable(&pipe).await?;
         let mut views = Vec::new();
         let mut dead = Vec::new();
         for (sid, row) in sids.into_iter().zip(rows) {

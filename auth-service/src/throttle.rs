@@ -41,9 +41,12 @@ impl LoginThrottle {
             hex::encode(&Sha256::digest(account.to_lowercase().as_bytes())[..16])
         ));
         let ip_key = self.redis.key(format_args!("lf:ip:{ip}"));
+        // Safe to repeat after a dropped connection: a repetition takes one slot too many,
+        // erring towards throttling (see `shared::redis`). The release below is not: it
+        // gives a slot back.
         let retry_ms: i64 = self
             .redis
-            .script(
+            .script_repeatable(
                 RESERVE
                     .key(&account_key)
                     .key(&ip_key)

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use shared::config::{self, ConfigError, RedisSettings, Secret};
 
+use crate::client_ip::TrustedProxies;
 use crate::ratelimit::{Rate, RateLimits};
 use crate::upstreams::{RouteEntry, parse_routes};
 
@@ -30,10 +31,10 @@ pub struct Settings {
     pub jwks_refresh_interval: Duration,
     /// `UPSTREAM_TIMEOUT`, default `30s`.
     pub upstream_timeout: Duration,
-    /// `TRUSTED_PROXIES`, default 0: how many proxies in front of the gateway (nginx is
-    /// one) append to `X-Forwarded-For`; the client address is read that many hops from
-    /// the right, never from a raw header a client could forge.
-    pub trusted_proxies: usize,
+    /// `TRUSTED_PROXIES`, default none: the addresses and networks of the proxies in front
+    /// of the gateway (nginx's), e.g. `127.0.0.1/32,10.0.0.0/8`. `X-Forwarded-For` is
+    /// believed only on connections from them, and only as far as their own entries go.
+    pub trusted_proxies: TrustedProxies,
     /// `RATE_LIMIT_ANON`, `RATE_LIMIT_USER`, `RATE_LIMIT_LOGIN`, `RATE_LIMIT_WRITE`.
     pub rate_limits: RateLimits,
     /// `POLICY_PUBSUB`, default `on`: reload the policy on rbac-service's messages (`off`
@@ -101,7 +102,7 @@ impl Settings {
                 Duration::from_secs(300),
             )?,
             upstream_timeout: config::duration("UPSTREAM_TIMEOUT", Duration::from_secs(30))?,
-            trusted_proxies: config::var("TRUSTED_PROXIES", 0)?,
+            trusted_proxies: config::var("TRUSTED_PROXIES", TrustedProxies::none())?,
             rate_limits: RateLimits {
                 anon: rate("RATE_LIMIT_ANON", "300/min")?,
                 user: rate("RATE_LIMIT_USER", "1200/min")?,

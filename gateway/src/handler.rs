@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use shared::{ApiError, ErrorKind};
 
 use crate::auth;
-use crate::auth::session::SessionCheck;
+use crate::auth::session::{Edge, SessionCheck, session_ended, unavailable};
 use crate::client_ip;
 use crate::path::canonicalize;
 use crate::policy::Decision;
@@ -38,7 +38,7 @@ pub async fn gateway(
         .headers()
         .get(actix_web::http::header::X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok());
-    let client_ip = client_ip::resolve(forwarded_for, peer, state.trusted_proxies);
+    let client_ip = client_ip::resolve(forwarded_for, peer, &state.trusted_proxies);
     let now = shared::time::now_millis();
 
     let (caller, roles, verdict) = match policy.decide(req.method(), &path) {
@@ -62,16 +62,47 @@ pub async fn gateway(
             resource,
             roles: allowed,
         } => {
-            let caller = state.verifier.verify(auth::bearer_token(&req)?)?;
+            let address = client_ip.to_string();
+            // Until a request proves who it is, it is an anonymous caller of its address,
+            // counted against the `anon` limit BEFORE its token is checked: requests with
+            // no token, a forged one (each a fresh RSA check) or a dead session's count,
+            // and once the address is over the limit they get 429 without reaching the
+            // verifier.
+            let anonymous = state
+                .limits
+                .counters(resource, req.method(), None, &address, now);
+            let token = auth::bearer_token(&req);
+            // A token this replica has already verified needs no RSA check: it skips that
+            // count and goes straight to the one round trip below, which counts it as
+            // anonymous only if its session turns out dead. So a signed-in request stays
+            // one Redis round trip; a new token costs one more, once per replica.
+            let known = token.as_ref().ok().and_then(|t| state.verifier.cached(t));
+            let (caller, if_ended, counted) = match known {
+                Some(caller) => (caller, anonymous.as_slice(), None),
+                None => {
+                    let counts = sessions.anonymous(&anonymous).await.map_err(unavailable)?;
+                    let verdict = ratelimit::verdict(&anonymous, &counts);
+                    if let Some(v) = verdict.filter(|v| v.exceeded) {
+                        return Ok(with_rate_headers(throttled(v).error_response(), Some(v)));
+                    }
+                    match token.and_then(|t| state.verifier.verify(t)) {
+                        Ok(caller) => (caller, &[][..], verdict),
+                        Err(err) => return Ok(with_rate_headers(err.error_response(), verdict)),
+                    }
+                }
+            };
             tracing::Span::current().record("user_id", caller.user_id);
-            let counters = state.limits.counters(
-                resource,
-                req.method(),
-                Some(caller.user_id),
-                &client_ip.to_string(),
-                now,
-            );
-            let signed_in = sessions.signed_in(&caller, &counters).await?;
+            let counters =
+                state
+                    .limits
+                    .counters(resource, req.method(), Some(caller.user_id), &address, now);
+            let signed_in = match sessions.signed_in(&caller, &counters, if_ended).await? {
+                Edge::Live(signed_in) => signed_in,
+                Edge::Ended(counts) => {
+                    let verdict = ratelimit::verdict(if_ended, &counts).or(counted);
+                    return Ok(refuse(session_ended(), verdict));
+                }
+            };
             let verdict = ratelimit::verdict(&counters, &signed_in.counts);
             if let Some(v) = verdict.filter(|v| v.exceeded) {
                 return Ok(with_rate_headers(throttled(v).error_response(), Some(v)));
@@ -124,6 +155,15 @@ fn unknown_route(req: &HttpRequest, path: &str) -> ApiError {
 
 fn throttled(verdict: Verdict) -> ApiError {
     ApiError::too_many_requests(verdict.reset_secs)
+}
+
+/// `err`, or 429 if the request was over a limit, with the limit's headers either way.
+fn refuse(err: ApiError, verdict: Option<Verdict>) -> HttpResponse {
+    let err = match verdict {
+        Some(v) if v.exceeded => throttled(v),
+        _ => err,
+    };
+    with_rate_headers(err.error_response(), verdict)
 }
 
 fn with_rate_headers(mut response: HttpResponse, verdict: Option<Verdict>) -> HttpResponse {

@@ -12,6 +12,7 @@ use shared::redis::Redis;
 use crate::auth::jwks::KeySet;
 use crate::auth::session::SessionCheck;
 use crate::auth::verifier::TokenVerifier;
+use crate::client_ip::TrustedProxies;
 use crate::config::Settings;
 use crate::docs::ApiDocs;
 use crate::policy_store::PolicyStore;
@@ -31,7 +32,7 @@ pub struct GatewayState {
     pub verifier: TokenVerifier,
     pub redis: Redis,
     pub internal_token: reqwest::header::HeaderValue,
-    pub trusted_proxies: usize,
+    pub trusted_proxies: TrustedProxies,
 }
 
 pub struct Application {
@@ -82,7 +83,7 @@ impl Application {
             internal_token: reqwest::header::HeaderValue::from_str(
                 settings.internal_token.expose(),
             )?,
-            trusted_proxies: settings.trusted_proxies,
+            trusted_proxies: settings.trusted_proxies.clone(),
         });
 
         let port = listener.local_addr()?.port();

@@ -3,6 +3,20 @@
 //! slow or dead Redis turns into a quick [`RedisError`] (503 for a request) instead of a
 //! hung request. The connection is made lazily and re-made by itself after Redis comes
 //! back, without restarting the service.
+//!
+//! After Redis restarts (or the connection drops), the first command on the old connection
+//! fails even though Redis is back: the dead connection is only noticed by using it. The
+//! `*_repeatable` methods then reconnect and run the command once more, within the same
+//! timeout, so a Redis restart costs no request that arrives after Redis is back. Only
+//! commands that are safe to run twice may use them: the second attempt cannot tell whether
+//! the first reached Redis before the connection died (it usually did not: a connection
+//! Redis closed is refused locally). Safe here: reads; writes whose repetition leaves the
+//! same state (a session created under its fresh id, a session slid to the same expiry);
+//! and rate-limit or throttle counters, where a repetition at worst counts one request
+//! twice, erring towards refusing, never towards letting a request through uncounted. Not
+//! safe, so single-attempt ([`Redis::query`] and friends): anything that consumes or
+//! rotates (GETDEL of a one-time code, refresh-token rotation, whose repeat would look like
+//! a replay), gives back (DECR of a throttle slot) or whose reply reports what it changed.
 
 use std::fmt::Display;
 use std::sync::Arc;
@@ -48,9 +62,10 @@ impl Redis {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
             .set_response_timeout(Some(settings.timeout))
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_secs(1))
-            .set_number_of_retries(6);
+            // One connection attempt per reconnect: a reconnect still backing off when
+            // Redis comes back would hold every command waiting on it past its timeout.
+            // The next command after a failed attempt starts a fresh one.
+            .set_number_of_retries(0);
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
         Ok(Self {
             conn,
@@ -101,13 +116,63 @@ impl Redis {
         self.bounded(invocation.invoke_async(&mut conn)).await
     }
 
+    /// [`Redis::query`] for a command safe to run twice (see the module documentation):
+    /// once more on a fresh connection if the connection was found dead.
+    pub async fn query_repeatable<T: FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> Result<T, RedisError> {
+        self.repeatable(|mut conn| async move { cmd.query_async(&mut conn).await })
+            .await
+    }
+
+    /// [`Redis::pipeline`] for commands safe to run twice.
+    pub async fn pipeline_repeatable<T: FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, RedisError> {
+        self.repeatable(|mut conn| async move { pipe.query_async(&mut conn).await })
+            .await
+    }
+
+    /// [`Redis::script`] for a script safe to run twice.
+    pub async fn script_repeatable<T: FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, RedisError> {
+        self.repeatable(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+            .await
+    }
+
     pub async fn publish(&self, channel: &str, message: &str) -> Result<(), RedisError> {
         self.query(redis::cmd("PUBLISH").arg(self.key(channel)).arg(message))
             .await
     }
 
     pub async fn ping(&self) -> bool {
-        self.query::<String>(&redis::cmd("PING")).await.is_ok()
+        self.query_repeatable::<String>(&redis::cmd("PING"))
+            .await
+            .is_ok()
+    }
+
+    /// Runs `attempt`, and once more if it failed on a dead connection (reset, closed,
+    /// refused: the connection manager has started a new one, which the second attempt
+    /// waits for), both within one timeout. A slow Redis is not retried.
+    async fn repeatable<T, F, Fut>(&self, attempt: F) -> Result<T, RedisError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        self.bounded(async {
+            match attempt(self.conn.clone()).await {
+                Err(err) if err.is_connection_dropped() => {
+                    tracing::debug!(error = %err, "redis connection lost; reconnecting once");
+                    attempt(self.conn.clone()).await
+                }
+                result => result,
+            }
+        })
+        .await
     }
 
     async fn bounded<T>(

@@ -180,7 +180,8 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
                 "CHAT_SERVICE_URL",
                 format!("http://127.0.0.1:{}", chat_ports[replica - 1]),
             )
-            .env("TRUSTED_PROXIES", "1")
+            // nginx reaches the gateways over loopback, from 127.0.0.1.
+            .env("TRUSTED_PROXIES", "127.0.0.1/32")
             .envs(options.gateway_env.iter().cloned());
         procs.spawn(&format!("gateway-{replica}"), gateway)?;
         wait_ready("gateway", port, "/readyz", &mut procs)?;

@@ -1,8 +1,9 @@
 //! The per-request Redis round trip. For a signed-in caller one script checks that the
 //! session exists and belongs to the token's user, slides its idle timeout (capped by its
 //! absolute lifetime), reads the user's cached roles and counts the request against its
-//! rate limits. For an anonymous caller only the counters run. Redis unreachable or slow
-//! → 503 for signed-in callers: the gateway fails closed.
+//! rate limits, or, if the session has ended, against the anonymous limit of its address.
+//! For an anonymous caller only the counters run. Redis unreachable or slow → 503 for
+//! protected routes: the gateway fails closed.
 
 use std::sync::LazyLock;
 
@@ -26,45 +27,56 @@ pub struct SignedIn {
     pub counts: Vec<(u64, i64)>,
 }
 
+/// What the round trip found.
+pub enum Edge {
+    Live(SignedIn),
+    /// No such session (ended, expired, or not this user's): (count, ms until reset) per
+    /// counter of `if_ended`, the request counted as an anonymous one.
+    Ended(Vec<(u64, i64)>),
+}
+
 impl SessionCheck {
     pub fn new(redis: Redis) -> Self {
         Self { redis }
     }
 
+    /// Checks and slides the session, counting the request against `counters` if it is
+    /// live, or against `if_ended` (the anonymous counters of its address) if it is not.
     pub async fn signed_in(
         &self,
         caller: &Caller,
         counters: &[Counter],
-    ) -> Result<SignedIn, ApiError> {
+        if_ended: &[Counter],
+    ) -> Result<Edge, ApiError> {
         let mut invocation = EDGE.key(self.redis.key(format_args!("sess:{}", caller.session_id)));
         invocation.key(self.redis.key(user_roles_key(caller.user_id)));
         invocation
             .arg(caller.user_id)
-            .arg(shared::time::now_millis());
-        for counter in counters {
+            .arg(shared::time::now_millis())
+            .arg(counters.len());
+        for counter in counters.iter().chain(if_ended) {
             invocation.key(self.redis.key(&counter.key));
             invocation.arg(counter.rate.window.as_millis() as u64);
         }
-        let (live, roles, counts): (i64, String, Vec<i64>) =
-            self.redis.script(&invocation).await.map_err(|err| {
-                ApiError::unavailable(
-                    "session_store_unavailable",
-                    "Sessions cannot be checked right now; retry shortly.",
-                )
-                .with_source(err)
-            })?;
-        if live != 1 {
-            return Err(ApiError::unauthorized(
-                "session_ended",
-                "The session has ended; sign in again.",
-            ));
-        }
-        Ok(SignedIn {
-            cached_roles: parse_cached_roles(&roles),
-            counts: pairs(&counts),
+        // Safe to repeat after a dropped connection: sliding twice leaves the same expiry
+        // (`now` is an argument), and a repeated count errs towards throttling by one
+        // request (see `shared::redis`).
+        let (live, roles, counts): (i64, String, Vec<i64>) = self
+            .redis
+            .script_repeatable(&invocation)
+            .await
+            .map_err(unavailable)?;
+        Ok(if live == 1 {
+            Edge::Live(SignedIn {
+                cached_roles: parse_cached_roles(&roles),
+                counts: pairs(&counts),
+            })
+        } else {
+            Edge::Ended(pairs(&counts))
         })
     }
 
+    /// Counts an anonymous request: (count, ms until reset) per counter.
     pub async fn anonymous(&self, counters: &[Counter]) -> Result<Vec<(u64, i64)>, RedisError> {
         if counters.is_empty() {
             return Ok(Vec::new());
@@ -74,9 +86,22 @@ impl SessionCheck {
             invocation.key(self.redis.key(&counter.key));
             invocation.arg(counter.rate.window.as_millis() as u64);
         }
-        let counts: Vec<i64> = self.redis.script(&invocation).await?;
+        let counts: Vec<i64> = self.redis.script_repeatable(&invocation).await?;
         Ok(pairs(&counts))
     }
+}
+
+/// Redis unreachable or slow while a protected route needs it: the gateway fails closed.
+pub fn unavailable(err: RedisError) -> ApiError {
+    ApiError::unavailable(
+        "session_store_unavailable",
+        "Sessions cannot be checked right now; retry shortly.",
+    )
+    .with_source(err)
+}
+
+pub fn session_ended() -> ApiError {
+    ApiError::unauthorized("session_ended", "The session has ended; sign in again.")
 }
 
 fn pairs(flat: &[i64]) -> Vec<(u64, i64)> {
@@ -85,45 +110,45 @@ fn pairs(flat: &[i64]) -> Vec<(u64, i64)> {
         .collect()
 }
 
-/// KEYS: session, roles cache, counters… ARGV: user id, now (ms), window ms per counter.
+/// `count(first, last, offset)` counts KEYS[first..=last] in fixed windows (window ms in
+/// ARGV[i + offset]) and returns {count, pttl, …}.
+const COUNT_FUNCTION: &str = r#"
+local function count(first, last, offset)
+  local counts = {}
+  for i = first, last do
+    local n = redis.call('INCR', KEYS[i])
+    if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[i + offset]) end
+    counts[#counts + 1] = n
+    counts[#counts + 1] = redis.call('PTTL', KEYS[i])
+  end
+  return counts
+end
+"#;
+
+/// KEYS: session, roles cache, counters if live…, counters if ended…
+/// ARGV: user id, now (ms), how many counters if live, window ms per counter.
 /// Returns {live, cached roles or '', {count, pttl, …}}.
 static EDGE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{COUNT_FUNCTION}{}",
         r#"
+local live_last = 2 + tonumber(ARGV[3])
 local s = redis.call('HMGET', KEYS[1], 'uid', 'abs', 'idle')
-if s[1] ~= ARGV[1] then return {0, '', {}} end
+if s[1] ~= ARGV[1] then return {0, '', count(live_last + 1, #KEYS, 1)} end
 local now = tonumber(ARGV[2])
 local ttl = math.min(tonumber(s[3]), tonumber(s[2]) - now)
 if ttl <= 0 then
   redis.call('DEL', KEYS[1])
-  return {0, '', {}}
+  return {0, '', count(live_last + 1, #KEYS, 1)}
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('HSET', KEYS[1], 'seen', now)
-local counts = {}
-for i = 3, #KEYS do
-  local n = redis.call('INCR', KEYS[i])
-  if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[i]) end
-  counts[#counts + 1] = n
-  counts[#counts + 1] = redis.call('PTTL', KEYS[i])
-end
+local counts = count(3, live_last, 1)
 return {1, redis.call('GET', KEYS[2]) or '', counts}
-"#,
-    )
+"#
+    ))
 });
 
 /// KEYS: counters. ARGV: window ms per counter. Returns {count, pttl, …}.
-static COUNT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local counts = {}
-for i = 1, #KEYS do
-  local n = redis.call('INCR', KEYS[i])
-  if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[i]) end
-  counts[#counts + 1] = n
-  counts[#counts + 1] = redis.call('PTTL', KEYS[i])
-end
-return counts
-"#,
-    )
-});
+static COUNT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{COUNT_FUNCTION}return count(1, #KEYS, 0)")));

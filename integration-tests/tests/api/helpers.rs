@@ -13,6 +13,9 @@ use shared::config::{RedisSettings, Secret};
 pub use shared::testing::error_code;
 use shared::testing::{RedisServer, ReservedPort, TestDatabase};
 
+/// The proxy address every gateway of the stack trusts (`TRUSTED_PROXIES`).
+pub const NGINX: &str = "127.0.0.1/32";
+
 pub const PASSWORD: &str = "correct horse battery";
 pub const ADMIN: &str = "root";
 pub const ADMIN_PASSWORD: &str = "a root password of some length";
@@ -226,7 +229,10 @@ impl Stack {
                     jwt_leeway: Duration::from_secs(30),
                     jwks_refresh_interval: Duration::from_secs(300),
                     upstream_timeout: Duration::from_secs(10),
-                    trusted_proxies: 1,
+                    // The test client stands in for nginx: it connects from 127.0.0.1 and
+                    // names the client in X-Forwarded-For. Other loopback addresses
+                    // (127.0.0.2, …) are callers reaching a gateway directly.
+                    trusted_proxies: NGINX.parse().unwrap(),
                     rate_limits: options.rate_limits.clone(),
                     policy_pubsub: options.policy_pubsub,
                     docs_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../docs").into(),

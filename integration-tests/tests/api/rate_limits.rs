@@ -122,3 +122,92 @@ async fn writes_have_a_stricter_limit_than_reads() {
         StatusCode::OK
     );
 }
+
+/// A well-formed access token for `real`'s key and claims but another `jti`, carrying
+/// `real`'s signature: a distinct forgery each call, which only the RSA check rejects.
+fn forged(real: &str, n: usize) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let mut parts = real.split('.');
+    let (header, claims, signature) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&B64.decode(claims).unwrap()).unwrap();
+    claims["jti"] = format!("forged-{n}").into();
+    format!("{header}.{}.{signature}", B64.encode(claims.to_string()))
+}
+
+#[tokio::test]
+async fn requests_that_fail_to_authenticate_count_against_the_anonymous_limit_of_their_address() {
+    let stack = Stack::start_with(StackOptions {
+        rate_limits: limits("9/min", "1000/min", "1000/min"),
+        ..Default::default()
+    })
+    .await;
+    let alice = stack.sign_up_and_in("alice").await;
+    let bob = stack.sign_up_and_in("bob").await;
+    let (status, _) = stack
+        .call(
+            0,
+            Method::POST,
+            "/v1/auth/logout",
+            Some(&bob.access_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // From one address (named by the trusted proxy): a forged token (a fresh one each
+    // time), no token, and the token of a session that has ended, over both replicas.
+    let attacker = "203.0.113.66";
+    let attempt = |n: usize| {
+        let mut request = stack
+            .request(n % 2, Method::GET, "/v1/auth/me")
+            .header("x-forwarded-for", attacker);
+        match n % 3 {
+            0 => request = request.bearer_auth(forged(&alice.access_token, n)),
+            1 => {}
+            _ => request = request.bearer_auth(&bob.access_token),
+        }
+        request.send()
+    };
+    for n in 0..9 {
+        let response = attempt(n).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {n}");
+        assert_eq!(header(&response, "ratelimit-limit"), Some(9), "attempt {n}");
+        assert_eq!(
+            header(&response, "ratelimit-remaining"),
+            Some(8 - n as u64),
+            "attempt {n}"
+        );
+        let expected = ["invalid_token", "missing_token", "session_ended"][n % 3];
+        assert_eq!(error_code(&response.json().await.unwrap()), expected);
+    }
+    for n in 9..15 {
+        let response = attempt(n).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "attempt {n}: over the anonymous limit"
+        );
+        let retry = header(&response, "retry-after").expect("Retry-After");
+        assert!((1..=60).contains(&retry), "{retry}");
+        assert_eq!(header(&response, "ratelimit-remaining"), Some(0));
+        assert_eq!(error_code(&response.json().await.unwrap()), "throttled");
+    }
+
+    // A signed-in user elsewhere is unaffected, on both replicas.
+    for i in 0..2 {
+        let response = stack
+            .request(i, Method::GET, "/v1/auth/me")
+            .header("x-forwarded-for", "198.51.100.20")
+            .bearer_auth(&alice.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "replica {i}");
+    }
+}

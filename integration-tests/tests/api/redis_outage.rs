@@ -104,3 +104,33 @@ async fn a_redis_slower_than_its_timeout_is_a_503_not_a_hang() {
         "the session survived the pause"
     );
 }
+
+#[tokio::test]
+async fn a_redis_restart_costs_no_request_that_arrives_after_redis_is_back() {
+    let mut stack = Stack::start_with(StackOptions {
+        private_redis: true,
+        ..Default::default()
+    })
+    .await;
+    let alice = stack.sign_up_and_in("alice").await;
+    for i in 0..2 {
+        assert_eq!(stack.me(i, &alice.access_token).await, StatusCode::OK);
+    }
+    // The test server does not persist by itself: a snapshot keeps the sessions (and the
+    // policy version) across the restart, so only the connections are lost.
+    assert!(stack.redis().command(&["SAVE"]).contains("OK"));
+    // Back once it answers PING; every connection the stack held to it is now dead.
+    stack.redis().restart();
+
+    // The very first request through each replica (its per-worker connection) is served.
+    for i in 0..2 {
+        assert_eq!(
+            stack.me(i, &alice.access_token).await,
+            StatusCode::OK,
+            "the first request through replica {i} after the restart"
+        );
+    }
+    // And auth-service's first Redis command since the restart (the login throttle).
+    let (status, body) = stack.login_via(1, "alice", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -1,7 +1,8 @@
+use gateway::ratelimit::{Rate, RateLimits};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::helpers::Stack;
+use crate::helpers::{PASSWORD, Stack, StackOptions};
 
 #[tokio::test]
 async fn client_sent_identity_headers_are_ignored() {
@@ -76,4 +77,62 @@ async fn services_believe_identity_headers_only_with_the_internal_token() {
         direct(Some(&stack.internal_token)).await.unwrap().status(),
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn a_caller_reaching_a_gateway_directly_cannot_pick_its_own_address() {
+    let stack = Stack::start_with(StackOptions {
+        rate_limits: RateLimits {
+            anon: Rate::parse("4/min").unwrap(),
+            ..StackOptions::default().rate_limits
+        },
+        ..Default::default()
+    })
+    .await;
+    stack.register("mallory").await;
+    // Not the trusted proxy (127.0.0.1): another loopback address, straight to a gateway.
+    let direct = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+
+    // The session records the caller's own address, not the one it claims.
+    let signed_in = direct
+        .post(format!("{}/v1/auth/login", stack.gw(0)))
+        .header("x-forwarded-for", "198.51.100.99")
+        .json(&json!({ "account": "mallory", "password": PASSWORD }))
+        .send();
+    let login: Value = signed_in.await.unwrap().json().await.unwrap();
+    let token = login["access_token"].as_str().expect("signed in");
+    let (_, sessions) = stack
+        .call(0, Method::GET, "/v1/auth/sessions", Some(token), None)
+        .await;
+    assert_eq!(sessions["results"][0]["ip"], "127.0.0.2", "{sessions}");
+
+    // A new address in X-Forwarded-For on every request does not make a new allowance.
+    let jwks = |n: u8| {
+        direct
+            .get(format!(
+                "{}/v1/auth/jwks.json",
+                stack.gw(usize::from(n % 2))
+            ))
+            .header("x-forwarded-for", format!("198.51.100.{n}"))
+            .send()
+    };
+    for n in 0..3 {
+        assert_eq!(jwks(n).await.unwrap().status(), StatusCode::OK, "{n}");
+    }
+    assert_eq!(
+        jwks(3).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the fifth request from 127.0.0.2 in the window, whatever it claimed"
+    );
+    // The trusted proxy naming 127.0.0.2 finds that same address throttled.
+    let via_proxy = stack
+        .request(1, Method::GET, "/v1/auth/jwks.json")
+        .header("x-forwarded-for", "127.0.0.2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_proxy.status(), StatusCode::TOO_MANY_REQUESTS);
 }
