@@ -7,6 +7,7 @@ mod helpers;
 mod api_docs;
 mod bad_input;
 mod chat;
+mod edge;
 mod jwt_rejection;
 mod login_throttling;
 mod payments;
