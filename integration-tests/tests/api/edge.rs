@@ -1,13 +1,15 @@
 //! nginx at the edge, in front of real gateways: what it answers itself under `/v1` is the
-//! API's JSON error shape, and anything shaped like an API path reaches a gateway (never
-//! the web UI).
+//! API's JSON error shape, anything shaped like an API path reaches a gateway (never the
+//! web UI), and a replica that hangs costs a read seconds, not minutes.
 
-use std::time::Duration;
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use shared::testing::REFUSING_URL;
+use shared::testing::{REFUSING_URL, ReservedPort};
 
 use crate::helpers::{Nginx, Stack, error_code, raw_exchange};
 
@@ -101,7 +103,7 @@ async fn anything_shaped_like_an_api_path_reaches_a_gateway_not_the_web_ui() {
 }
 
 #[tokio::test]
-async fn with_every_gateway_down_nginx_answers_json_503() {
+async fn with_every_gateway_down_nginx_answers_json_503_or_504() {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -118,4 +120,154 @@ async fn with_every_gateway_down_nginx_answers_json_503() {
         assert_eq!(headers["content-type"], "application/json", "{method}");
         assert_eq!(code, "upstream_unavailable", "{method}");
     }
+
+    // A gateway that accepts connections and never answers (nothing ever calls accept on
+    // this listener; the kernel completes the handshakes).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let hung = Nginx::start(&[&silent_url]);
+    let (status, _, code) = send_for_error(http.get(format!("{}/v1/trips", hung.base))).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(code, "upstream_timeout");
+}
+
+#[tokio::test]
+async fn a_service_that_is_down_does_not_take_the_rest_of_the_api_down() {
+    // recommend-service is not started: both gateways answer 503 upstream_unavailable on
+    // /v1/trips. Were those counted against the gateway replicas (proxy_next_upstream
+    // http_503), a few of them would mark both failed and nginx would refuse everything.
+    let stack = Stack::start().await;
+    let nginx = Nginx::start(&[stack.gw(0), stack.gw(1)]);
+    for _ in 0..8 {
+        let trips = stack.http.get(format!("{}/v1/trips", nginx.base));
+        let (status, _, code) = send_for_error(trips).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(code, "upstream_unavailable");
+    }
+    let me = stack
+        .http
+        .get(format!("{}/v1/auth/me", nginx.base))
+        .bearer_auth(&stack.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+}
+
+/// Set in the environment of a gateway replica run by [`gateway_replica_process`].
+const REPLICA_ENV: &str = "WAYPOINT_TEST_GATEWAY_REPLICA";
+
+/// A real gateway in a process of its own, configured from the environment like the
+/// gateway binary: this test binary re-run with only this test selected. The other tests
+/// run their gateways inside the test process, which cannot be stopped on its own.
+#[test]
+#[ignore = "a gateway replica for a_stopped_gateway_replica_costs_reads_seconds_not_minutes"]
+fn gateway_replica_process() {
+    if std::env::var_os(REPLICA_ENV).is_none() {
+        return;
+    }
+    // Gone with the test that started it: its end of our stdin closes.
+    std::thread::spawn(|| {
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        std::process::exit(0);
+    });
+    shared::telemetry::init_for_tests();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let settings = gateway::Settings::from_env().expect("gateway settings");
+        let app = gateway::Application::build(settings)
+            .await
+            .expect("gateway starts");
+        app.run_until_stopped().await.expect("gateway runs");
+    });
+}
+
+/// A gateway replica process; continued (if stopped) and ended when dropped.
+struct ReplicaProcess {
+    child: Child,
+    base: String,
+}
+
+impl ReplicaProcess {
+    fn start(stack: &Stack) -> Self {
+        let port = ReservedPort::new().release();
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "edge::gateway_replica_process", "--ignored"])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(REPLICA_ENV, "1")
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("WORKERS", "1")
+            .env("REDIS_URL", &stack.redis_settings.url)
+            .env("REDIS_KEY_PREFIX", &stack.redis_settings.key_prefix)
+            .env("WAYPOINT_INTERNAL_TOKEN", &stack.internal_token)
+            .env("AUTH_SERVICE_URL", &stack.auth_url)
+            .env("RBAC_SERVICE_URL", &stack.rbac_url)
+            .env("PAYMENT_SERVICE_URL", REFUSING_URL)
+            .env("RECOMMEND_SERVICE_URL", REFUSING_URL)
+            .env("CHAT_SERVICE_URL", REFUSING_URL)
+            .env("TRUSTED_PROXIES", "1")
+            .env("DOCS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../docs"))
+            .env_remove("GATEWAY_ROUTES")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("re-running the test binary");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn signal(&self, signal: &str) -> bool {
+        Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+}
+
+impl Drop for ReplicaProcess {
+    fn drop(&mut self) {
+        // A stopped process would not act on anything but SIGKILL until continued.
+        self.signal("-CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_gateway_replica_costs_reads_seconds_not_minutes() {
+    let stack = Stack::start().await;
+    let replica = ReplicaProcess::start(&stack);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let me = |base: &str| {
+        http.get(format!("{base}/v1/auth/me"))
+            .bearer_auth(&stack.admin_token)
+            .send()
+    };
+    let started = Instant::now();
+    while !matches!(me(&replica.base).await, Ok(r) if r.status() == StatusCode::OK) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the replica process did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let nginx = Nginx::start(&[&replica.base, stack.gw(1)]);
+    // Both replicas serve, and nginx keeps connections open to each.
+    for _ in 0..4 {
+        assert_eq!(me(&nginx.base).await.unwrap().status(), StatusCode::OK);
+    }
+
+    // Hung, not dead: the kernel still accepts connections for it, nothing answers.
+    assert!(replica.signal("-STOP"), "kill -STOP failed");
+    for i in 0..6 {
+        let response = me(&nginx.base)
+            .await
+            .unwrap_or_else(|err| panic!("read {i} not answered within 10 s: {err}"));
+        assert_eq!(response.status(), StatusCode::OK, "read {i}");
+    }
+    drop(replica);
 }

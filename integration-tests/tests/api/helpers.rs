@@ -669,6 +669,10 @@ fn response_complete(response: &[u8]) -> bool {
         .is_some_and(|length| response.len() - end - 4 >= length)
 }
 
+/// How `cargo xtask up` and docker compose list each gateway replica in nginx's upstream
+/// (see `nginx/waypoint.conf.template`).
+const GATEWAY_SERVER_PARAMS: &str = "max_fails=2 fail_timeout=10s";
+
 /// nginx in front of the given gateways, configured from the repository's template.
 pub struct Nginx {
     pub base: String,
@@ -689,7 +693,10 @@ impl Nginx {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let servers: Vec<String> = gateways
             .iter()
-            .map(|g| format!("server {};", g.trim_start_matches("http://")))
+            .map(|g| {
+                let addr = g.trim_start_matches("http://");
+                format!("server {addr} {GATEWAY_SERVER_PARAMS};")
+            })
             .collect();
         let site = std::fs::read_to_string(format!("{root}/nginx/waypoint.conf.template"))
             .unwrap()
