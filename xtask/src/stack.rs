@@ -238,6 +238,9 @@ fn wait_redis(port: u16) -> Result {
     }
 }
 
+/// Passive health checks on each gateway replica (see `nginx/waypoint.conf.template`).
+const GATEWAY_SERVER_PARAMS: &str = "max_fails=2 fail_timeout=10s";
+
 /// Renders `nginx/waypoint.conf.template` into `data/nginx/` with a main config around it.
 fn write_nginx_conf(root: &Path, data: &Path, http_port: u16, gateways: &[u16]) -> Result<PathBuf> {
     let template = std::fs::read_to_string(root.join("nginx/waypoint.conf.template"))
@@ -248,7 +251,7 @@ fn write_nginx_conf(root: &Path, data: &Path, http_port: u16, gateways: &[u16]) 
         .ok_or("no web root")?;
     let servers: Vec<String> = gateways
         .iter()
-        .map(|p| format!("server 127.0.0.1:{p};"))
+        .map(|p| format!("server 127.0.0.1:{p} {GATEWAY_SERVER_PARAMS};"))
         .collect();
     let site = template
         .replace("${GATEWAY_SERVERS}", &servers.join("\n    "))

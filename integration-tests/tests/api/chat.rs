@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{Session, Stack, StackOptions, error_code};
+use crate::helpers::{Nginx, Session, Stack, StackOptions, error_code};
 
 /// A chat socket; frames skipped while waiting for another type stay pending.
 struct Socket {
@@ -56,6 +56,21 @@ impl Chat {
         session
     }
 
+    /// A conversation of `traveller` with `expert`, opened through gateway A.
+    async fn open_conversation(&self, traveller: &Session, expert: &Session) -> i64 {
+        let (status, conversation) = self
+            .call(
+                0,
+                traveller,
+                Method::POST,
+                "/v1/chat/conversations",
+                Some(json!({ "expert_id": expert.user_id })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{conversation}");
+        conversation["id"].as_i64().unwrap()
+    }
+
     async fn call(
         &self,
         gw: usize,
@@ -84,29 +99,7 @@ impl Chat {
         ticket: Option<&str>,
         headers: &[(&'static str, &str)],
     ) -> Result<Socket, (u16, Value)> {
-        let base = self.stack.gw(gw).replace("http://", "ws://");
-        let query = ticket.map(|t| format!("?ticket={t}")).unwrap_or_default();
-        let mut request = format!("{base}/v1/chat/ws{query}")
-            .into_client_request()
-            .unwrap();
-        for (name, value) in headers {
-            request.headers_mut().insert(*name, value.parse().unwrap());
-        }
-        match tokio_tungstenite::connect_async(request).await {
-            Ok((ws, _)) => Ok(Socket {
-                ws,
-                pending: VecDeque::new(),
-            }),
-            Err(tungstenite::Error::Http(response)) => {
-                let body = response
-                    .body()
-                    .as_ref()
-                    .and_then(|b| serde_json::from_slice(b).ok())
-                    .unwrap_or(Value::Null);
-                Err((response.status().as_u16(), body))
-            }
-            Err(err) => panic!("handshake failed: {err}"),
-        }
+        handshake_via(self.stack.gw(gw), ticket, headers).await
     }
 
     async fn connect(&self, gw: usize, who: &Session) -> Socket {
@@ -114,6 +107,37 @@ impl Chat {
         self.handshake(gw, Some(&ticket), &[])
             .await
             .expect("socket opens")
+    }
+}
+
+/// A handshake at `base` (a gateway, or nginx in front of the gateways).
+async fn handshake_via(
+    base: &str,
+    ticket: Option<&str>,
+    headers: &[(&'static str, &str)],
+) -> Result<Socket, (u16, Value)> {
+    let base = base.replace("http://", "ws://");
+    let query = ticket.map(|t| format!("?ticket={t}")).unwrap_or_default();
+    let mut request = format!("{base}/v1/chat/ws{query}")
+        .into_client_request()
+        .unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((ws, _)) => Ok(Socket {
+            ws,
+            pending: VecDeque::new(),
+        }),
+        Err(tungstenite::Error::Http(response)) => {
+            let body = response
+                .body()
+                .as_ref()
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or(Value::Null);
+            Err((response.status().as_u16(), body))
+        }
+        Err(err) => panic!("handshake failed: {err}"),
     }
 }
 
@@ -167,17 +191,7 @@ async fn a_traveller_behind_gateway_a_and_an_expert_behind_gateway_b_chat_live()
     let traveller = chat.stack.sign_up_and_in("lily").await;
     let expert = chat.expert("wang").await;
 
-    let (status, conversation) = chat
-        .call(
-            0,
-            &traveller,
-            Method::POST,
-            "/v1/chat/conversations",
-            Some(json!({ "expert_id": expert.user_id })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{conversation}");
-    let id = conversation["id"].as_i64().unwrap();
+    let id = chat.open_conversation(&traveller, &expert).await;
 
     let mut phone = chat.connect(0, &traveller).await;
     let mut laptop = chat.connect(1, &traveller).await;
@@ -287,4 +301,27 @@ async fn chat_routes_other_than_the_socket_need_a_signed_in_user() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
         assert_eq!(error_code(&body), "missing_token");
     }
+}
+
+#[tokio::test]
+async fn a_socket_through_nginx_stays_open_while_idle_longer_than_a_read_may_take() {
+    let chat = Chat::start().await;
+    let traveller = chat.stack.sign_up_and_in("lily").await;
+    let expert = chat.expert("wang").await;
+    let id = chat.open_conversation(&traveller, &expert).await;
+    let nginx = Nginx::start(&[chat.stack.gw(0), chat.stack.gw(1)]);
+    let ticket = chat.ticket(0, &traveller).await;
+    let mut socket = handshake_via(&nginx.base, Some(&ticket), &[])
+        .await
+        .expect("socket opens through nginx");
+
+    // Silent for longer than nginx lets a read (GET) wait for a gateway, shorter than the
+    // heartbeat: the socket has its own, longer timeouts.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let hello = json!({
+        "type": "send", "conversation_id": id,
+        "body": "Still there?", "client_msg_id": "t1",
+    });
+    send(&mut socket, hello).await;
+    assert_eq!(next_of(&mut socket, "ack").await["client_msg_id"], "t1");
 }

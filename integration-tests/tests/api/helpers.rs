@@ -707,17 +707,32 @@ pub async fn raw_request(
     path: &str,
     token: Option<&str>,
 ) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
     let request =
         format!("{method} {path} HTTP/1.1\r\nHost: waypoint\r\nConnection: close\r\n{auth}\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
+    raw_exchange(base, request.as_bytes()).await
+}
+
+/// Sends `request` byte for byte (malformed ones too, which HTTP clients refuse to send)
+/// and returns the status and the whole response as text: head and, when it says how
+/// long it is, body (a server may linger before closing after an error).
+pub async fn raw_exchange(base: &str, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut chunk = [0u8; 8192];
+    while !response_complete(&response) {
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => response.extend_from_slice(&chunk[..n]),
+            Ok(_) => break,
+            Err(_) => panic!("no complete response within 10 s to {base}"),
+        }
+    }
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text
         .split(' ')
@@ -726,6 +741,25 @@ pub async fn raw_request(
         .unwrap_or(0);
     (status, text)
 }
+
+/// Whether `response` holds a head and as much body as its `Content-Length` announces.
+fn response_complete(response: &[u8]) -> bool {
+    let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    String::from_utf8_lossy(&response[..end])
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .is_some_and(|length| response.len() - end - 4 >= length)
+}
+
+/// How `cargo xtask up` and docker compose list each gateway replica in nginx's upstream
+/// (see `nginx/waypoint.conf.template`).
+const GATEWAY_SERVER_PARAMS: &str = "max_fails=2 fail_timeout=10s";
 
 /// nginx in front of the given gateways, configured from the repository's template.
 pub struct Nginx {
@@ -747,7 +781,10 @@ impl Nginx {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let servers: Vec<String> = gateways
             .iter()
-            .map(|g| format!("server {};", g.trim_start_matches("http://")))
+            .map(|g| {
+                let addr = g.trim_start_matches("http://");
+                format!("server {addr} {GATEWAY_SERVER_PARAMS};")
+            })
             .collect();
         let site = std::fs::read_to_string(format!("{root}/nginx/waypoint.conf.template"))
             .unwrap()
