@@ -282,12 +282,19 @@ impl Order {
             .load(conn)
     }
 
-    /// Writes the row unchanged, which locks it on PostgreSQL until the transaction ends.
-    pub fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
-        diesel::update(orders::table.find(id))
+    /// The order `id`, locked until the transaction ends, read after the lock was taken:
+    /// a check on it holds until commit. The row is written unchanged first, which locks
+    /// it on PostgreSQL (like `SELECT … FOR UPDATE`, on either backend's SQL); on SQLite
+    /// the caller's `BEGIN IMMEDIATE` ([`shared::db::write_transaction`]) already holds
+    /// the database's write lock. Call it inside a write transaction.
+    pub fn find_locked(conn: &mut DbConnection, id: i64) -> QueryResult<Order> {
+        let touched = diesel::update(orders::table.find(id))
             .set(orders::refunded_cents.eq(orders::refunded_cents))
-            .execute(conn)
-            .map(drop)
+            .execute(conn)?;
+        if touched == 0 {
+            return Err(diesel::result::Error::NotFound);
+        }
+        Self::find(conn, id)
     }
 
     pub fn record_query(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> QueryResult<()> {
