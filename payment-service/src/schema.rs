@@ -39,13 +39,15 @@ diesel::table! {
 diesel::table! {
     payment_events (id) {
         id -> BigInt,
-        order_id -> BigInt,
+        order_id -> Nullable<BigInt>,
+        out_trade_no -> Text,
         source -> Text,
         trade_status -> Text,
         trade_no -> Nullable<Text>,
         amount_cents -> Nullable<BigInt>,
         notify_id -> Nullable<Text>,
         outcome -> Text,
+        reason -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }

@@ -3,7 +3,7 @@ pub mod order;
 pub mod outbox;
 pub mod refund;
 
-pub use event::NewPaymentEvent;
+pub use event::{NewPaymentEvent, PaymentEventView};
 pub use order::{NewOrder, Order, OrderFilter, OrderView};
 pub use outbox::Signal;
 pub use refund::{NewRefund, Refund, RefundView};

@@ -9,7 +9,7 @@ use shared::db::DbConnection;
 use shared::list::ListQuery;
 
 use crate::domain::OrderStatus;
-use crate::models::RefundView;
+use crate::models::{PaymentEventView, RefundView};
 use crate::schema::orders;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -95,6 +95,10 @@ pub struct OrderView {
     /// In the detail view only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refunds: Option<Vec<RefundView>>,
+    /// In an order admin's detail view only: everything Alipay reported about the trade
+    /// and what it did, refused reports (`outcome` `refused`, with a `reason`) included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<PaymentEventView>>,
 }
 
 impl Order {
@@ -126,6 +130,7 @@ impl Order {
             paid_at: self.paid_at,
             closed_at: self.closed_at,
             refunds: None,
+            events: None,
         }
     }
 
