@@ -66,6 +66,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    order_idempotency_keys (user_id, idempotency_key) {
+        user_id -> BigInt,
+        idempotency_key -> Text,
+        order_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refunds -> orders (order_id));
 diesel::joinable!(payment_events -> orders (order_id));
-diesel::allow_tables_to_appear_in_same_query!(orders, refunds, payment_events, signal_outbox);
+diesel::allow_tables_to_appear_in_same_query!(
+    orders,
+    refunds,
+    payment_events,
+    signal_outbox,
+    order_idempotency_keys
+);

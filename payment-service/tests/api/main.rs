@@ -5,6 +5,7 @@
 mod fake_recommend;
 mod helpers;
 
+mod idempotency;
 mod jobs;
 mod notify;
 mod orders;
