@@ -15,6 +15,7 @@ use shared::{ApiError, ErrorKind};
 
 use crate::alipay::{Amount, Notification, TradeQuery, TradeStatus};
 use crate::domain::OrderStatus;
+use crate::models::event;
 use crate::models::{NewPaymentEvent, Order, Signal};
 
 /// Alipay's verified statement about one trade.
@@ -83,30 +84,48 @@ impl Outcome {
 }
 
 /// Applies `report` in one write transaction. Unknown trades and amount mismatches are
-/// refused (`404 unknown_trade`, `409 amount_mismatch`) and change nothing.
+/// refused (`404 unknown_trade`, `409 amount_mismatch`): they change no order, but are
+/// recorded as `refused` events (committed, unlike anything else of the report).
 pub fn apply(
     conn: &mut DbConnection,
     report: &TradeReport,
     now: NaiveDateTime,
 ) -> Result<(Order, Outcome), ApiError> {
-    db::write_transaction(conn, |conn| {
-        let order = Order::find_by_out_trade_no(conn, &report.out_trade_no)?
-            .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "unknown_trade", "No such trade."))?;
-        check_amount(&order, report)?;
-        let outcome = transition(conn, &order, report, now)?;
+    db::write_transaction::<_, ApiError, _>(conn, |conn| {
+        let order = Order::find_by_out_trade_no(conn, &report.out_trade_no)?;
+        let order_id = order.as_ref().map(|order| order.id);
+        let applied = match order {
+            None => Err(ApiError::new(
+                ErrorKind::NotFound,
+                "unknown_trade",
+                "No such trade.",
+            )),
+            Some(order) => match check_amount(&order, report) {
+                Ok(()) => Ok((transition(conn, &order, report, now)?, order.id)),
+                Err(refusal) => Err(refusal),
+            },
+        };
         NewPaymentEvent {
-            order_id: order.id,
+            order_id,
+            out_trade_no: &report.out_trade_no,
             source: report.source,
             trade_status: report.trade_status.as_str(),
             trade_no: report.trade_no.as_deref(),
             amount_cents: report.total_amount.map(Amount::cents),
             notify_id: report.notify_id.as_deref(),
-            outcome: outcome.as_str(),
+            outcome: applied
+                .as_ref()
+                .map_or(event::REFUSED, |(outcome, _)| outcome.as_str()),
+            reason: applied.as_ref().err().map(ApiError::code),
             created_at: now,
         }
         .insert(conn)?;
-        Ok((Order::find(conn, order.id)?, outcome))
-    })
+        // A refusal commits its event and is returned as the error it is.
+        Ok(match applied {
+            Ok((outcome, id)) => Ok((Order::find(conn, id)?, outcome)),
+            Err(refusal) => Err(refusal),
+        })
+    })?
 }
 
 fn check_amount(order: &Order, report: &TradeReport) -> Result<(), ApiError> {

@@ -47,10 +47,12 @@ fn prepare(
     command: &RefundCommand,
     now: chrono::NaiveDateTime,
 ) -> Result<Prepared, ApiError> {
-    // Touching the row locks it (PostgreSQL) until commit: concurrent refunds of one order
-    // take turns. SQLite's BEGIN IMMEDIATE already serialises writers.
-    let order = Order::find(conn, command.order_id).map_err(|_| ApiError::not_found("order"))?;
-    Order::lock(conn, order.id)?;
+    // Locked first, then read: concurrent refunds of one order (and a close or payment
+    // racing them) take turns, and every check below is on the row as it is until commit.
+    let order = Order::find_locked(conn, command.order_id).map_err(|err| match err {
+        diesel::result::Error::NotFound => ApiError::not_found("order"),
+        other => ApiError::from(other),
+    })?;
     if let Some(existing) = Refund::find_by_out_request_no(conn, command.out_request_no.as_str())? {
         let same = existing.order_id == order.id
             && command

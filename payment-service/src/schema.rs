@@ -39,13 +39,15 @@ diesel::table! {
 diesel::table! {
     payment_events (id) {
         id -> BigInt,
-        order_id -> BigInt,
+        order_id -> Nullable<BigInt>,
+        out_trade_no -> Text,
         source -> Text,
         trade_status -> Text,
         trade_no -> Nullable<Text>,
         amount_cents -> Nullable<BigInt>,
         notify_id -> Nullable<Text>,
         outcome -> Text,
+        reason -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }
@@ -64,6 +66,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    order_idempotency_keys (user_id, idempotency_key) {
+        user_id -> BigInt,
+        idempotency_key -> Text,
+        order_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refunds -> orders (order_id));
 diesel::joinable!(payment_events -> orders (order_id));
-diesel::allow_tables_to_appear_in_same_query!(orders, refunds, payment_events, signal_outbox);
+diesel::allow_tables_to_appear_in_same_query!(
+    orders,
+    refunds,
+    payment_events,
+    signal_outbox,
+    order_idempotency_keys
+);

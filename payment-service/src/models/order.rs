@@ -9,7 +9,7 @@ use shared::db::DbConnection;
 use shared::list::ListQuery;
 
 use crate::domain::OrderStatus;
-use crate::models::RefundView;
+use crate::models::{PaymentEventView, RefundView};
 use crate::schema::orders;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -95,6 +95,10 @@ pub struct OrderView {
     /// In the detail view only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refunds: Option<Vec<RefundView>>,
+    /// In an order admin's detail view only: everything Alipay reported about the trade
+    /// and what it did, refused reports (`outcome` `refused`, with a `reason`) included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<PaymentEventView>>,
 }
 
 impl Order {
@@ -126,6 +130,7 @@ impl Order {
             paid_at: self.paid_at,
             closed_at: self.closed_at,
             refunds: None,
+            events: None,
         }
     }
 
@@ -282,12 +287,19 @@ impl Order {
             .load(conn)
     }
 
-    /// Writes the row unchanged, which locks it on PostgreSQL until the transaction ends.
-    pub fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
-        diesel::update(orders::table.find(id))
+    /// The order `id`, locked until the transaction ends, read after the lock was taken:
+    /// a check on it holds until commit. The row is written unchanged first, which locks
+    /// it on PostgreSQL (like `SELECT … FOR UPDATE`, on either backend's SQL); on SQLite
+    /// the caller's `BEGIN IMMEDIATE` ([`shared::db::write_transaction`]) already holds
+    /// the database's write lock. Call it inside a write transaction.
+    pub fn find_locked(conn: &mut DbConnection, id: i64) -> QueryResult<Order> {
+        let touched = diesel::update(orders::table.find(id))
             .set(orders::refunded_cents.eq(orders::refunded_cents))
-            .execute(conn)
-            .map(drop)
+            .execute(conn)?;
+        if touched == 0 {
+            return Err(diesel::result::Error::NotFound);
+        }
+        Self::find(conn, id)
     }
 
     pub fn record_query(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> QueryResult<()> {

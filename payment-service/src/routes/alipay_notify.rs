@@ -9,8 +9,9 @@ use crate::payments::{self, Outcome, TradeReport};
 /// Verifies the signature with Alipay's key, then app_id and seller_id, then applies the
 /// report (order known, amount equal in cents, one transition however many copies
 /// arrive). Answers the literal `success` only after the change is committed; anything
-/// else (bad signature, mismatch, database error) answers `failure` and changes nothing,
-/// so Alipay delivers again later.
+/// else (bad signature, mismatch, database error) answers `failure` and changes no order,
+/// so Alipay delivers again later. A verified report refused for its amount or an unknown
+/// trade is still recorded, as a `refused` payment event.
 #[utoipa::path(post, path = "/v1/payments/alipay/notify", tag = "payments",
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "Alipay's signed notification"),

@@ -1,12 +1,15 @@
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use serde_json::json;
 use shared::ApiError;
+use shared::db;
 use shared::identity::Identity;
 
 use crate::alipay::MAX_CENTS;
 use crate::context::PaymentContext;
 use crate::domain::{OrderStatus, new_out_trade_no};
-use crate::models::{NewOrder, Order, OrderView};
+use crate::models::{NewOrder, Order, OrderView, idempotency};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -26,18 +29,28 @@ const SUBJECT_MAX_CHARS: usize = 256;
 
 /// `POST /v1/orders`: 201 with the order. The amount is the trip's price (from
 /// recommend-service) times the quantity; a client never names a price.
+///
+/// With an `Idempotency-Key`, a repeat of the request (same user, key and body) answers
+/// like the first one (201, the same order as it is now, `Idempotent-Replayed: true`)
+/// instead of ordering again; the database's unique (user, key) makes concurrent repeats
+/// one order too.
 #[utoipa::path(post, path = "/v1/orders", tag = "orders", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1–255 printable ASCII characters; the same key and body from the same user make one order")),
     request_body = CreateOrderRequest,
-    responses((status = 201, description = "Ordered; pay with POST /v1/orders/{id}/pay", body = OrderView),
+    responses((status = 201, description = "Ordered (or the order this Idempotency-Key made); pay with POST /v1/orders/{id}/pay", body = OrderView),
+        (status = 400, description = "Bad Idempotency-Key header (`invalid_idempotency_key`)", body = shared::openapi::ErrorBody),
         (status = 409, description = "The trip is not on sale (`trip_not_on_sale`)", body = shared::openapi::ErrorBody),
-        (status = 422, description = "Unknown trip or bad quantity", body = shared::openapi::ErrorBody),
+        (status = 422, description = "Unknown trip or bad quantity; or the Idempotency-Key was used with another body (`idempotency_key_reused`)", body = shared::openapi::ErrorBody),
         (status = 503, description = "The trip catalogue is unavailable", body = shared::openapi::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = who.user_id))]
 pub async fn create_order(
     ctx: web::Data<PaymentContext>,
     who: Identity,
+    req: HttpRequest,
     body: shared::json::Json<CreateOrderRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
     let body = body.into_inner();
     let max = ctx.orders().max_quantity;
     if body.trip_id <= 0 {
@@ -48,6 +61,16 @@ pub async fn create_order(
             "quantity",
             format!("must be between 1 and {max}"),
         ));
+    }
+    if let Some(key) = key.clone() {
+        let user_id = who.user_id;
+        let earlier = ctx
+            .db()
+            .run(move |conn| Ok(idempotency::order(conn, user_id, &key)?))
+            .await?;
+        if let Some(order) = earlier {
+            return replay(&ctx, order, &body);
+        }
     }
     let trip = ctx
         .recommend()
@@ -85,13 +108,87 @@ pub async fn create_order(
         status: OrderStatus::Pending.as_str().to_owned(),
         created_at: now,
     };
-    let order = ctx
+    let user_id = who.user_id;
+    let (order, created) = ctx
         .db()
-        .run(move |conn| Ok(Order::insert(conn, &new)?))
+        .run(move |conn| {
+            let made = db::write_transaction(conn, |conn| {
+                let order = Order::insert(conn, &new)?;
+                if let Some(key) = &key {
+                    idempotency::insert(conn, user_id, key, order.id, now)?;
+                }
+                Ok(order)
+            });
+            match (made, &key) {
+                (Ok(order), _) => Ok((order, true)),
+                // A concurrent request with the same key committed first (this one's order
+                // was rolled back with its key): answer with that order.
+                (Err(err), Some(key)) if db::is_unique_violation(&err) => {
+                    match idempotency::order(conn, user_id, key)? {
+                        Some(order) => Ok((order, false)),
+                        None => Err(err.into()),
+                    }
+                }
+                (Err(err), _) => Err(err.into()),
+            }
+        })
         .await?;
+    if !created {
+        return replay(&ctx, order, &body);
+    }
     tracing::info!(order_id = order.id, amount_cents = amount, "order created");
     Ok(shared::http::created(
         format!("/v1/orders/{}", order.id),
         order.view(ctx.orders().payment_timeout),
     ))
+}
+
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// The request's `Idempotency-Key`, if any: one header of 1–255 printable ASCII
+/// characters, or a 400 naming the header.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let mut values = req.headers().get_all(IDEMPOTENCY_KEY);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    let valid = values.next().is_none()
+        && (1..=255).contains(&bytes.len())
+        && bytes.iter().all(|b| (0x20..=0x7e).contains(b));
+    match value.to_str() {
+        Ok(key) if valid => Ok(Some(key.to_owned())),
+        _ => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "The Idempotency-Key header must be given once, as 1 to 255 printable ASCII characters.",
+        )
+        .with_details(json!({ "header": IDEMPOTENCY_KEY }))),
+    }
+}
+
+/// The answer to a repeat of the request that made `order` with the same key: the first
+/// answer again (201, the order as it is now), or 422 if the key came with another body.
+fn replay(
+    ctx: &PaymentContext,
+    order: Order,
+    body: &CreateOrderRequest,
+) -> Result<HttpResponse, ApiError> {
+    if (order.trip_id, order.quantity) != (body.trip_id, body.quantity) {
+        return Err(ApiError::new(
+            shared::ErrorKind::Validation,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for another order request.",
+        )
+        .with_details(json!({ "header": IDEMPOTENCY_KEY, "order_id": order.id })));
+    }
+    tracing::info!(order_id = order.id, "idempotent repeat of an order");
+    let mut response = shared::http::created(
+        format!("/v1/orders/{}", order.id),
+        order.view(ctx.orders().payment_timeout),
+    );
+    response.headers_mut().insert(
+        HeaderName::from_static("idempotent-replayed"),
+        HeaderValue::from_static("true"),
+    );
+    Ok(response)
 }

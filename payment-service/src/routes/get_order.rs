@@ -4,9 +4,10 @@ use shared::identity::Identity;
 
 use crate::context::PaymentContext;
 use crate::domain::Viewer;
-use crate::models::{OrderView, Refund, RefundView};
+use crate::models::{OrderView, Refund, RefundView, event};
 
-/// `GET /v1/orders/{id}`: the order with its refunds; someone else's order is a 404.
+/// `GET /v1/orders/{id}`: the order with its refunds (and, for an order admin, its
+/// payment events); someone else's order is a 404.
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, description = "The order", body = OrderView),
@@ -16,8 +17,18 @@ pub async fn get_order(
     who: Identity,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let order = super::visible_order(&ctx, Viewer::from(&who), id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(detail(&ctx, order).await?))
+    let viewer = Viewer::from(&who);
+    let order = super::visible_order(&ctx, viewer, id.into_inner()).await?;
+    let id = order.id;
+    let mut view = detail(&ctx, order).await?;
+    if viewer.is_admin {
+        let events = ctx
+            .db()
+            .run(move |conn| Ok(event::for_order(conn, id)?))
+            .await?;
+        view.events = Some(events);
+    }
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// The order's view including its refunds.

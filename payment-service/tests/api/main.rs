@@ -6,6 +6,7 @@ mod fake_recommend;
 mod gateway_standin;
 mod helpers;
 
+mod idempotency;
 mod jobs;
 mod notify;
 mod orders;

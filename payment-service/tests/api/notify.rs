@@ -18,6 +18,19 @@ async fn paid_at_alipay(app: &TestApp) -> (i64, String, Vec<(String, String)>) {
     (order["id"].as_i64().unwrap(), no, form)
 }
 
+/// `form` with `key` set to `value`, signed again by "Alipay".
+fn resign_with(
+    app: &TestApp,
+    form: &[(String, String)],
+    key: &str,
+    value: &str,
+) -> Vec<(String, String)> {
+    let mut form = form.to_vec();
+    set(&mut form, key, value);
+    app.alipay.sign(&mut form).unwrap();
+    form
+}
+
 #[tokio::test]
 async fn a_signed_notification_marks_the_order_paid_and_answers_success() {
     let app = TestApp::spawn().await;
@@ -89,12 +102,7 @@ async fn forged_foreign_or_mismatched_notifications_answer_failure_and_change_no
         .unwrap()
         .to_string();
 
-    let resigned = |key: &str, value: &str| {
-        let mut form = form.clone();
-        set(&mut form, key, value);
-        app.alipay.sign(&mut form).unwrap();
-        form
-    };
+    let resigned = |key: &str, value: &str| resign_with(&app, &form, key, value);
     let mut forged = form.clone();
     set(&mut forged, "total_amount", "0.01");
     let mut rsa1 = form.clone();
@@ -321,4 +329,110 @@ async fn a_database_error_answers_failure_and_alipays_next_delivery_applies_once
     assert_eq!(app.notify(&form).await, "success");
     assert_eq!(app.get_order(id).await["status"], "paid");
     assert_eq!(app.events(id, "paid").await, 1);
+}
+
+/// The events naming `out_trade_no`, as stored (known trade or not).
+async fn trade_events(app: &TestApp, out_trade_no: &str) -> Vec<serde_json::Value> {
+    let no = out_trade_no.to_owned();
+    let events = app
+        .db
+        .run(move |conn| Ok(payment_service::models::event::for_trade(conn, &no)?))
+        .await
+        .unwrap();
+    events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_signed_notification_refused_for_its_amount_or_trade_is_recorded_as_an_event() {
+    let app = TestApp::spawn().await;
+    let (id, no, form) = paid_at_alipay(&app).await;
+    let notify_id = form
+        .iter()
+        .find(|(k, _)| k == "notify_id")
+        .map(|(_, v)| v.clone());
+    let trade_no = app.alipay.trade(&no).unwrap().trade_no;
+    let resigned = |key: &str, value: &str| resign_with(&app, &form, key, value);
+
+    // Badly signed or unsigned: refused before anything is looked at, and not recorded.
+    let mut forged = form.clone();
+    set(&mut forged, "total_amount", "0.01");
+    let mut unsigned = resigned("total_amount", "0.01");
+    unsigned.retain(|(k, _)| k != "sign");
+    let mut unsigned_unknown = resigned("out_trade_no", "WP20260101aaaaaaaaaaaaaaaaaaaaaaaa");
+    unsigned_unknown.retain(|(k, _)| k != "sign");
+    for form in [&forged, &unsigned, &unsigned_unknown] {
+        assert_eq!(app.notify(form).await, "failure");
+    }
+    assert!(trade_events(&app, &no).await.is_empty());
+    assert!(
+        trade_events(&app, "WP20260101aaaaaaaaaaaaaaaaaaaaaaaa")
+            .await
+            .is_empty()
+    );
+
+    // Signed by Alipay, but for 0.01 yuan: refused as before, and recorded on the order.
+    assert_eq!(
+        app.notify(&resigned("total_amount", "0.01")).await,
+        "failure"
+    );
+    let order = app.get_order(id).await;
+    assert_eq!(order["status"], "pending", "nothing changed");
+    let events = order["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{order}");
+    let event = &events[0];
+    assert_eq!(event["outcome"], "refused");
+    assert_eq!(event["reason"], "amount_mismatch");
+    assert_eq!(event["amount_cents"], 1);
+    assert_eq!(event["out_trade_no"], no.as_str());
+    assert_eq!(event["trade_no"], trade_no.as_str());
+    assert_eq!(event["trade_status"], "TRADE_SUCCESS");
+    assert_eq!(event["source"], "notify");
+    assert_eq!(event["notify_id"], json!(notify_id));
+    assert!(event["created_at"].is_string());
+    // Events are for order admins: the traveller's view of their order has none.
+    let (_, own) = app
+        .call(
+            Method::GET,
+            &format!("/v1/orders/{id}"),
+            TRAVELLER,
+            "traveller",
+            None,
+        )
+        .await;
+    assert_eq!(own["status"], "pending");
+    assert!(own.get("events").is_none(), "{own}");
+
+    // Signed by Alipay, about a trade we never made: refused, and recorded without an order.
+    let unknown = "WP20260101deadbeefdeadbeefdeadbeef";
+    assert_eq!(
+        app.notify(&resigned("out_trade_no", unknown)).await,
+        "failure"
+    );
+    let events = trade_events(&app, unknown).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["outcome"], "refused");
+    assert_eq!(events[0]["reason"], "unknown_trade");
+    assert_eq!(events[0]["trade_no"], trade_no.as_str());
+    assert!(events[0]["amount_cents"].as_i64().unwrap() > 1);
+
+    // The genuine notification still pays, and is the order's next event.
+    assert_eq!(app.notify(&form).await, "success");
+    let order = app.get_order(id).await;
+    assert_eq!(order["status"], "paid");
+    let outcomes: Vec<_> = order["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["outcome"].clone(), e["reason"].clone()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (json!("refused"), json!("amount_mismatch")),
+            (json!("paid"), json!(null))
+        ]
+    );
 }
