@@ -7,6 +7,10 @@
 //! frames in (rate-limited, size-limited), deliveries from the hub out (in order per
 //! conversation), a ping every interval, and a close when the client stops answering, its
 //! session ends, it falls behind, or the replica shuts down.
+//!
+//! A socket never counts a message as sent before it has sent it. When it cannot read what
+//! it owes the client from the database (a gap, a `resume`), it closes with 1011
+//! rather than skip ahead: the client reconnects and resumes from what it has.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -165,6 +169,13 @@ fn close(code: CloseCode, why: &str) -> Ending {
         code,
         description: Some(why.to_owned()),
     })
+}
+
+/// The database could not be read for messages this socket owes its client: close (1011),
+/// so the client reconnects and resumes, rather than send anything newer past them.
+fn unreadable(err: &ApiError) -> Ending {
+    tracing::warn!(error = ?err, "socket closed: its messages could not be read");
+    close(CloseCode::Error, "internal_error")
 }
 
 fn ending_for(stop: Stop) -> Ending {
@@ -417,6 +428,7 @@ impl SocketTask {
             .await
         {
             Ok(conversation) => conversation.last_message_id,
+            Err(err) if err.kind().status().is_server_error() => return Err(unreadable(&err)),
             Err(err) => return io.api_error(&err, None).await,
         };
         // A client claiming to be ahead of the conversation gets nothing, and changes nothing.
@@ -440,7 +452,8 @@ impl SocketTask {
         io.text(done.to_text()).await
     }
 
-    /// Sends the stored messages with ids in (`after`, `before`), oldest first.
+    /// Sends the stored messages with ids in (`after`, `before`), oldest first; ends the
+    /// socket (1011) when they cannot be read.
     async fn send_range(
         &mut self,
         io: &mut Io,
@@ -463,13 +476,7 @@ impl SocketTask {
                     )?)
                 })
                 .await;
-            let page = match page {
-                Ok(page) => page,
-                Err(err) => {
-                    io.api_error(&err, None).await?;
-                    return Ok(count);
-                }
-            };
+            let page = page.map_err(|err| unreadable(&err))?;
             let full = page.len() as i64 == PAGE;
             for message in page {
                 after = message.id;
@@ -495,6 +502,12 @@ impl SocketTask {
             Verdict::Gap { after, before } => {
                 self.send_range(io, conversation_id, after, Some(before))
                     .await?;
+                // Ids are dense and committed in order, so the gap is stored by now; if it
+                // is not all there, sending this one would skip the rest for good.
+                if self.sequencer.last_sent(conversation_id) != before - 1 {
+                    tracing::warn!(conversation_id, after, before, "a gap could not be filled");
+                    return Err(close(CloseCode::Error, "internal_error"));
+                }
             }
         }
         io.text(delivery.text).await?;
