@@ -9,8 +9,8 @@
 //! session ends, it falls behind, or the replica shuts down.
 //!
 //! A socket never counts a message as sent before it has sent it. When it cannot read what
-//! it owes the client from the database (a gap, a `resume`), it closes with 1011
-//! rather than skip ahead: the client reconnects and resumes from what it has.
+//! it owes the client from the database (a gap, a `resume`, a catch-up), it closes with
+//! 1011 rather than skip ahead: the client reconnects and resumes from what it has.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -240,10 +240,12 @@ impl SocketTask {
         loop {
             let wake = pong_deadline.map_or(next_ping, |deadline| deadline.min(next_ping));
             let sending = self.sending.is_some();
+            let socket = self.socket.clone();
             let step = tokio::select! {
                 biased;
                 _ = self.stop.changed() => Step::Stopped,
                 sent = stored(&mut self.sending), if sending => Step::Sent(sent),
+                _ = socket.catch_up_requested() => Step::CatchUp,
                 delivery = self.outbound.recv() => Step::Outgoing(delivery),
                 incoming = stream.recv(), if !sending => Step::Incoming(incoming),
                 _ = tokio::time::sleep_until(wake.into()) => Step::Timer,
@@ -268,6 +270,7 @@ impl SocketTask {
                 }
                 Step::Outgoing(None) => return Ending::Gone,
                 Step::Outgoing(Some(delivery)) => self.deliver(io, delivery).await,
+                Step::CatchUp => self.catch_up(io).await,
                 Step::Timer => {
                     let now = Instant::now();
                     if self.sending.is_some() {
@@ -491,6 +494,26 @@ impl SocketTask {
         }
     }
 
+    /// Sends every stored message of the user's conversations newer than what this socket
+    /// has sent (those published while this replica was not subscribed).
+    async fn catch_up(&mut self, io: &mut Io) -> Result<(), Ending> {
+        let user_id = self.socket.user_id;
+        let newest = self
+            .ctx
+            .db()
+            .run(move |conn| Ok(Conversation::cursors_for(conn, user_id)?))
+            .await
+            .map_err(|err| unreadable(&err))?;
+        for (conversation_id, newest) in newest {
+            let last = self.sequencer.last_sent(conversation_id);
+            if newest > last {
+                self.send_range(io, conversation_id, last, Some(newest + 1))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sends a delivery from the hub; `message` frames go out in order, once.
     async fn deliver(&mut self, io: &mut Io, delivery: Delivery) -> Result<(), Ending> {
         let Some((conversation_id, id)) = delivery.sequence else {
@@ -518,6 +541,7 @@ impl SocketTask {
 
 enum Step {
     Stopped,
+    CatchUp,
     Sent((String, i64, Result<Appended, ApiError>)),
     Incoming(Option<Result<Message, ProtocolError>>),
     Outgoing(Option<Delivery>),

@@ -135,6 +135,11 @@ impl TestApp {
         replica
     }
 
+    /// Waits (bounded) until replica `i` reaches its database and Redis again.
+    pub async fn wait_until_ready(&self, i: usize) {
+        self.until_ready(&self.replicas[i].url).await;
+    }
+
     async fn until_ready(&self, url: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !matches!(

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use chat_service::config::SocketSettings;
 use chat_service::models::{Message, MessageView, Side};
 use chat_service::ws::frames::ServerFrame;
 use diesel::RunQueryDsl;
@@ -257,4 +258,34 @@ async fn a_resume_that_cannot_read_the_messages_closes_the_socket_instead_of_cla
     let (missed, done) = resume(&mut phone, id, 0).await;
     assert_eq!(ids(&missed), [1, 2]);
     assert_eq!(done["count"], 2);
+}
+
+#[tokio::test]
+async fn messages_sent_while_the_subscription_was_down_arrive_once_it_is_back_unprompted() {
+    let mut app = TestApp::start_with(Options {
+        private_redis: true,
+        // Redis comes back empty: its sessions are gone, and this test is not about them.
+        socket: SocketSettings {
+            session_check_interval: Duration::from_secs(3_600),
+            ..Options::default().socket
+        },
+        ..Default::default()
+    })
+    .await;
+    let (_, expert, id, mut phone) = chatting(&app).await;
+
+    // No Redis: both are stored, and published to no one.
+    app.private_redis.as_mut().unwrap().stop();
+    app.send_rest(0, &expert, id, "two").await;
+    app.send_rest(0, &expert, id, "three").await;
+    app.private_redis.as_mut().unwrap().restart();
+
+    // Nothing else is sent: the resubscribed replica's sockets look for themselves.
+    let messages = phone.messages(2).await;
+    assert_eq!(ids(&messages), [2, 3]);
+    assert_eq!(messages[1]["body"], "three");
+    // Once the replica publishes again, the next message follows them, and nothing twice.
+    app.wait_until_ready(0).await;
+    app.send_rest(0, &expert, id, "four").await;
+    assert_eq!(phone.next_of("message").await["id"], 4);
 }
