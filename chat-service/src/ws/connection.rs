@@ -7,6 +7,10 @@
 //! frames in (rate-limited, size-limited), deliveries from the hub out (in order per
 //! conversation), a ping every interval, and a close when the client stops answering, its
 //! session ends, it falls behind, or the replica shuts down.
+//!
+//! A socket never counts a message as sent before it has sent it. When it cannot read what
+//! it owes the client from the database (a gap, a `resume`, a catch-up), it closes with
+//! 1011 rather than skip ahead: the client reconnects and resumes from what it has.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -167,6 +171,13 @@ fn close(code: CloseCode, why: &str) -> Ending {
     })
 }
 
+/// The database could not be read for messages this socket owes its client: close (1011),
+/// so the client reconnects and resumes, rather than send anything newer past them.
+fn unreadable(err: &ApiError) -> Ending {
+    tracing::warn!(error = ?err, "socket closed: its messages could not be read");
+    close(CloseCode::Error, "internal_error")
+}
+
 fn ending_for(stop: Stop) -> Ending {
     match stop {
         Stop::SessionEnded => close(CloseCode::Other(CLOSE_SESSION_ENDED), "session_ended"),
@@ -229,10 +240,12 @@ impl SocketTask {
         loop {
             let wake = pong_deadline.map_or(next_ping, |deadline| deadline.min(next_ping));
             let sending = self.sending.is_some();
+            let socket = self.socket.clone();
             let step = tokio::select! {
                 biased;
                 _ = self.stop.changed() => Step::Stopped,
                 sent = stored(&mut self.sending), if sending => Step::Sent(sent),
+                _ = socket.catch_up_requested() => Step::CatchUp,
                 delivery = self.outbound.recv() => Step::Outgoing(delivery),
                 incoming = stream.recv(), if !sending => Step::Incoming(incoming),
                 _ = tokio::time::sleep_until(wake.into()) => Step::Timer,
@@ -257,6 +270,7 @@ impl SocketTask {
                 }
                 Step::Outgoing(None) => return Ending::Gone,
                 Step::Outgoing(Some(delivery)) => self.deliver(io, delivery).await,
+                Step::CatchUp => self.catch_up(io).await,
                 Step::Timer => {
                     let now = Instant::now();
                     if self.sending.is_some() {
@@ -417,6 +431,7 @@ impl SocketTask {
             .await
         {
             Ok(conversation) => conversation.last_message_id,
+            Err(err) if err.kind().status().is_server_error() => return Err(unreadable(&err)),
             Err(err) => return io.api_error(&err, None).await,
         };
         // A client claiming to be ahead of the conversation gets nothing, and changes nothing.
@@ -440,7 +455,8 @@ impl SocketTask {
         io.text(done.to_text()).await
     }
 
-    /// Sends the stored messages with ids in (`after`, `before`), oldest first.
+    /// Sends the stored messages with ids in (`after`, `before`), oldest first; ends the
+    /// socket (1011) when they cannot be read.
     async fn send_range(
         &mut self,
         io: &mut Io,
@@ -463,13 +479,7 @@ impl SocketTask {
                     )?)
                 })
                 .await;
-            let page = match page {
-                Ok(page) => page,
-                Err(err) => {
-                    io.api_error(&err, None).await?;
-                    return Ok(count);
-                }
-            };
+            let page = page.map_err(|err| unreadable(&err))?;
             let full = page.len() as i64 == PAGE;
             for message in page {
                 after = message.id;
@@ -484,6 +494,26 @@ impl SocketTask {
         }
     }
 
+    /// Sends every stored message of the user's conversations newer than what this socket
+    /// has sent (those published while this replica was not subscribed).
+    async fn catch_up(&mut self, io: &mut Io) -> Result<(), Ending> {
+        let user_id = self.socket.user_id;
+        let newest = self
+            .ctx
+            .db()
+            .run(move |conn| Ok(Conversation::cursors_for(conn, user_id)?))
+            .await
+            .map_err(|err| unreadable(&err))?;
+        for (conversation_id, newest) in newest {
+            let last = self.sequencer.last_sent(conversation_id);
+            if newest > last {
+                self.send_range(io, conversation_id, last, Some(newest + 1))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sends a delivery from the hub; `message` frames go out in order, once.
     async fn deliver(&mut self, io: &mut Io, delivery: Delivery) -> Result<(), Ending> {
         let Some((conversation_id, id)) = delivery.sequence else {
@@ -495,6 +525,12 @@ impl SocketTask {
             Verdict::Gap { after, before } => {
                 self.send_range(io, conversation_id, after, Some(before))
                     .await?;
+                // Ids are dense and committed in order, so the gap is stored by now; if it
+                // is not all there, sending this one would skip the rest for good.
+                if self.sequencer.last_sent(conversation_id) != before - 1 {
+                    tracing::warn!(conversation_id, after, before, "a gap could not be filled");
+                    return Err(close(CloseCode::Error, "internal_error"));
+                }
             }
         }
         io.text(delivery.text).await?;
@@ -505,6 +541,7 @@ impl SocketTask {
 
 enum Step {
     Stopped,
+    CatchUp,
     Sent((String, i64, Result<Appended, ApiError>)),
     Incoming(Option<Result<Message, ProtocolError>>),
     Outgoing(Option<Delivery>),

@@ -1,8 +1,10 @@
 //! Fan-out across replicas through Redis pub/sub, one channel per user
 //! (`chat:user:{uid}`): whatever concerns a user is published to their channel, and every
 //! replica with a socket of that user is subscribed to it. Pub/sub may lose a message when
-//! Redis blips; the database stays the source of truth, and sockets recover from it
-//! (gaps, `resume`).
+//! Redis blips; the database stays the source of truth, and sockets recover from it: a gap
+//! the next message reveals, a `resume`, and, after every resubscription, a catch-up of
+//! every socket here (so what was published while the subscription was down arrives without
+//! waiting for a newer message).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -94,6 +96,9 @@ async fn subscribe_and_route(
     }
     if !users.is_empty() {
         tracing::info!(users = users.len(), "chat pub/sub resubscribed");
+        // Subscribed again: whatever is published from now on arrives, and what was
+        // published while nothing was subscribed is in the database.
+        hub.catch_up_all();
     }
     loop {
         tokio::select! {

@@ -5,14 +5,16 @@
 //! one slow client never holds up the fan-out to anyone else. Registering a user's first
 //! socket subscribes this replica to the user's Redis channel, unregistering the last one
 //! unsubscribes; both commands are queued under the hub's lock, so the subscriber sees them
-//! in the order the hub changed.
+//! in the order the hub changed. After the fan-out resubscribes (Redis came back), the hub
+//! asks every socket to catch up from the database: what was published meanwhile reached
+//! none of them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytestring::ByteString;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 /// Why the server ends a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,8 @@ pub struct Socket {
     stop: watch::Sender<Option<Stop>>,
     /// Set when the client does something (not just heartbeats): its session slides.
     active: AtomicBool,
+    /// Raised when the socket may have missed messages and must read them from the database.
+    catch_up: Notify,
 }
 
 impl Socket {
@@ -61,6 +65,12 @@ impl Socket {
 
     pub fn mark_active(&self) {
         self.active.store(true, Ordering::Relaxed);
+    }
+
+    /// Resolves once the socket has been asked to catch up from the database (at once if it
+    /// was asked while it was busy: the request is kept until taken).
+    pub async fn catch_up_requested(&self) {
+        self.catch_up.notified().await;
     }
 }
 
@@ -122,6 +132,7 @@ impl Hub {
             outbound: outbound_tx,
             stop: stop_tx,
             active: AtomicBool::new(false),
+            catch_up: Notify::new(),
         });
         let (done, subscribed) = oneshot::channel();
         let mut users = self.lock();
@@ -185,6 +196,14 @@ impl Hub {
     pub fn stop_all(&self, why: Stop) {
         for socket in self.lock().values().flatten() {
             socket.stop(why);
+        }
+    }
+
+    /// Asks every socket here to catch up from the database (once the subscription is back
+    /// after Redis went away).
+    pub fn catch_up_all(&self) {
+        for socket in self.lock().values().flatten() {
+            socket.catch_up.notify_one();
         }
     }
 

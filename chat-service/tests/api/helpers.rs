@@ -15,6 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::config::{RedisSettings, Secret};
+use shared::db::Db;
 pub use shared::testing::error_code;
 use shared::testing::{RedisServer, TestDatabase, unique_prefix};
 use tokio::net::TcpStream;
@@ -130,15 +131,24 @@ impl TestApp {
             port,
             stopper: Some(stopper),
         };
+        self.until_ready(&replica.url).await;
+        replica
+    }
+
+    /// Waits (bounded) until replica `i` reaches its database and Redis again.
+    pub async fn wait_until_ready(&self, i: usize) {
+        self.until_ready(&self.replicas[i].url).await;
+    }
+
+    async fn until_ready(&self, url: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !matches!(
-            self.http.get(format!("{}/readyz", replica.url)).send().await,
+            self.http.get(format!("{url}/readyz")).send().await,
             Ok(r) if r.status() == StatusCode::OK
         ) {
             assert!(Instant::now() < deadline, "replica did not become ready");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        replica
     }
 
     /// Stops replica `i` (its sockets get 1001), then starts it again on the same port.
@@ -180,6 +190,19 @@ impl TestApp {
     /// Ends the session, as logout (or disabling the user) does.
     pub fn sign_out(&self, user: &User) {
         self.redis_command(&["DEL", &self.session_key(&user.session)]);
+    }
+
+    /// The Redis channel the replicas publish `user_id`'s frames on.
+    pub fn user_channel(&self, user_id: i64) -> String {
+        format!("{}chat:user:{user_id}", self.redis.key_prefix)
+    }
+
+    /// A connection pool of the test's own on the replicas' database, to set up (or break)
+    /// what the service cannot be asked to.
+    pub async fn database(&self) -> Db {
+        Db::open(self._db.url.clone(), 2, chat_service::startup::MIGRATIONS)
+            .await
+            .expect("the test database opens")
     }
 
     fn session_key(&self, session: &str) -> String {
@@ -460,18 +483,30 @@ impl Client {
 
     /// Reads until the server closes; returns the close code and reason.
     pub async fn closed(&mut self) -> (u16, String) {
+        self.frames_until_closed().await.1
+    }
+
+    /// Reads until the server closes; returns the JSON frames received before the close
+    /// (pending ones first), and the close code and reason.
+    pub async fn frames_until_closed(&mut self) -> (Vec<Value>, (u16, String)) {
+        let mut frames: Vec<Value> = self.pending.drain(..).collect();
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
                 .await
                 .expect("closed within the timeout");
-            match message {
+            let close = match message {
                 Some(Ok(Message::Close(Some(frame)))) => {
-                    return (u16::from(frame.code), frame.reason.to_string());
+                    (u16::from(frame.code), frame.reason.to_string())
                 }
-                Some(Ok(Message::Close(None))) | None => return (1005, String::new()),
+                Some(Ok(Message::Close(None))) | None => (1005, String::new()),
+                Some(Ok(Message::Text(text))) => {
+                    frames.push(serde_json::from_str(&text).unwrap());
+                    continue;
+                }
                 Some(Ok(_)) => continue,
-                Some(Err(err)) => return (0, err.to_string()),
-            }
+                Some(Err(err)) => (0, err.to_string()),
+            };
+            return (frames, close);
         }
     }
 
