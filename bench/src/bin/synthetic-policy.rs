@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
                         category: "other".into(),
                         description: "synthetic".into(),
                         is_public: false,
+                        built_in: false,
                         created_at: now,
                         updated_at: now,
                     },
@@ -44,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
                             resource_id,
                             method: method.into(),
                             is_public: false,
+                            built_in: false,
                             created_at: now,
                         },
                     )?);
