@@ -204,7 +204,7 @@ impl ReplicaProcess {
             .env("PAYMENT_SERVICE_URL", REFUSING_URL)
             .env("RECOMMEND_SERVICE_URL", REFUSING_URL)
             .env("CHAT_SERVICE_URL", REFUSING_URL)
-            .env("TRUSTED_PROXIES", "1")
+            .env("TRUSTED_PROXIES", crate::helpers::NGINX)
             .env("DOCS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../docs"))
             .env_remove("GATEWAY_ROUTES")
             .stdin(Stdio::piped())
