@@ -3,13 +3,13 @@
 //! started on a free port with a throwaway data directory. Screenshots land in
 //! `web/test-results/`; the servers' logs are kept when a test fails.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::install::{self, Tool};
 use crate::procs::{Procs, free_port, run as exec};
 use crate::stack::{self, Options};
-use crate::{Result, root, web};
+use crate::{Result, web};
 
 const CHROMIUM: Tool = Tool {
     program: "chromium",
@@ -17,11 +17,10 @@ const CHROMIUM: Tool = Tool {
 };
 
 /// `args` go to `node --test` (e.g. `--test-name-pattern=chat`).
-pub fn run(args: &[String]) -> Result {
+pub fn run(root: &Path, args: &[String]) -> Result {
     install::ensure(&[CHROMIUM], |t| install::on_path(t.program))?;
-    let root = root();
-    let bin = stack::build(&root)?;
-    web::build(&root)?;
+    let bin = stack::build(root)?;
+    web::build(root)?;
 
     let data = temp_dir()?;
     let logs = data.join("logs");
@@ -35,7 +34,7 @@ pub fn run(args: &[String]) -> Result {
         ],
     };
     eprintln!("xtask: starting the stack (logs in {})", logs.display());
-    let stack = stack::start(&root, &bin, &options, Procs::logging_to(&logs)?)?;
+    let stack = stack::start(root, &bin, &options, Procs::logging_to(&logs)?)?;
     let url = format!("http://127.0.0.1:{}", stack.http_port);
     eprintln!("xtask: running the browser tests against {url}");
 

@@ -1,14 +1,15 @@
 //! `cargo xtask test`: formatting, lints, then the whole test suite on SQLite and again on
 //! a throwaway PostgreSQL cluster, then the web UI's browser tests. This is what CI runs.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::install::{self, NGINX, REDIS};
 use crate::postgres::Cluster;
 use crate::procs::run as exec;
-use crate::{Result, cargo, root};
+use crate::{Result, cargo};
 
-pub fn run(args: &[String]) -> Result {
+pub fn run(root: &Path, args: &[String]) -> Result {
     let (options, test_args) = match args.iter().position(|a| a == "--") {
         Some(i) => (&args[..i], &args[i + 1..]),
         None => (args, &[][..]),
@@ -36,22 +37,25 @@ pub fn run(args: &[String]) -> Result {
 
     if lint {
         step("cargo fmt --check");
-        exec(cargo_in_root(&["fmt", "--all", "--", "--check"]))?;
+        exec(cargo_in(root, &["fmt", "--all", "--", "--check"]))?;
         step("cargo clippy -D warnings");
-        exec(cargo_in_root(&[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]))?;
+        exec(cargo_in(
+            root,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ))?;
     }
     install::ensure(&[REDIS, NGINX], |t| install::on_path(t.program))?;
-    crate::web::install_docs_assets(&root());
+    crate::web::install_docs_assets(root);
 
     step("tests on SQLite");
-    let mut sqlite = cargo_in_root(&["test"]);
+    let mut sqlite = cargo_in(root, &["test"]);
     sqlite
         .args(&scope)
         .args(test_args)
@@ -61,7 +65,7 @@ pub fn run(args: &[String]) -> Result {
     if !sqlite_only {
         step("tests on PostgreSQL");
         let cluster = Cluster::start()?;
-        let mut postgres = cargo_in_root(&["test"]);
+        let mut postgres = cargo_in(root, &["test"]);
         postgres
             .args(&scope)
             .args(test_args)
@@ -69,17 +73,17 @@ pub fn run(args: &[String]) -> Result {
         exec(postgres)?;
     }
     // The browser tests cover the whole product, so a narrowed run leaves them out.
-    if e2e && scope == ["--workspace"] && test_args.is_empty() && root().join("web").is_dir() {
+    if e2e && scope == ["--workspace"] && test_args.is_empty() && root.join("web").is_dir() {
         step("browser tests (cargo xtask e2e)");
-        crate::e2e::run(&[])?;
+        crate::e2e::run(root, &[])?;
     }
     step("all checks passed");
     Ok(())
 }
 
-fn cargo_in_root(args: &[&str]) -> Command {
+fn cargo_in(root: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(cargo());
-    command.current_dir(root()).args(args);
+    command.current_dir(root).args(args);
     command
 }
 
