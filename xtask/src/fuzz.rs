@@ -8,6 +8,7 @@
 //! schemathesis comes from PyPI, pinned, into a virtualenv kept under the target directory
 //! and reused while the pinned version stays the same.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -101,6 +102,8 @@ fn fuzz_as_each_role(root: &Path, schemathesis: &Path, stack: &Throwaway, fuzz: 
     let admin_token = stack::login(port, &admin.0, &admin.1)?;
     let traveller_token = stack::login(port, &demo.0, &demo.1)?;
     let url = stack.url();
+    // Failures known and listed there (each with a note) are reported but do not fail.
+    let baseline = Some(root.join("fuzz/baseline.json")).filter(|b| b.is_file());
     let mut failed = Vec::new();
     // The traveller first: the admin's run may change the policy the traveller's rests on.
     for (who, token) in [("traveller", &traveller_token), ("admin", &admin_token)] {
@@ -122,6 +125,11 @@ fn fuzz_as_each_role(root: &Path, schemathesis: &Path, stack: &Throwaway, fuzz: 
             .args(["--report", "junit,ndjson", "--report-dir"])
             .arg(&reports)
             .args(fuzz.seed.map(|seed| format!("--seed={seed}")))
+            .args(
+                baseline
+                    .iter()
+                    .flat_map(|b| [OsStr::new("--baseline"), b.as_os_str()]),
+            )
             .args(&fuzz.extra)
             .env("SCHEMATHESIS_HOOKS", root.join("fuzz/hooks.py"))
             .env("WAYPOINT_URL", &url)
