@@ -142,15 +142,7 @@ pub fn seed(data: &Path, service_port: u16, http_port: u16, demo: (&str, &str)) 
     }
 
     // The demo traveller rates through nginx and the gateway like anyone would.
-    let login = format!(r#"{{"account":"{}","password":"{}"}}"#, demo.0, demo.1);
-    let (status, body) = http_with(http_port, "POST", "/v1/auth/login", &[], Some(&login))
-        .map_err(|e| format!("demo login: {e}"))?;
-    let access = body
-        .split("\"access_token\":\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .filter(|_| status == 200)
-        .ok_or_else(|| format!("demo login: {status} {body}"))?;
+    let access = crate::stack::login(http_port, demo.0, demo.1)?;
     let bearer = format!("Bearer {access}");
     for (trip, stars) in [(2, 5), (3, 4), (10, 4)] {
         let body = format!(r#"{{"trip_id":{trip},"score":{stars}}}"#);

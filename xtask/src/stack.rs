@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::install::{self, NGINX, REDIS};
-use crate::procs::{Procs, free_port, http, run as exec, wait_ready};
+use crate::procs::{Procs, free_port, http, http_with, run as exec, wait_ready};
 use crate::{Result, cargo};
 
 const SERVICES: [&str; 8] = [
@@ -213,7 +213,77 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
     })
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+/// A stack on a free port with a fresh data directory under the system's temp dir (what
+/// the browser tests and the fuzzer run against); the servers' output goes to files in
+/// `<data>/logs`.
+pub struct Throwaway {
+    pub stack: Stack,
+    pub data: PathBuf,
+    pub logs: PathBuf,
+}
+
+impl Throwaway {
+    pub fn start(root: &Path, bin: &Path, gateway_env: Vec<(String, String)>) -> Result<Self> {
+        let data = temp_dir()?;
+        let logs = data.join("logs");
+        let options = Options {
+            data: data.clone(),
+            http_port: free_port()?,
+            gateway_env,
+        };
+        eprintln!("xtask: starting the stack (logs in {})", logs.display());
+        let stack = start(root, bin, &options, Procs::logging_to(&logs)?)?;
+        Ok(Self { stack, data, logs })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.stack.http_port)
+    }
+
+    /// Stops everything; removes the data directory when `outcome` is a success, else
+    /// keeps it and says where the logs are.
+    pub fn finish(self, outcome: Result) -> Result {
+        drop(self.stack);
+        match outcome {
+            Ok(()) => {
+                let _ = std::fs::remove_dir_all(&self.data);
+                Ok(())
+            }
+            Err(err) => Err(format!(
+                "{err}\nthe servers' logs are in {}",
+                self.logs.display()
+            )),
+        }
+    }
+}
+
+/// A fresh directory under the system's temp dir.
+fn temp_dir() -> Result<PathBuf> {
+    let out = Command::new("mktemp")
+        .args(["-d", "-t", "waypoint-stack.XXXXXX"])
+        .output()
+        .map_err(|e| format!("mktemp: {e}"))?;
+    if !out.status.success() {
+        return Err("mktemp -d failed".into());
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// Signs in through nginx and the gateway; the access token.
+pub fn login(http_port: u16, account: &str, password: &str) -> Result<String> {
+    let body = format!(r#"{{"account":"{account}","password":"{password}"}}"#);
+    let (status, answer) = http_with(http_port, "POST", "/v1/auth/login", &[], Some(&body))
+        .map_err(|e| format!("{account} login: {e}"))?;
+    answer
+        .split("\"access_token\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .filter(|_| status == 200)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{account} login: {status} {answer}"))
+}
+
+pub fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))

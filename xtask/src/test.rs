@@ -1,14 +1,17 @@
 //! `cargo xtask test`: formatting, lints, then the whole test suite on SQLite and again on
-//! a throwaway PostgreSQL cluster, then the web UI's browser tests. This is what CI runs.
+//! a throwaway PostgreSQL cluster, then the fuzzer (`cargo xtask fuzz`, bounded) and the
+//! web UI's browser tests. This is what CI runs.
 
+use std::path::Path;
 use std::process::Command;
 
+use crate::fuzz::{self, Fuzz};
 use crate::install::{self, NGINX, REDIS};
 use crate::postgres::Cluster;
 use crate::procs::run as exec;
-use crate::{Result, cargo, root};
+use crate::{Result, cargo, step};
 
-pub fn run(args: &[String]) -> Result {
+pub fn run(root: &Path, args: &[String]) -> Result {
     let (options, test_args) = match args.iter().position(|a| a == "--") {
         Some(i) => (&args[..i], &args[i + 1..]),
         None => (args, &[][..]),
@@ -16,6 +19,7 @@ pub fn run(args: &[String]) -> Result {
     let mut sqlite_only = false;
     let mut lint = true;
     let mut e2e = true;
+    let mut fuzz = true;
     let mut scope = vec!["--workspace".to_owned()];
     let mut options = options.iter();
     while let Some(option) = options.next() {
@@ -23,6 +27,7 @@ pub fn run(args: &[String]) -> Result {
             "--sqlite-only" => sqlite_only = true,
             "--no-lint" => lint = false,
             "--no-e2e" => e2e = false,
+            "--no-fuzz" => fuzz = false,
             "-p" | "--package" => {
                 let package = options.next().ok_or("-p needs a package name")?;
                 if scope == ["--workspace"] {
@@ -36,22 +41,25 @@ pub fn run(args: &[String]) -> Result {
 
     if lint {
         step("cargo fmt --check");
-        exec(cargo_in_root(&["fmt", "--all", "--", "--check"]))?;
+        exec(cargo_in(root, &["fmt", "--all", "--", "--check"]))?;
         step("cargo clippy -D warnings");
-        exec(cargo_in_root(&[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]))?;
+        exec(cargo_in(
+            root,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ))?;
     }
     install::ensure(&[REDIS, NGINX], |t| install::on_path(t.program))?;
-    crate::web::install_docs_assets(&root());
+    crate::web::install_docs_assets(root);
 
     step("tests on SQLite");
-    let mut sqlite = cargo_in_root(&["test"]);
+    let mut sqlite = cargo_in(root, &["test"]);
     sqlite
         .args(&scope)
         .args(test_args)
@@ -61,28 +69,37 @@ pub fn run(args: &[String]) -> Result {
     if !sqlite_only {
         step("tests on PostgreSQL");
         let cluster = Cluster::start()?;
-        let mut postgres = cargo_in_root(&["test"]);
+        let mut postgres = cargo_in(root, &["test"]);
         postgres
             .args(&scope)
             .args(test_args)
             .env("TEST_DATABASE_URL", &cluster.url);
         exec(postgres)?;
     }
-    // The browser tests cover the whole product, so a narrowed run leaves them out.
-    if e2e && scope == ["--workspace"] && test_args.is_empty() && root().join("web").is_dir() {
+    // The fuzzer and the browser tests cover the whole product, so a narrowed run leaves
+    // them out.
+    let whole = scope == ["--workspace"] && test_args.is_empty();
+    if fuzz && whole {
+        step("fuzzing the API (cargo xtask fuzz)");
+        fuzz::fuzz_stack(
+            root,
+            &Fuzz {
+                examples: fuzz::CI_EXAMPLES,
+                seed: Some(fuzz::CI_SEED),
+                extra: Vec::new(),
+            },
+        )?;
+    }
+    if e2e && whole && root.join("web").is_dir() {
         step("browser tests (cargo xtask e2e)");
-        crate::e2e::run(&[])?;
+        crate::e2e::run(root, &[])?;
     }
     step("all checks passed");
     Ok(())
 }
 
-fn cargo_in_root(args: &[&str]) -> Command {
+fn cargo_in(root: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(cargo());
-    command.current_dir(root()).args(args);
+    command.current_dir(root).args(args);
     command
-}
-
-fn step(what: &str) {
-    eprintln!("\n==> {what}");
 }

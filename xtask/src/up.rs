@@ -1,15 +1,16 @@
 //! `cargo xtask up`: build, then run the whole stack (see `stack`) in the foreground on
 //! http://127.0.0.1:8080 with `./data`; stop everything on Ctrl-C or SIGTERM.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::procs::Procs;
 use crate::stack::{self, Options};
-use crate::{Result, root, web};
+use crate::{Result, web, workspace};
 
-pub fn run(args: &[String]) -> Result {
+pub fn run(root: &Path, args: &[String]) -> Result {
     if let Some(arg) = args.first() {
         return Err(format!("`cargo xtask up` takes no arguments (got {arg})"));
     }
@@ -21,9 +22,8 @@ pub fn run(args: &[String]) -> Result {
         })
         .transpose()?
         .unwrap_or(8080);
-    let root = root();
-    let bin = stack::build(&root)?;
-    if let Err(err) = web::build(&root) {
+    let bin = stack::build(root)?;
+    if let Err(err) = web::build(root) {
         eprintln!("xtask: {err}; nginx serves a welcome page instead of the web UI");
     }
 
@@ -32,11 +32,11 @@ pub fn run(args: &[String]) -> Result {
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .map_err(|e| format!("signal handler: {e}"))?;
     let options = Options {
-        data: root.join("data"),
+        data: workspace::data_dir(root),
         http_port,
         gateway_env: Vec::new(),
     };
-    let mut stack = stack::start(&root, &bin, &options, Procs::default())?;
+    let mut stack = stack::start(root, &bin, &options, Procs::default())?;
     let (demo, admin) = (&stack.demo, &stack.admin);
     println!(
         "\n  Waypoint is running at http://127.0.0.1:{http_port}/\n\
@@ -44,8 +44,12 @@ pub fn run(args: &[String]) -> Result {
          \n  admin            account: {}   password: {}\
          \n  API docs         http://127.0.0.1:{http_port}/docs\
          \n  Payments go to a fake Alipay (its cashier has a Pay button); see README.\n\
-         \n  Data lives in ./data. Press Ctrl-C to stop.\n",
-        demo.0, demo.1, admin.0, admin.1,
+         \n  Data lives in {}. Press Ctrl-C to stop.\n",
+        demo.0,
+        demo.1,
+        admin.0,
+        admin.1,
+        options.data.display(),
     );
 
     while !stop.load(Ordering::SeqCst) {
