@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Stack, StackOptions, error_code};
+use crate::helpers::{PASSWORD, Session, Stack, StackOptions, error_code};
 
 async fn refresh(stack: &Stack, gateway: usize, token: &Value) -> (StatusCode, Value) {
     stack
@@ -190,27 +190,54 @@ async fn a_user_lists_their_sessions_and_revokes_one() {
     assert_eq!(list["count"], 1);
 }
 
+/// The session's remaining idle time in Redis, in milliseconds (negative once it is gone).
+fn idle_left(stack: &mut Stack, session: &Session) -> i64 {
+    let sid = session.refresh_token.split('.').next().unwrap();
+    let key = format!("{}sess:{sid}", stack.redis_settings.key_prefix);
+    let reply = stack.redis().command(&["PTTL", &key]);
+    reply.trim().trim_start_matches(':').parse().unwrap()
+}
+
+/// Read off the session's own expiry in Redis, not guessed from sleeps, so a loaded machine
+/// cannot make it flaky.
 #[tokio::test]
 async fn an_idle_session_expires_and_activity_keeps_it_alive() {
-    let stack = Stack::start_with(StackOptions {
-        idle_timeout: Duration::from_millis(1500),
+    let idle = Duration::from_secs(3);
+    let mut stack = Stack::start_with(StackOptions {
+        private_redis: true,
+        idle_timeout: idle,
         ..Default::default()
     })
     .await;
     let alice = stack.sign_up_and_in("alice").await;
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(800)).await;
+    let half = idle.as_millis() as i64 / 2;
+
+    // Unused, the session runs down; a request sets it back to the whole idle timeout.
+    while idle_left(&mut stack, &alice) > half {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stack.me(0, &alice.access_token).await, StatusCode::OK);
+    let after = idle_left(&mut stack, &alice);
+    assert!(
+        after > half,
+        "the request slid the idle timeout ({after} ms left)"
+    );
+
+    // Left alone, it ends, and its token is refused on every replica.
+    let deadline = std::time::Instant::now() + idle * 4;
+    while idle_left(&mut stack, &alice) >= 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for gateway in 0..2 {
         assert_eq!(
-            stack.me(0, &alice.access_token).await,
-            StatusCode::OK,
-            "each request slides the idle timeout"
+            stack.me(gateway, &alice.access_token).await,
+            StatusCode::UNAUTHORIZED
         );
     }
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    assert_eq!(
-        stack.me(1, &alice.access_token).await,
-        StatusCode::UNAUTHORIZED
-    );
 }
 
 #[tokio::test]
