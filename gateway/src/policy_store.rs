@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use shared::ApiError;
-use shared::identity::names::INTERNAL_TOKEN;
 use shared::policy::{POLICY_CHANNEL, POLICY_VERSION_KEY, PolicyDocument};
 use shared::redis::Redis;
 use tokio::sync::Notify;
@@ -26,17 +25,15 @@ pub struct PolicyStore {
     /// A newer version exists than the one loaded, and loading it failed.
     behind: std::sync::atomic::AtomicBool,
     url: String,
-    token: String,
     wake: Notify,
 }
 
 impl PolicyStore {
-    pub fn new(rbac_service_url: &str, internal_token: &str) -> Arc<Self> {
+    pub fn new(rbac_service_url: &str) -> Arc<Self> {
         Arc::new(Self {
             current: RwLock::new(None),
             behind: Default::default(),
             url: format!("{}/internal/policy", rbac_service_url.trim_end_matches('/')),
-            token: internal_token.to_owned(),
             wake: Notify::new(),
         })
     }
@@ -112,7 +109,6 @@ impl PolicyStore {
     async fn load(&self, client: &reqwest::Client) -> anyhow::Result<u64> {
         let document: PolicyDocument = client
             .get(&self.url)
-            .header(INTERNAL_TOKEN, &self.token)
             .timeout(Duration::from_secs(5))
             .send()
             .await?

@@ -4,19 +4,16 @@
 use std::time::Duration;
 
 use shared::ApiError;
-use shared::identity::names::INTERNAL_TOKEN;
 use shared::policy::UserRolesDocument;
 
 pub struct RolesSource {
     base_url: String,
-    token: String,
 }
 
 impl RolesSource {
-    pub fn new(rbac_service_url: &str, internal_token: &str) -> Self {
+    pub fn new(rbac_service_url: &str) -> Self {
         Self {
             base_url: rbac_service_url.trim_end_matches('/').to_owned(),
-            token: internal_token.to_owned(),
         }
     }
 
@@ -34,7 +31,6 @@ impl RolesSource {
         };
         let document: UserRolesDocument = client
             .get(format!("{}/internal/users/{user_id}/roles", self.base_url))
-            .header(INTERNAL_TOKEN, &self.token)
             .timeout(Duration::from_secs(2))
             .send()
             .await

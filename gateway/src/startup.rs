@@ -50,13 +50,17 @@ impl Application {
     /// before the service is built (`settings.bind_addr` is not used).
     pub async fn build_on(listener: TcpListener, settings: Settings) -> anyhow::Result<Self> {
         let redis = Redis::connect(&settings.redis)?;
+        let internal_token =
+            reqwest::header::HeaderValue::from_str(settings.internal_token.expose())?;
         let keys = KeySet::new(&settings.services.auth);
-        keys.spawn_refresher(upstream_client(&settings), settings.jwks_refresh_interval);
-        let token = settings.internal_token.expose();
-        let policy = PolicyStore::new(&settings.services.rbac, token);
+        keys.spawn_refresher(
+            upstream_client(&settings, &internal_token),
+            settings.jwks_refresh_interval,
+        );
+        let policy = PolicyStore::new(&settings.services.rbac);
         policy.spawn(
             redis.clone(),
-            upstream_client(&settings),
+            upstream_client(&settings, &internal_token),
             settings.policy_pubsub,
         );
         let mut upstreams: Vec<String> = settings
@@ -69,7 +73,7 @@ impl Application {
         let state = web::Data::new(GatewayState {
             routes: RouteTable::new(&settings.routes)?,
             policy,
-            roles: RolesSource::new(&settings.services.rbac, token),
+            roles: RolesSource::new(&settings.services.rbac),
             limits: settings.rate_limits.clone(),
             docs: ApiDocs::new(upstreams, settings.docs_dir.clone()),
             verifier: TokenVerifier::new(
@@ -80,9 +84,7 @@ impl Application {
             ),
             keys,
             redis,
-            internal_token: reqwest::header::HeaderValue::from_str(
-                settings.internal_token.expose(),
-            )?,
+            internal_token,
             trusted_proxies: settings.trusted_proxies.clone(),
         });
 
@@ -92,7 +94,7 @@ impl Application {
         let server = HttpServer::new(move || {
             // One connection pool per worker thread: connections stay on the thread
             // that uses them.
-            let client = web::Data::new(upstream_client(&client_settings));
+            let client = web::Data::new(upstream_client(&client_settings, &state.internal_token));
             // Likewise a Redis connection per worker for the per-request round trip: its
             // driver task runs on the worker's own thread, so a request never waits for a
             // wake-up on another thread (one shared connection halved throughput).
@@ -133,12 +135,16 @@ impl Application {
 
 /// The client for everything the gateway asks of the services (forwarded requests, keys,
 /// policy, roles, API descriptions): each call carries the internal token, without which
-/// no service answers.
-fn upstream_client(settings: &Settings) -> reqwest::Client {
+/// no service answers, so no caller has to add it.
+fn upstream_client(
+    settings: &Settings,
+    internal_token: &reqwest::header::HeaderValue,
+) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
-    if let Ok(token) = reqwest::header::HeaderValue::from_str(settings.internal_token.expose()) {
-        headers.insert(shared::identity::names::INTERNAL_TOKEN, token);
-    }
+    headers.insert(
+        shared::identity::names::INTERNAL_TOKEN,
+        internal_token.clone(),
+    );
     reqwest::Client::builder()
         .default_headers(headers)
         .connect_timeout(Duration::from_secs(2))
