@@ -484,8 +484,8 @@ impl Stack {
             .unwrap_or_else(|| panic!("no role {name}"))
     }
 
-    /// The names of the roles `user_id` holds, sorted, as the admin API lists them.
-    pub async fn role_names(&self, user_id: i64) -> Vec<String> {
+    /// The roles `user_id` holds, as the admin API lists them.
+    async fn held_roles(&self, user_id: i64) -> Vec<Value> {
         let held = self
             .admin(
                 Method::GET,
@@ -494,9 +494,14 @@ impl Stack {
                 StatusCode::OK,
             )
             .await;
-        let mut names: Vec<String> = held["results"]
-            .as_array()
-            .unwrap()
+        held["results"].as_array().unwrap().clone()
+    }
+
+    /// The names of the roles `user_id` holds, sorted.
+    pub async fn role_names(&self, user_id: i64) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .held_roles(user_id)
+            .await
             .iter()
             .map(|r| r["name"].as_str().unwrap().to_owned())
             .collect();
@@ -506,15 +511,8 @@ impl Stack {
 
     /// Gives `user_id` exactly the named roles.
     pub async fn set_roles(&self, user_id: i64, names: &[&str]) {
-        let held = self
-            .admin(
-                Method::GET,
-                &format!("/v1/users/{user_id}/roles"),
-                None,
-                StatusCode::OK,
-            )
-            .await;
-        for role in held["results"].as_array().unwrap() {
+        let held = self.held_roles(user_id).await;
+        for role in &held {
             if !names.contains(&role["name"].as_str().unwrap()) {
                 let path = format!("/v1/users/{user_id}/roles/{}", role["id"]);
                 self.admin(Method::DELETE, &path, None, StatusCode::NO_CONTENT)
@@ -522,11 +520,7 @@ impl Stack {
             }
         }
         for name in names {
-            let already = held["results"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|r| r["name"] == *name);
+            let already = held.iter().any(|r| r["name"] == *name);
             if !already {
                 let role_id = self.role_id(name).await;
                 let body = json!({ "role_id": role_id });
