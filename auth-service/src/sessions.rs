@@ -1,9 +1,8 @@
 //! Sessions: an allow-list in Redis, shared by every replica of every service.
 //!
-//! A session is valid only while its key `sess:{sid}` exists. The key expires after the
-//! idle timeout, which each authenticated request slides (the gateway does it), but never
-//! beyond the absolute lifetime recorded in the session. `usess:{uid}` indexes a user's
-//! sessions for logout-all. Deleting the key ends the session on every replica at once.
+//! The record, its key and the sliding-expiry rule belong to [`shared::session`]: this
+//! store writes sessions, the gateway and chat-service check and slide them. A session is
+//! valid only while its key exists; deleting the key ends it on every replica at once.
 //!
 //! Refresh tokens are `{sid}.{generation}.{mac}`, where the mac is an HMAC of sid and
 //! generation under a secret kept in the session. Each refresh bumps the generation; a
@@ -12,6 +11,7 @@
 //! the grace window while its successor is still unused, is a client retrying after a lost
 //! response, and gets the same successor again (the rotation is not repeated).
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use base64::Engine;
@@ -21,21 +21,7 @@ use redis::Script;
 use serde::Serialize;
 use sha2::Sha256;
 use shared::redis::{Redis, RedisError};
-
-/// Fields of the session hash: also read by the gateway's session check.
-pub mod field {
-    pub const USER: &str = "uid";
-    pub const CREATED_MS: &str = "created";
-    pub const ABSOLUTE_EXPIRY_MS: &str = "abs";
-    pub const IDLE_MS: &str = "idle";
-    pub const SEEN_MS: &str = "seen";
-    pub const USER_AGENT: &str = "ua";
-    pub const IP: &str = "ip";
-    pub const REFRESH_SECRET: &str = "rsec";
-    pub const REFRESH_GENERATION: &str = "rgen";
-    /// When the generation last moved (the start of the grace window).
-    pub const REFRESH_ROTATED_MS: &str = "rrot";
-}
+use shared::session::{self, NewSession, field};
 
 #[derive(Clone)]
 pub struct SessionStore {
@@ -86,11 +72,11 @@ impl SessionStore {
     }
 
     fn session_key(&self, sid: &str) -> String {
-        self.redis.key(format_args!("sess:{sid}"))
+        self.redis.key(session::key(sid))
     }
 
     fn index_key(&self, user_id: i64) -> String {
-        self.redis.key(format_args!("usess:{user_id}"))
+        self.redis.key(session::user_index_key(user_id))
     }
 
     /// Starts a session; returns its id and first refresh token.
@@ -102,10 +88,15 @@ impl SessionStore {
     ) -> Result<(String, String), RedisError> {
         let sid = shared::random::token_hex(16);
         let secret = shared::random::token_hex(32);
-        let now = shared::time::now_millis();
-        let idle = self.idle.as_millis() as i64;
-        let absolute = self.absolute.as_millis() as i64;
-        let user_agent: String = user_agent.chars().take(200).collect();
+        let new = NewSession {
+            user_id,
+            now_ms: shared::time::now_millis(),
+            idle_ms: self.idle.as_millis() as i64,
+            absolute_lifetime_ms: self.absolute.as_millis() as i64,
+            user_agent,
+            ip,
+            refresh_secret: &secret,
+        };
         let key = self.session_key(&sid);
         let index = self.index_key(user_id);
         // Safe to repeat after a dropped connection: the same fields under the same fresh id.
@@ -113,26 +104,13 @@ impl SessionStore {
             .pipeline_repeatable::<()>(
                 redis::pipe()
                     .atomic()
-                    .hset_multiple(
-                        &key,
-                        &[
-                            (field::USER, user_id.to_string()),
-                            (field::CREATED_MS, now.to_string()),
-                            (field::ABSOLUTE_EXPIRY_MS, (now + absolute).to_string()),
-                            (field::IDLE_MS, idle.to_string()),
-                            (field::SEEN_MS, now.to_string()),
-                            (field::USER_AGENT, user_agent),
-                            (field::IP, ip.to_owned()),
-                            (field::REFRESH_SECRET, secret.clone()),
-                            (field::REFRESH_GENERATION, "0".to_owned()),
-                        ],
-                    )
+                    .hset_multiple(&key, &new.fields())
                     .ignore()
-                    .pexpire(&key, idle.min(absolute))
+                    .pexpire(&key, new.ttl_ms())
                     .ignore()
                     .sadd(&index, &sid)
                     .ignore()
-                    .pexpire(&index, absolute)
+                    .pexpire(&index, new.absolute_lifetime_ms)
                     .ignore(),
             )
             .await?;
@@ -172,7 +150,8 @@ impl SessionStore {
                     .arg(generation)
                     .arg(shared::time::now_millis())
                     .arg(sid)
-                    .arg(self.refresh_grace.as_millis() as i64),
+                    .arg(self.refresh_grace.as_millis() as i64)
+                    .arg(user_id),
             )
             .await?;
         Ok(match outcome {
@@ -222,7 +201,7 @@ impl SessionStore {
             .script(
                 END_ALL
                     .key(self.index_key(user_id))
-                    .arg(self.redis.key("sess:"))
+                    .arg(self.redis.key(session::KEY_PREFIX))
                     .arg(keep.unwrap_or("")),
             )
             .await
@@ -274,7 +253,7 @@ impl SessionStore {
                             id: sid,
                             created_at: millis_to_rfc3339(created),
                             last_seen_at: millis_to_rfc3339(seen),
-                            expires_at: millis_to_rfc3339(abs.min(seen + idle)),
+                            expires_at: millis_to_rfc3339(session::expires_at_ms(seen, idle, abs)),
                             user_agent: ua.unwrap_or_default(),
                             ip: ip.unwrap_or_default(),
                         },
@@ -341,18 +320,19 @@ fn parse_refresh_token(token: &str) -> Option<(&str, u64, &str)> {
     (sane && parts.next().is_none()).then_some((sid, generation, mac))
 }
 
-/// KEYS: session, user index. ARGV: presented generation, now (ms), sid, grace (ms).
-/// 1 rotated, 2 a retry within the grace window (the same successor), 0 gone, -1 replay
-/// (session ended).
-static ROTATE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
-    Script::new(
-        r#"
-local s = redis.call('HMGET', KEYS[1], 'rgen', 'abs', 'idle', 'rrot')
+/// KEYS: session, user index. ARGV: presented generation, now (ms), sid, grace (ms),
+/// user id. 1 rotated, 2 a retry within the grace window (the same successor), 0 gone,
+/// -1 replay (session ended). A rotation is a use: it slides the session.
+static ROTATE: LazyLock<Script> = LazyLock::new(|| {
+    use field::*;
+    Script::new(&format!(
+        r#"{slide}
+local s = redis.call('HMGET', KEYS[1], '{REFRESH_GENERATION}', '{REFRESH_ROTATED_MS}')
 if not s[1] then return 0 end
 local presented = tonumber(ARGV[1])
 local current = tonumber(s[1])
 local now = tonumber(ARGV[2])
-if presented == current - 1 and s[4] and now - tonumber(s[4]) <= tonumber(ARGV[4]) then
+if presented == current - 1 and s[2] and now - tonumber(s[2]) <= tonumber(ARGV[4]) then
   return 2
 end
 if presented ~= current then
@@ -360,32 +340,29 @@ if presented ~= current then
   redis.call('SREM', KEYS[2], ARGV[3])
   return -1
 end
-local ttl = math.min(tonumber(s[3]), tonumber(s[2]) - now)
-if ttl <= 0 then
-  redis.call('DEL', KEYS[1])
-  return 0
-end
-redis.call('HSET', KEYS[1], 'rgen', current + 1, 'seen', now, 'rrot', now)
-redis.call('PEXPIRE', KEYS[1], ttl)
+if slide(KEYS[1], ARGV[5], now) == 0 then return 0 end
+redis.call('HSET', KEYS[1], '{REFRESH_GENERATION}', current + 1, '{REFRESH_ROTATED_MS}', now)
 return 1
 "#,
-    )
+        slide = *session::SLIDE
+    ))
 });
 
 /// KEYS: session, user index. ARGV: user id, sid. 1 ended, 0 not theirs or gone.
-static END_ONE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
-    Script::new(
+static END_ONE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
         r#"
-if redis.call('HGET', KEYS[1], 'uid') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], '{user}') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[2])
 return 1
 "#,
-    )
+        user = field::USER
+    ))
 });
 
 /// KEYS: user index. ARGV: session key prefix, sid to keep ('' for none). Returns count.
-static END_ALL: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+static END_ALL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local ended = 0

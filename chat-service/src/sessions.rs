@@ -1,7 +1,7 @@
 //! Whether the sessions behind open sockets still exist.
 //!
-//! auth-service keeps sessions as hashes `sess:{sid}` (field `uid`); a session is valid
-//! only while its key exists, and logout, logout-all, a password change or disabling the
+//! auth-service keeps sessions as [`shared::session`] records; a session is valid only
+//! while its key exists, and logout, logout-all, a password change or disabling the
 //! user delete it. Each replica checks the sessions of all its sockets in one pipelined
 //! round trip every few seconds and closes the sockets of sessions that are gone. A socket
 //! the user is actively using slides its session's idle timeout, as a request through the
@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 use shared::redis::{Redis, RedisError};
+use shared::session::{self, field};
 
 /// One session to check, and whether to slide it.
 #[derive(Debug, Clone)]
@@ -34,7 +35,11 @@ impl SessionCheck {
     pub async fn is_live(&self, session_id: &str, user_id: i64) -> Result<bool, RedisError> {
         let owner: Option<String> = self
             .redis
-            .query(redis::cmd("HGET").arg(self.key(session_id)).arg("uid"))
+            .query(
+                redis::cmd("HGET")
+                    .arg(self.key(session_id))
+                    .arg(field::USER),
+            )
             .await?;
         Ok(owner.is_some_and(|owner| owner == user_id.to_string()))
     }
@@ -48,14 +53,14 @@ impl SessionCheck {
         let now = shared::time::now_millis();
         let mut pipe = redis::pipe();
         if probes.iter().any(|p| p.slide) {
-            pipe.load_script(&CHECK).ignore();
+            pipe.load_script(&SLIDE).ignore();
         }
         for probe in probes {
             let key = self.key(&probe.session_id);
             if probe.slide {
-                pipe.invoke_script(CHECK.key(key).arg(probe.user_id).arg(now).arg(1));
+                pipe.invoke_script(SLIDE.key(key).arg(probe.user_id).arg(now));
             } else {
-                pipe.hget(key, "uid");
+                pipe.hget(key, field::USER);
             }
         }
         let replies: Vec<redis::Value> = self.redis.pipeline(&pipe).await?;
@@ -71,28 +76,14 @@ impl SessionCheck {
     }
 
     fn key(&self, session_id: &str) -> String {
-        self.redis.key(format_args!("sess:{session_id}"))
+        self.redis.key(session::key(session_id))
     }
 }
 
-/// KEYS: session. ARGV: user id, now (ms), slide (1/0). 1 live, 0 gone or not this user's.
-/// Sliding follows the gateway's rule: idle timeout from now, never past the absolute expiry.
-static CHECK: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local s = redis.call('HMGET', KEYS[1], 'uid', 'abs', 'idle')
-if s[1] ~= ARGV[1] then return 0 end
-if ARGV[3] == '1' and s[2] and s[3] then
-  local now = tonumber(ARGV[2])
-  local ttl = math.min(tonumber(s[3]), tonumber(s[2]) - now)
-  if ttl <= 0 then
-    redis.call('DEL', KEYS[1])
-    return 0
-  end
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('HSET', KEYS[1], 'seen', now)
-end
-return 1
-"#,
-    )
+/// KEYS: session. ARGV: user id, now (ms). 1 live (and slid), 0 gone or not this user's.
+static SLIDE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{}return slide(KEYS[1], ARGV[1], tonumber(ARGV[2]))",
+        *session::SLIDE
+    ))
 });

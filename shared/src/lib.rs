@@ -4,8 +4,9 @@
 //! environment, [`telemetry`] sets up logging, [`http`] supplies the request-id span and
 //! the JSON error rendering for everything actix would otherwise answer in plain text,
 //! [`error::ApiError`] is the one error type, [`list`] parses list queries into pages,
-//! [`db`] runs diesel on SQLite or PostgreSQL, [`redis`] wraps the shared Redis, and
-//! [`identity`] reads the identity the gateway vouches for.
+//! [`db`] runs diesel on SQLite or PostgreSQL, [`redis`] wraps the shared Redis,
+//! [`session`] is the session record every service reads, and [`identity`] reads the
+//! identity the gateway vouches for.
 
 pub mod config;
 pub mod db;
@@ -19,6 +20,7 @@ pub mod policy;
 pub mod random;
 pub mod redis;
 pub mod server;
+pub mod session;
 pub mod telemetry;
 pub mod time;
 pub mod token;

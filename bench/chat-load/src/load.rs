@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use shared::session::{self, NewSession};
 use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -188,13 +189,10 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Sessions as auth-service writes them (`sess:{sid}` with `uid`), valid for a day.
+/// Sessions as auth-service writes them ([`shared::session`]), valid for a day.
 async fn write_sessions(options: &Options, pairs: usize) -> anyhow::Result<()> {
     let client = redis::Client::open(options.redis.as_str())?;
     let mut conn = client.get_multiplexed_async_connection().await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as i64;
     let day = 86_400_000_i64;
     let users: Vec<i64> = (1..=pairs)
         .flat_map(|i| [traveller_id(i), expert_id(i)])
@@ -202,19 +200,20 @@ async fn write_sessions(options: &Options, pairs: usize) -> anyhow::Result<()> {
     for chunk in users.chunks(1_000) {
         let mut pipe = redis::pipe();
         for user in chunk {
-            let key = format!("{}sess:{}", options.prefix, session_id(*user));
-            pipe.hset_multiple(
-                &key,
-                &[
-                    ("uid", user.to_string()),
-                    ("abs", (now + day).to_string()),
-                    ("idle", day.to_string()),
-                    ("seen", now.to_string()),
-                ],
-            )
-            .ignore()
-            .pexpire(&key, day)
-            .ignore();
+            let key = format!("{}{}", options.prefix, session::key(session_id(*user)));
+            let new = NewSession {
+                user_id: *user,
+                now_ms: shared::time::now_millis(),
+                idle_ms: day,
+                absolute_lifetime_ms: day,
+                user_agent: "chat-load",
+                ip: "127.0.0.1",
+                refresh_secret: "unused",
+            };
+            pipe.hset_multiple(&key, &new.fields())
+                .ignore()
+                .pexpire(&key, new.ttl_ms())
+                .ignore();
         }
         pipe.query_async::<()>(&mut conn).await?;
     }

@@ -16,6 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::config::{RedisSettings, Secret};
 use shared::db::Db;
+use shared::session::NewSession;
 pub use shared::testing::error_code;
 use shared::testing::{RedisServer, TestDatabase, unique_prefix};
 use tokio::net::TcpStream;
@@ -164,26 +165,27 @@ impl TestApp {
         }
     }
 
-    /// Signs `id` in: writes a session the way auth-service does.
+    /// Signs `id` in: writes the session record auth-service writes.
     pub fn sign_in(&self, id: i64) -> User {
         let session = shared::random::token_hex(16);
-        let now = shared::time::now_millis();
+        let new = NewSession {
+            user_id: id,
+            now_ms: shared::time::now_millis(),
+            idle_ms: 1_800_000,
+            absolute_lifetime_ms: 86_400_000,
+            user_agent: "chat tests",
+            ip: "127.0.0.1",
+            refresh_secret: "unused",
+        };
         let key = self.session_key(&session);
-        let (abs, idle) = ((now + 86_400_000).to_string(), "1800000".to_owned());
-        let reply = self.redis_command(&[
-            "HSET",
-            &key,
-            "uid",
-            &id.to_string(),
-            "abs",
-            &abs,
-            "idle",
-            &idle,
-            "seen",
-            &now.to_string(),
-        ]);
+        let mut hset = vec!["HSET".to_owned(), key.clone()];
+        for (name, value) in new.fields() {
+            hset.extend([name.to_owned(), value]);
+        }
+        let hset: Vec<&str> = hset.iter().map(String::as_str).collect();
+        let reply = self.redis_command(&hset);
         assert!(reply.starts_with(':'), "{reply}");
-        self.redis_command(&["PEXPIRE", &key, &idle]);
+        self.redis_command(&["PEXPIRE", &key, &new.ttl_ms().to_string()]);
         User { id, session }
     }
 
@@ -206,7 +208,7 @@ impl TestApp {
     }
 
     fn session_key(&self, session: &str) -> String {
-        format!("{}sess:{session}", self.redis.key_prefix)
+        format!("{}{}", self.redis.key_prefix, shared::session::key(session))
     }
 
     pub fn redis_command(&self, args: &[&str]) -> String {

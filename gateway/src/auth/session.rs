@@ -11,6 +11,7 @@ use redis::Script;
 use shared::ApiError;
 use shared::policy::{parse_cached_roles, user_roles_key};
 use shared::redis::{Redis, RedisError};
+use shared::session;
 
 use super::Caller;
 use crate::ratelimit::Counter;
@@ -48,7 +49,7 @@ impl SessionCheck {
         counters: &[Counter],
         if_ended: &[Counter],
     ) -> Result<Edge, ApiError> {
-        let mut invocation = EDGE.key(self.redis.key(format_args!("sess:{}", caller.session_id)));
+        let mut invocation = EDGE.key(self.redis.key(session::key(&caller.session_id)));
         invocation.key(self.redis.key(user_roles_key(caller.user_id)));
         invocation
             .arg(caller.user_id)
@@ -130,19 +131,13 @@ end
 /// Returns {live, cached roles or '', {count, pttl, …}}.
 static EDGE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{COUNT_FUNCTION}{}",
+        "{}{COUNT_FUNCTION}{}",
+        *session::SLIDE,
         r#"
 local live_last = 2 + tonumber(ARGV[3])
-local s = redis.call('HMGET', KEYS[1], 'uid', 'abs', 'idle')
-if s[1] ~= ARGV[1] then return {0, '', count(live_last + 1, #KEYS, 1)} end
-local now = tonumber(ARGV[2])
-local ttl = math.min(tonumber(s[3]), tonumber(s[2]) - now)
-if ttl <= 0 then
-  redis.call('DEL', KEYS[1])
+if slide(KEYS[1], ARGV[1], tonumber(ARGV[2])) == 0 then
   return {0, '', count(live_last + 1, #KEYS, 1)}
 end
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('HSET', KEYS[1], 'seen', now)
 local counts = count(3, live_last, 1)
 return {1, redis.call('GET', KEYS[2]) or '', counts}
 "#

@@ -193,7 +193,11 @@ async fn a_user_lists_their_sessions_and_revokes_one() {
 /// The session's remaining idle time in Redis, in milliseconds (negative once it is gone).
 fn idle_left(stack: &mut Stack, session: &Session) -> i64 {
     let sid = session.refresh_token.split('.').next().unwrap();
-    let key = format!("{}sess:{sid}", stack.redis_settings.key_prefix);
+    let key = format!(
+        "{}{}",
+        stack.redis_settings.key_prefix,
+        shared::session::key(sid)
+    );
     let reply = stack.redis().command(&["PTTL", &key]);
     reply.trim().trim_start_matches(':').parse().unwrap()
 }
