@@ -17,6 +17,8 @@ use crate::ws::hub::Hub;
 pub struct ChatContext {
     pub(crate) db: Db,
     pub(crate) redis: Redis,
+    /// The writers, the fan-out subscriber and the upkeep loop, reported by `/readyz`.
+    pub(crate) tasks: shared::tasks::Tasks,
     pub(crate) directory: Directory,
     pub(crate) tickets: Tickets,
     pub(crate) sessions: SessionCheck,

@@ -10,7 +10,7 @@ use actix_web::{HttpServer, web};
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
-use tokio::task::JoinHandle;
+use shared::tasks::Tasks;
 
 use crate::config::Settings;
 use crate::context::ChatContext;
@@ -43,7 +43,7 @@ pub struct Application {
 pub struct Stopper {
     server: ServerHandle,
     ctx: Arc<ChatContext>,
-    tasks: Arc<Vec<JoinHandle<()>>>,
+    tasks: Tasks,
 }
 
 impl Application {
@@ -67,7 +67,8 @@ impl Application {
         let replica = shared::random::token_hex(6);
         let (hub, subscriptions) = Hub::new(replica.clone(), socket.outbound_queue);
         let hub = Arc::new(hub);
-        let (writer, mut tasks) = MessageWriter::start(db.clone(), Fanout::new(redis.clone()));
+        let tasks = Tasks::default();
+        let writer = MessageWriter::start(db.clone(), Fanout::new(redis.clone()), &tasks);
         let ctx = Arc::new(ChatContext {
             directory: Directory::new(&settings.directory, settings.internal_token.clone())?,
             tickets: Tickets::new(redis.clone(), socket.ticket_ttl),
@@ -81,13 +82,14 @@ impl Application {
             socket: socket.clone(),
             db,
             redis: redis.clone(),
+            tasks: tasks.clone(),
         });
-        tasks.push(tokio::spawn(fanout::run_subscriber(
-            redis,
-            hub,
-            subscriptions,
-        )));
-        tasks.push(tokio::spawn(upkeep::run(ctx.clone())));
+        let subscriptions = Arc::new(tokio::sync::Mutex::new(subscriptions));
+        tasks.supervise("fanout-subscriber", move || {
+            fanout::run_subscriber(redis.clone(), hub.clone(), subscriptions.clone())
+        });
+        let upkeep_ctx = ctx.clone();
+        tasks.supervise("upkeep", move || upkeep::run(upkeep_ctx.clone()));
 
         let data = web::Data::from(ctx.clone());
         let internal_token = settings.internal_token.clone();
@@ -113,7 +115,7 @@ impl Application {
         let stopper = Stopper {
             server: server.handle(),
             ctx,
-            tasks: Arc::new(tasks),
+            tasks,
         };
         Ok(Self {
             port,
@@ -149,8 +151,6 @@ impl Stopper {
     }
 
     fn abort_tasks(&self) {
-        for task in self.tasks.iter() {
-            task.abort();
-        }
+        self.tasks.abort_all();
     }
 }

@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex as StdMutex};
 use diesel::result::Error as DieselError;
 use shared::ApiError;
 use shared::db::{Backend, Db, DbConnection, write_transaction};
+use shared::tasks::Tasks;
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use crate::domain::{ClientMsgId, MessageBody};
 use crate::models::{Appended, Conversation, Message, MessageView, Side};
@@ -56,8 +56,10 @@ pub struct MessageWriter {
 }
 
 impl MessageWriter {
-    /// Starts the writers: one on SQLite (it has one writer anyway), two on PostgreSQL.
-    pub fn start(db: Db, fanout: Fanout) -> (Self, Vec<JoinHandle<()>>) {
+    /// Starts the writers under `tasks`: one on SQLite (it has one writer anyway), two on
+    /// PostgreSQL. A writer that fails is restarted on the same queue; the message it held
+    /// is answered 503 (never stored half: its transaction did not commit).
+    pub fn start(db: Db, fanout: Fanout, tasks: &Tasks) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(Mutex::new(jobs));
         let participants: Participants = Arc::default();
@@ -65,17 +67,23 @@ impl MessageWriter {
             Backend::Sqlite => 1,
             Backend::Postgres => 2,
         };
-        let tasks = (0..writers)
-            .map(|_| {
-                tokio::spawn(run(
+        for _ in 0..writers {
+            let (db, fanout, jobs, participants) = (
+                db.clone(),
+                fanout.clone(),
+                jobs.clone(),
+                participants.clone(),
+            );
+            tasks.supervise("message-writer", move || {
+                run(
                     db.clone(),
                     fanout.clone(),
                     jobs.clone(),
                     participants.clone(),
-                ))
-            })
-            .collect();
-        (Self { queue }, tasks)
+                )
+            });
+        }
+        Self { queue }
     }
 
     /// Stores a message from `sender` and publishes it to both participants; `Ok` once it

@@ -180,12 +180,13 @@ fn with_rate_headers(mut response: HttpResponse, verdict: Option<Verdict>) -> Ht
     response
 }
 
-/// `/readyz`: Redis answers, the signing keys and the policy are loaded.
+/// `/readyz`: Redis answers, the signing keys and the policy are loaded, and the refreshers
+/// that keep them current are running.
 pub async fn readyz(state: web::Data<GatewayState>) -> HttpResponse {
     let redis = state.redis.ping().await;
-    shared::http::readiness(&[
+    shared::http::readiness(&state.tasks.checks_with(&[
         ("redis", redis),
         ("jwks", state.keys.is_loaded()),
         ("policy", state.policy.get().is_ok()),
-    ])
+    ]))
 }

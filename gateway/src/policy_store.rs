@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use shared::ApiError;
 use shared::policy::{POLICY_CHANNEL, POLICY_VERSION_KEY, PolicyDocument};
 use shared::redis::Redis;
+use shared::tasks::Tasks;
 use tokio::sync::Notify;
 
 use crate::policy::Policy;
@@ -63,47 +64,56 @@ impl PolicyStore {
     }
 
     /// Starts the reload loop (and the pub/sub listener unless `pubsub` is false).
-    pub fn spawn(self: &Arc<Self>, redis: Redis, client: reqwest::Client, pubsub: bool) {
+    pub fn spawn(
+        self: &Arc<Self>,
+        tasks: &Tasks,
+        redis: Redis,
+        client: reqwest::Client,
+        pubsub: bool,
+    ) {
         if pubsub {
             let store = Arc::clone(self);
             let listener = redis.clone();
-            tokio::spawn(async move { store.listen(listener).await });
+            tasks.supervise("policy-listen", move || {
+                store.clone().listen(listener.clone())
+            });
         }
         let store = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut last_load = Instant::now() - RELOAD_EVERY;
-            loop {
-                let known: Option<u64> = redis
-                    .query::<Option<u64>>(redis::cmd("GET").arg(redis.key(POLICY_VERSION_KEY)))
-                    .await
-                    .ok()
-                    .map(|v| v.unwrap_or(0));
-                let loaded = store.loaded_version();
-                let due = loaded.is_none()
-                    || last_load.elapsed() >= RELOAD_EVERY
-                    || known.is_some_and(|k| Some(k) != loaded);
-                if due {
-                    match store.load(&client).await {
-                        Ok(version) => {
-                            last_load = Instant::now();
-                            let still_behind = known.is_some_and(|k| k > version);
-                            store
-                                .behind
-                                .store(still_behind, std::sync::atomic::Ordering::Relaxed);
-                        }
-                        Err(err) => {
-                            tracing::warn!(error = %err, "cannot load the policy");
-                            let newer_exists =
-                                matches!((known, loaded), (Some(k), Some(l)) if k > l);
-                            store
-                                .behind
-                                .store(newer_exists, std::sync::atomic::Ordering::Relaxed);
-                        }
+        tasks.supervise("policy-reload", move || {
+            store.clone().reload_forever(redis.clone(), client.clone())
+        });
+    }
+
+    async fn reload_forever(self: Arc<Self>, redis: Redis, client: reqwest::Client) {
+        let mut last_load = Instant::now() - RELOAD_EVERY;
+        loop {
+            let known: Option<u64> = redis
+                .query::<Option<u64>>(redis::cmd("GET").arg(redis.key(POLICY_VERSION_KEY)))
+                .await
+                .ok()
+                .map(|v| v.unwrap_or(0));
+            let loaded = self.loaded_version();
+            let due = loaded.is_none()
+                || last_load.elapsed() >= RELOAD_EVERY
+                || known.is_some_and(|k| Some(k) != loaded);
+            if due {
+                match self.load(&client).await {
+                    Ok(version) => {
+                        last_load = Instant::now();
+                        let still_behind = known.is_some_and(|k| k > version);
+                        self.behind
+                            .store(still_behind, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot load the policy");
+                        let newer_exists = matches!((known, loaded), (Some(k), Some(l)) if k > l);
+                        self.behind
+                            .store(newer_exists, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
-                let _ = tokio::time::timeout(CHECK_EVERY, store.wake.notified()).await;
             }
-        });
+            let _ = tokio::time::timeout(CHECK_EVERY, self.wake.notified()).await;
+        }
     }
 
     async fn load(&self, client: &reqwest::Client) -> anyhow::Result<u64> {
@@ -128,7 +138,7 @@ impl PolicyStore {
         Ok(version)
     }
 
-    async fn listen(&self, redis: Redis) {
+    async fn listen(self: Arc<Self>, redis: Redis) {
         let channel = redis.key(POLICY_CHANNEL);
         loop {
             match redis.client().get_async_pubsub().await {

@@ -2,12 +2,14 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use shared::redis::Redis;
+use shared::tasks::Tasks;
 
 use crate::auth::jwks::KeySet;
 use crate::auth::session::SessionCheck;
@@ -33,6 +35,8 @@ pub struct GatewayState {
     pub redis: Redis,
     pub internal_token: reqwest::header::HeaderValue,
     pub trusted_proxies: TrustedProxies,
+    /// The key and policy refreshers, reported by `/readyz`.
+    pub tasks: Tasks,
 }
 
 pub struct Application {
@@ -52,15 +56,18 @@ impl Application {
         let redis = Redis::connect(&settings.redis)?;
         let internal_token =
             reqwest::header::HeaderValue::from_str(settings.internal_token.expose())?;
+        let tasks = Tasks::default();
         let keys = KeySet::new(&settings.services.auth);
         keys.spawn_refresher(
-            upstream_client(&settings, &internal_token),
+            &tasks,
+            upstream_client(&settings, &internal_token)?,
             settings.jwks_refresh_interval,
         );
         let policy = PolicyStore::new(&settings.services.rbac);
         policy.spawn(
+            &tasks,
             redis.clone(),
-            upstream_client(&settings, &internal_token),
+            upstream_client(&settings, &internal_token)?,
             settings.policy_pubsub,
         );
         let mut upstreams: Vec<String> = settings
@@ -86,20 +93,25 @@ impl Application {
             redis,
             internal_token,
             trusted_proxies: settings.trusted_proxies.clone(),
+            tasks,
         });
 
         let port = listener.local_addr()?.port();
-        let client_settings = settings.clone();
-        let redis = state.redis.clone();
+        // One connection pool and one Redis connection per worker thread, made before the
+        // workers start so that a failure stops the start instead of being papered over.
+        // Connections are opened lazily, on the worker that uses them: a request never
+        // waits for a wake-up on another thread (one shared connection halved throughput).
+        let per_worker = (0..settings.workers.max(1))
+            .map(|_| {
+                let client = upstream_client(&settings, &state.internal_token)?;
+                Ok((client, Redis::connect(&settings.redis)?))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let next_worker = Arc::new(AtomicUsize::new(0));
         let server = HttpServer::new(move || {
-            // One connection pool per worker thread: connections stay on the thread
-            // that uses them.
-            let client = web::Data::new(upstream_client(&client_settings, &state.internal_token));
-            // Likewise a Redis connection per worker for the per-request round trip: its
-            // driver task runs on the worker's own thread, so a request never waits for a
-            // wake-up on another thread (one shared connection halved throughput).
-            // (The URL already parsed at start; the shared connection stands in otherwise.)
-            let own = Redis::connect(&client_settings.redis).unwrap_or_else(|_| redis.clone());
+            let worker = next_worker.fetch_add(1, Ordering::Relaxed) % per_worker.len();
+            let (client, own) = per_worker[worker].clone();
+            let client = web::Data::new(client);
             let sessions = web::Data::new(SessionCheck::new(own));
             App::new()
                 .wrap(shared::http::json_error_handlers())
@@ -139,7 +151,7 @@ impl Application {
 fn upstream_client(
     settings: &Settings,
     internal_token: &reqwest::header::HeaderValue,
-) -> reqwest::Client {
+) -> anyhow::Result<reqwest::Client> {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         shared::identity::names::INTERNAL_TOKEN,
@@ -154,5 +166,5 @@ fn upstream_client(
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .map_err(|err| anyhow::anyhow!("building the upstream HTTP client: {err}"))
 }

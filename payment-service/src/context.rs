@@ -19,6 +19,8 @@ pub struct PaymentContext {
     pub(crate) orders: OrderSettings,
     /// Wakes the outbox worker when a payment queued a signal.
     pub(crate) signals_queued: Arc<Notify>,
+    /// The background jobs, reported by `/readyz`.
+    pub(crate) tasks: shared::tasks::Tasks,
 }
 
 impl PaymentContext {

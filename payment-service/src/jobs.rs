@@ -15,6 +15,7 @@ use shared::ApiError;
 
 use crate::closing;
 use crate::context::PaymentContext;
+use crate::domain::OrderStatus;
 use crate::models::{Order, Refund, Signal};
 
 /// How many rows one step takes per run.
@@ -103,7 +104,7 @@ impl Jobs {
         let mut closed = 0;
         for order in orders {
             match closing::close(&self.ctx, &order, "timeout").await {
-                Ok(order) if order.status == "closed" => closed += 1,
+                Ok(order) if order.status == OrderStatus::Closed => closed += 1,
                 Ok(_) => {}
                 Err(err) => {
                     tracing::warn!(order_id = order.id, error = %err, "auto-close failed; will retry")

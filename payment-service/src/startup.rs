@@ -10,6 +10,7 @@ use actix_web::{HttpServer, web};
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
+use shared::tasks::Tasks;
 use tokio::sync::Notify;
 
 use crate::alipay::{AlipayClient, AlipayConfig, AppPrivateKey, PublicKey};
@@ -29,6 +30,7 @@ pub struct Application {
     server: Server,
     jobs: Jobs,
     jobs_interval: Duration,
+    tasks: Tasks,
 }
 
 impl Application {
@@ -69,8 +71,10 @@ impl Application {
             ),
             orders: settings.orders.clone(),
             signals_queued: Arc::new(Notify::new()),
+            tasks: Tasks::default(),
         });
         let jobs = Jobs::new(context.clone());
+        let tasks = context.tasks.clone();
         let data = web::Data::from(context);
         let internal_token = settings.internal_token.clone();
         let port = listener.local_addr()?.port();
@@ -87,6 +91,7 @@ impl Application {
             server,
             jobs,
             jobs_interval: settings.orders.jobs_interval,
+            tasks,
         })
     }
 
@@ -101,9 +106,11 @@ impl Application {
 
     /// Serves until stopped, running the background jobs beside the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let jobs = tokio::spawn(self.jobs.run_forever(self.jobs_interval));
+        let (jobs, interval) = (self.jobs, self.jobs_interval);
+        self.tasks
+            .supervise("jobs", move || jobs.clone().run_forever(interval));
         let result = self.server.await;
-        jobs.abort();
+        self.tasks.abort_all();
         result
     }
 }

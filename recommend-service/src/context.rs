@@ -16,6 +16,8 @@ pub struct RecommendContext {
     pub(crate) cache: TripCache,
     pub(crate) recommender: Arc<Recommender>,
     pub(crate) min_profile: usize,
+    /// The model rebuild loop, reported by `/readyz`.
+    pub(crate) tasks: shared::tasks::Tasks,
 }
 
 impl RecommendContext {

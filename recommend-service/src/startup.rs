@@ -8,6 +8,7 @@ use actix_web::{HttpServer, web};
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
+use shared::tasks::Tasks;
 
 use crate::cache::{CacheMode, TripCache};
 use crate::config::Settings;
@@ -36,13 +37,16 @@ impl Application {
         let db = connect_db(&settings).await?;
         let redis = Redis::connect(&settings.redis)?;
         let recommender = Arc::new(Recommender::new(db.clone(), redis.clone()));
-        tokio::spawn(recommender.clone().run(settings.model_refresh_interval));
+        let tasks = Tasks::default();
+        let (model, every) = (recommender.clone(), settings.model_refresh_interval);
+        tasks.supervise("model-refresh", move || model.clone().run(every));
         let context = web::Data::new(RecommendContext {
             cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode),
             db,
             redis,
             recommender,
             min_profile: settings.min_profile,
+            tasks,
         });
         let internal_token = settings.internal_token.clone();
         let listener = shared::server::bind(&settings.bind_addr)?;
@@ -73,7 +77,9 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.context.tasks.abort_all();
+        result
     }
 }
 

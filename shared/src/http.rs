@@ -245,12 +245,13 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The `/readyz` answer from the checks of a service's dependencies.
-pub fn readiness(checks: &[(&str, bool)]) -> HttpResponse {
+/// The `/readyz` answer from the checks of a service's dependencies (and its supervised
+/// tasks: [`crate::tasks::Tasks::checks_with`]).
+pub fn readiness<S: AsRef<str>>(checks: &[(S, bool)]) -> HttpResponse {
     let ready = checks.iter().all(|(_, ok)| *ok);
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "unavailable" },
-        "checks": checks.iter().map(|(name, ok)| (name.to_string(), serde_json::Value::from(if *ok { "ok" } else { "down" }))).collect::<serde_json::Map<_, _>>(),
+        "checks": checks.iter().map(|(name, ok)| (name.as_ref().to_owned(), serde_json::Value::from(if *ok { "ok" } else { "down" }))).collect::<serde_json::Map<_, _>>(),
     });
     if ready {
         HttpResponse::Ok().json(body)

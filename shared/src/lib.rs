@@ -21,6 +21,7 @@ pub mod random;
 pub mod redis;
 pub mod server;
 pub mod session;
+pub mod tasks;
 pub mod telemetry;
 pub mod time;
 pub mod token;

@@ -40,17 +40,23 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Registers `GET /openapi.json` answering `doc`.
+/// Registers `GET /openapi.json` answering `doc`; a description that cannot be rendered
+/// is a 500 naming the cause in the log, never an empty document.
 pub fn serve(cfg: &mut web::ServiceConfig, doc: utoipa::openapi::OpenApi) {
-    let json = doc.to_json().unwrap_or_else(|_| "{}".to_owned());
+    let json = doc.to_json().map_err(|err| err.to_string());
     cfg.route(
         "/openapi.json",
         web::get().to(move || {
             let json = json.clone();
             async move {
-                HttpResponse::Ok()
-                    .content_type("application/json")
-                    .body(json)
+                match json {
+                    Ok(json) => Ok(HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(json)),
+                    Err(cause) => Err(crate::ApiError::internal(anyhow::anyhow!(
+                        "rendering the OpenAPI description: {cause}"
+                    ))),
+                }
             }
         }),
     );

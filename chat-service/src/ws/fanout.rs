@@ -61,8 +61,10 @@ fn channel(redis: &Redis, user_id: i64) -> String {
 pub async fn run_subscriber(
     redis: Redis,
     hub: Arc<Hub>,
-    mut commands: mpsc::UnboundedReceiver<SubscriptionCommand>,
+    commands: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<SubscriptionCommand>>>,
 ) {
+    // Held for the whole run: a restarted subscriber takes over the same command queue.
+    let mut commands = commands.lock().await;
     let prefix = redis.key(CHANNEL);
     let mut delay = Duration::from_millis(50);
     loop {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use shared::tasks::Tasks;
 use tokio::sync::Notify;
 
 pub struct KeySet {
@@ -41,27 +42,36 @@ impl KeySet {
     }
 
     /// Keeps the keys fresh for as long as the process runs.
-    pub fn spawn_refresher(self: &Arc<Self>, client: reqwest::Client, interval: Duration) {
+    pub fn spawn_refresher(
+        self: &Arc<Self>,
+        tasks: &Tasks,
+        client: reqwest::Client,
+        interval: Duration,
+    ) {
         let keys = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut last_attempt: Option<Instant> = None;
-            loop {
-                if last_attempt.is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
-                    || !keys.is_loaded()
-                {
-                    last_attempt = Some(Instant::now());
-                    if let Err(err) = keys.refresh(&client).await {
-                        tracing::warn!(url = %keys.url, error = %err, "cannot fetch the JWKS");
-                    }
-                }
-                let wait = if keys.is_loaded() {
-                    interval
-                } else {
-                    Duration::from_millis(500)
-                };
-                let _ = tokio::time::timeout(wait, keys.wake.notified()).await;
-            }
+        tasks.supervise("jwks-refresh", move || {
+            keys.clone().refresh_forever(client.clone(), interval)
         });
+    }
+
+    async fn refresh_forever(self: Arc<Self>, client: reqwest::Client, interval: Duration) {
+        let mut last_attempt: Option<Instant> = None;
+        loop {
+            if last_attempt.is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+                || !self.is_loaded()
+            {
+                last_attempt = Some(Instant::now());
+                if let Err(err) = self.refresh(&client).await {
+                    tracing::warn!(url = %self.url, error = %err, "cannot fetch the JWKS");
+                }
+            }
+            let wait = if self.is_loaded() {
+                interval
+            } else {
+                Duration::from_millis(500)
+            };
+            let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+        }
     }
 
     async fn refresh(&self, client: &reqwest::Client) -> anyhow::Result<()> {

@@ -1,8 +1,17 @@
 use std::fmt;
 use std::str::FromStr;
 
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql};
+use diesel::sql_types::Text;
+
 /// pending → paid → refunded, or pending → closed. Nothing moves backwards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+///
+/// Read from the database as this type: a row holding any other name fails to load (a
+/// logged 500), instead of passing for some status it is not.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema, diesel::FromSqlRow,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderStatus {
     Pending,
@@ -39,5 +48,15 @@ impl FromStr for OrderStatus {
             "closed" => Self::Closed,
             other => return Err(format!("unknown order status {other:?}")),
         })
+    }
+}
+
+impl<DB> FromSql<Text, DB> for OrderStatus
+where
+    DB: Backend,
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        Ok(String::from_sql(bytes)?.parse()?)
     }
 }

@@ -23,7 +23,7 @@ pub struct Order {
     pub amount_cents: i64,
     pub refunded_cents: i64,
     pub subject: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub trade_no: Option<String>,
     pub close_reason: Option<String>,
     pub needs_reconciliation: bool,
@@ -103,8 +103,7 @@ pub struct OrderView {
 
 impl Order {
     pub fn status(&self) -> OrderStatus {
-        // The CHECK constraint admits only the four names.
-        self.status.parse().unwrap_or(OrderStatus::Closed)
+        self.status
     }
 
     pub fn view(self, payment_timeout: std::time::Duration) -> OrderView {

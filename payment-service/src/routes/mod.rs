@@ -1,6 +1,7 @@
 //! The route table of payment-service.
 
 use actix_web::web;
+use diesel::OptionalExtension;
 use shared::ApiError;
 use shared::http::resource;
 
@@ -52,7 +53,7 @@ pub(crate) async fn visible_order(
 ) -> Result<Order, ApiError> {
     let order = ctx
         .db()
-        .run(move |conn| Ok(Order::find(conn, id).ok()))
+        .run(move |conn| Ok(Order::find(conn, id).optional()?))
         .await?;
     order
         .filter(|order| viewer.sees(order.user_id))

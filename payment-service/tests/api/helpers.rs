@@ -264,12 +264,13 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Runs SQL on the service's database (test set-up only).
-    pub async fn sql(&self, statement: String) {
+    /// Runs SQL (one or more statements, on one connection) on the service's database
+    /// (test set-up only).
+    pub async fn sql(&self, statements: String) {
         self.db
             .run(move |conn| {
-                use diesel::RunQueryDsl;
-                diesel::sql_query(statement).execute(conn)?;
+                use diesel::connection::SimpleConnection;
+                conn.batch_execute(&statements)?;
                 Ok(())
             })
             .await

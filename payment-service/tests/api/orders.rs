@@ -380,3 +380,36 @@ async fn alipay_being_down_leaves_a_cancel_undone_with_a_503() {
     );
     assert_eq!(app.get_order(id).await["status"], "pending");
 }
+
+/// A status this release does not know (written by a newer one during a rolling deploy,
+/// say) is an error, never read as some status it is not (it used to pass for `closed`).
+#[tokio::test]
+async fn an_order_in_a_status_this_release_does_not_know_is_an_error_not_a_guess() {
+    let app = TestApp::spawn().await;
+    let order = app.order(TRAVELLER, TRIP, 1).await;
+    let id = order["id"].as_i64().unwrap();
+    let update = format!("UPDATE orders SET status = 'disputed' WHERE id = {id};");
+    app.sql(if app.is_postgres() {
+        format!("ALTER TABLE orders DROP CONSTRAINT orders_status_check; {update}")
+    } else {
+        format!(
+            "PRAGMA ignore_check_constraints = ON; {update} PRAGMA ignore_check_constraints = OFF;"
+        )
+    })
+    .await;
+
+    for path in [format!("/v1/orders/{id}"), "/v1/orders".to_owned()] {
+        let response = app
+            .request(Method::GET, &path, TRAVELLER, "traveller")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{path}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "internal_error", "{path}");
+    }
+}
