@@ -682,6 +682,7 @@ fn start_echo() -> String {
                 "path": req.path(),
                 "user_id": header("x-user-id"),
                 "roles": header("x-user-roles"),
+                "scopes": header(shared::identity::names::USER_SCOPES),
             }))
         }))
     })
