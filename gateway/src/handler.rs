@@ -48,7 +48,10 @@ pub async fn gateway(
         Decision::Protected { resource, roles } => (resource, Some(roles)),
     };
     let (caller, granted, verdict) = match required {
-        None => {
+        // "Public" means "no credentials needed", not "credentials ignored": a request
+        // that sends them is authenticated as on any route (a bad token is a 401) and
+        // reaches the service as its caller's.
+        None if !auth::sends_credentials(&req) => {
             let counters =
                 state
                     .limits

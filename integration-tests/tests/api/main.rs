@@ -14,6 +14,7 @@ mod internal_token;
 mod jwt_rejection;
 mod login_throttling;
 mod payments;
+mod public_identity;
 mod rate_limits;
 mod rbac_admin;
 mod rbac_built_ins;
