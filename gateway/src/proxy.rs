@@ -4,8 +4,8 @@
 //! credentials and anything only the gateway may set) and the body go upstream through
 //! one pooled client per worker. The gateway adds `X-Request-Id`, `X-Forwarded-For`,
 //! `X-Real-IP`, the internal token and, for signed-in callers, `X-User-Id`,
-//! `X-Session-Id`, `X-User-Roles` and `X-User-Scopes`. An unreachable upstream is a 503, a slow one a 504, a broken answer a
-//! 502, all in the JSON error shape.
+//! `X-Session-Id`, `X-User-Roles` and `X-User-Scopes`. An unreachable upstream is a 503,
+//! a slow one a 504, a broken answer a 502, all in the JSON error shape.
 
 use std::net::IpAddr;
 

@@ -3,10 +3,9 @@
 //! The gateway authenticates the client, strips any identity headers the client sent, and
 //! sets `X-User-Id`, `X-Session-Id`, `X-User-Roles`, `X-User-Scopes` and `X-Real-IP`
 //! together with `X-Waypoint-Internal`, the internal token shared by the gateway and the
-//! services. A
-//! service believes the identity headers only when that token matches (compared in
-//! constant time), so a request that reaches a service around the gateway carries no
-//! identity at all. The same token guards the `/internal/…` routes services call on each
+//! services. A service believes the identity headers only when that token matches
+//! (compared in constant time), so a request that reaches a service around the gateway
+//! carries no identity at all. The same token guards the `/internal/…` routes services call on each
 //! other.
 //!
 //! Authorization is the gateway's: a request reaches a service only if the caller's roles

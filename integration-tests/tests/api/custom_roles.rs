@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use shared::identity::names;
 use shared::policy::scopes::ALL_ORDERS;
 
 use crate::helpers::{Stack, StackOptions, error_code};
@@ -195,12 +196,20 @@ async fn a_custom_role_refunds_sees_every_order_and_manages_trips() {
         .call(0, Method::GET, &order_path, mallory_token, None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
-    let (status, mine) = stack
-        .call(0, Method::GET, "/v1/orders", mallory_token, None)
-        .await;
+    // Claiming the scope in a header changes nothing: the gateway sets that header.
+    let mine: Value = stack
+        .request(0, Method::GET, "/v1/orders")
+        .bearer_auth(&mallory.access_token)
+        .header(names::USER_SCOPES, ALL_ORDERS.name)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
-        (status, mine["count"].as_i64()),
-        (StatusCode::OK, Some(0)),
+        mine["count"].as_i64(),
+        Some(0),
         "without the scope only one's own orders: {mine}"
     );
 }
