@@ -10,7 +10,7 @@ use crate::auth::session::{Edge, SessionCheck, session_ended, unavailable};
 use crate::client_ip;
 use crate::path::canonicalize;
 use crate::policy::Decision;
-use crate::proxy::{self, Forwarding};
+use crate::proxy::{self, Forwarding, Granted};
 use crate::ratelimit::{self, Verdict};
 use crate::startup::GatewayState;
 
@@ -41,9 +41,17 @@ pub async fn gateway(
     let client_ip = client_ip::resolve(forwarded_for, peer, &state.trusted_proxies);
     let now = shared::time::now_millis();
 
-    let (caller, roles, verdict) = match policy.decide(req.method(), &path) {
+    // `None`: a public route; `Some(allowed)`: the roles allowed on it (none: nobody).
+    let (resource, required) = match policy.decide(req.method(), &path) {
         Decision::UnknownRoute => return Err(unknown_route(&req, &path)),
-        Decision::Public { resource } => {
+        Decision::Public { resource } => (resource, None),
+        Decision::Protected { resource, roles } => (resource, Some(roles)),
+    };
+    let (caller, granted, verdict) = match required {
+        // "Public" means "no credentials needed", not "credentials ignored": a request
+        // that sends them is authenticated as on any route (a bad token is a 401) and
+        // reaches the service as its caller's.
+        None if !auth::sends_credentials(&req) => {
             let counters =
                 state
                     .limits
@@ -58,10 +66,7 @@ pub async fn gateway(
             };
             (None, None, verdict)
         }
-        Decision::Protected {
-            resource,
-            roles: allowed,
-        } => {
+        required => {
             let address = client_ip.to_string();
             // Until a request proves who it is, it is an anonymous caller of its address,
             // counted against the `anon` limit BEFORE its token is checked: requests with
@@ -111,7 +116,10 @@ pub async fn gateway(
                 Some(ids) => ids,
                 None => state.roles.fetch(&client, caller.user_id).await?,
             };
-            if !allowed.is_some_and(|set| set.intersects(&policy.role_set(&role_ids))) {
+            let role_set = policy.role_set(&role_ids);
+            let allowed =
+                required.is_none_or(|allowed| allowed.is_some_and(|set| set.intersects(&role_set)));
+            if !allowed {
                 let denied = ApiError::forbidden(
                     "forbidden",
                     format!("Your roles do not allow {} on this route.", req.method()),
@@ -119,7 +127,11 @@ pub async fn gateway(
                 .with_details(serde_json::json!({ "resource": resource }));
                 return Ok(with_rate_headers(denied.error_response(), verdict));
             }
-            (Some(caller), Some(policy.role_names(&role_ids)), verdict)
+            let granted = Granted {
+                roles: policy.role_names(&role_ids),
+                scopes: policy.scope_names(&role_set),
+            };
+            (Some(caller), Some(granted), verdict)
         }
     };
     if let Some(v) = verdict.filter(|v| v.exceeded) {
@@ -135,7 +147,7 @@ pub async fn gateway(
         canonical_path: &path,
         client_ip,
         caller: caller.as_ref(),
-        roles: roles.as_deref(),
+        granted: granted.as_ref(),
         internal_token: &state.internal_token,
     };
     if crate::websocket::is_upgrade(&req) {

@@ -4,11 +4,14 @@
 //! path's length, not the number of resources); each (resource, method) holds the set of
 //! roles allowed as a bitset, and a user's roles become a bitset once per request, so the
 //! decision is one tree lookup and one AND over a few words however large the policy is.
+//!
+//! Scopes (`shared::policy::scopes`) are resources too, but not routes: they stay out of the
+//! router, and the ones a caller's roles hold are forwarded by name.
 
 use std::collections::HashMap;
 
 use actix_web::http::Method;
-use shared::policy::PolicyDocument;
+use shared::policy::{PolicyDocument, scopes};
 
 /// Roles allowed for one (resource, method), as bits.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +65,8 @@ pub struct Policy {
     resources: Vec<CompiledResource>,
     /// role id → (bit, name)
     roles: HashMap<i64, (usize, Box<str>)>,
+    /// Each scope with the roles that hold it (through any of its permissions).
+    scopes: Vec<(Box<str>, RoleSet)>,
 }
 
 fn method_index(method: &Method) -> Option<usize> {
@@ -86,7 +91,17 @@ impl Policy {
             .collect();
         let mut router = matchit::Router::new();
         let mut resources = Vec::with_capacity(document.resources.len());
+        let mut scopes = Vec::new();
         for resource in &document.resources {
+            if scopes::is_scope(&resource.pattern) {
+                let mut holders = RoleSet::with_capacity(roles.len());
+                let role_ids = resource.methods.iter().flat_map(|rule| &rule.role_ids);
+                for (bit, _) in role_ids.filter_map(|id| roles.get(id)) {
+                    holders.insert(*bit);
+                }
+                scopes.push((resource.name.as_str().into(), holders));
+                continue;
+            }
             let mut methods: [Option<MethodRule>; 5] = Default::default();
             for rule in &resource.methods {
                 let Some(index) = rule
@@ -122,6 +137,7 @@ impl Policy {
             router,
             resources,
             roles,
+            scopes,
         })
     }
 
@@ -153,6 +169,17 @@ impl Policy {
             }
         }
         set
+    }
+
+    /// The names of the scopes a user's roles hold, for `X-User-Scopes`.
+    pub fn scope_names(&self, roles: &RoleSet) -> String {
+        let held: Vec<&str> = self
+            .scopes
+            .iter()
+            .filter(|(_, holders)| holders.intersects(roles))
+            .map(|(name, _)| &**name)
+            .collect();
+        held.join(",")
     }
 
     /// The names of a user's roles, for `X-User-Roles`.
@@ -199,6 +226,11 @@ mod tests {
                     name: "trips-detail".into(),
                     pattern: "/v1/trips/{id}".into(),
                     methods: vec![rule("GET", true, vec![]), rule("DELETE", false, vec![20])],
+                },
+                ResourcePolicy {
+                    name: scopes::ALL_ORDERS.name.into(),
+                    pattern: scopes::ALL_ORDERS.pattern.into(),
+                    methods: vec![rule("GET", false, vec![20])],
                 },
             ],
         }
@@ -250,6 +282,21 @@ mod tests {
         );
         assert_eq!(allowed(&policy, Method::GET, "/v1/nowhere", &[20]), None);
         assert_eq!(policy.role_names(&[20, 10, 99]), "product_admin,traveller");
+    }
+
+    #[test]
+    fn scopes_are_forwarded_to_their_holders_and_never_routed() {
+        let policy = Policy::compile(&document()).unwrap();
+        assert_eq!(
+            policy.scope_names(&policy.role_set(&[10, 20])),
+            scopes::ALL_ORDERS.name
+        );
+        assert_eq!(policy.scope_names(&policy.role_set(&[10])), "");
+        assert_eq!(
+            allowed(&policy, Method::GET, scopes::ALL_ORDERS.pattern, &[20]),
+            None,
+            "a scope is no route, even for its holders"
+        );
     }
 
     #[test]

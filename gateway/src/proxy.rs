@@ -3,9 +3,9 @@
 //! Method, canonical path, query, headers (minus hop-by-hop headers, the client's
 //! credentials and anything only the gateway may set) and the body go upstream through
 //! one pooled client per worker. The gateway adds `X-Request-Id`, `X-Forwarded-For`,
-//! `X-Real-IP`, the internal token and, for signed-in callers, `X-User-Id` and
-//! `X-Session-Id`. An unreachable upstream is a 503, a slow one a 504, a broken answer a
-//! 502, all in the JSON error shape.
+//! `X-Real-IP`, the internal token and, for signed-in callers, `X-User-Id`,
+//! `X-Session-Id`, `X-User-Roles` and `X-User-Scopes`. An unreachable upstream is a 503,
+//! a slow one a 504, a broken answer a 502, all in the JSON error shape.
 
 use std::net::IpAddr;
 
@@ -32,9 +32,16 @@ pub struct Forwarding<'a> {
     pub canonical_path: &'a str,
     pub client_ip: IpAddr,
     pub caller: Option<&'a Caller>,
-    /// Role names for `X-User-Roles`.
-    pub roles: Option<&'a str>,
+    pub granted: Option<&'a Granted>,
     pub internal_token: &'a rh::HeaderValue,
+}
+
+/// What a signed-in caller's roles hold, as comma-separated names.
+pub struct Granted {
+    /// For `X-User-Roles`.
+    pub roles: String,
+    /// For `X-User-Scopes`.
+    pub scopes: String,
 }
 
 pub async fn forward(
@@ -124,8 +131,9 @@ pub(crate) fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -
         set(names::USER_ID, &caller.user_id.to_string());
         set(names::SESSION_ID, &caller.session_id);
     }
-    if let Some(roles) = forwarding.roles {
-        set(names::USER_ROLES, roles);
+    if let Some(granted) = forwarding.granted {
+        set(names::USER_ROLES, &granted.roles);
+        set(names::USER_SCOPES, &granted.scopes);
     }
     headers.insert(
         rh::HeaderName::from_static(names::INTERNAL_TOKEN),

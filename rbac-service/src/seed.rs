@@ -7,7 +7,8 @@
 //! applied on the next start.
 //!
 //! The exception is what the platform cannot work without: the built-in resources
-//! ([`ADMIN_API`], [`SIGN_IN`]) with their seeded permissions, and super_admin's grants of
+//! ([`ADMIN_API`], [`SIGN_IN`], the scopes services read) with their seeded permissions,
+//! and super_admin's grants of
 //! the admin API. The API refuses to delete or repoint them (409), and every start
 //! restores whatever of them an older release let go missing, touching nothing else.
 
@@ -15,6 +16,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use shared::ApiError;
 use shared::db::{self, DbConnection};
+use shared::policy::scopes::{self, ALL_ORDERS};
 
 use crate::domain::{Category, RoutePattern};
 use crate::models::{
@@ -326,6 +328,14 @@ pub const RESOURCES: &[SeedResource] = &[
         "Refund an order",
         &[P],
     ),
+    // A scope, not a route: see `shared::policy::scopes`.
+    r(
+        ALL_ORDERS.name,
+        ALL_ORDERS.pattern,
+        Order,
+        ALL_ORDERS.description,
+        &[G],
+    ),
     r(
         "orders-cancel",
         "/v1/orders/{id}/cancel",
@@ -475,6 +485,8 @@ pub fn built_in_because(name: &str) -> Option<&'static str> {
         Some("the platform is administered through it")
     } else if SIGN_IN.contains(&name) {
         Some("people sign up, in or out through it")
+    } else if scopes::ALL.iter().any(|scope| scope.name == name) {
+        Some("services widen what a caller reaches by it")
     } else {
         None
     }
@@ -746,6 +758,32 @@ mod tests {
         assert!(built_in_because("resources").is_some());
         assert!(built_in_because("auth-login").is_some());
         assert!(built_in_because("ratings").is_none());
+    }
+
+    #[test]
+    fn every_scope_services_read_is_seeded_built_in_and_nothing_else_is_a_scope() {
+        for scope in scopes::ALL {
+            let seeded = RESOURCES
+                .iter()
+                .find(|r| r.name == scope.name)
+                .unwrap_or_else(|| panic!("scope {} is not seeded", scope.name));
+            assert_eq!(seeded.pattern, scope.pattern);
+            assert!(built_in_because(scope.name).is_some(), "{}", scope.name);
+        }
+        for resource in RESOURCES.iter().filter(|r| scopes::is_scope(r.pattern)) {
+            assert!(
+                scopes::ALL.iter().any(|scope| scope.name == resource.name),
+                "{} lies under the scope prefix but no service reads it",
+                resource.name
+            );
+        }
+        let grants = grants();
+        for role in [SUPER_ADMIN, "order_admin"] {
+            assert!(grants.contains(&(role, ALL_ORDERS.name, "GET")), "{role}");
+        }
+        for role in ["product_admin", "expert", "traveller"] {
+            assert!(!grants.contains(&(role, ALL_ORDERS.name, "GET")), "{role}");
+        }
     }
 
     #[test]

@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use shared::ApiError;
 use shared::db::Db;
-use shared::identity::Identity;
 use shared::redis::Redis;
 
 use crate::cache::TripCache;
@@ -39,20 +37,5 @@ impl RecommendContext {
 
     pub fn min_profile(&self) -> usize {
         self.min_profile
-    }
-}
-
-/// Roles that manage the catalog. The gateway enforces route permissions; this is the
-/// service's own check behind it (default deny).
-pub const CATALOG_ROLES: [&str; 2] = ["product_admin", "super_admin"];
-
-pub fn require_catalog_admin(who: &Identity) -> Result<(), ApiError> {
-    if CATALOG_ROLES.iter().any(|role| who.has_role(role)) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "forbidden",
-            "Managing trips needs the product_admin role.",
-        ))
     }
 }

@@ -1,12 +1,17 @@
 //! Who is calling, as the gateway vouches for it.
 //!
 //! The gateway authenticates the client, strips any identity headers the client sent, and
-//! sets `X-User-Id`, `X-Session-Id`, `X-User-Roles` and `X-Real-IP` together with
-//! `X-Waypoint-Internal`, the internal token shared by the gateway and the services. A
-//! service believes the identity headers only when that token matches (compared in
-//! constant time), so a request that reaches a service around the gateway carries no
-//! identity at all. The same token guards the `/internal/…` routes services call on each
+//! sets `X-User-Id`, `X-Session-Id`, `X-User-Roles`, `X-User-Scopes` and `X-Real-IP`
+//! together with `X-Waypoint-Internal`, the internal token shared by the gateway and the
+//! services. A service believes the identity headers only when that token matches
+//! (compared in constant time), so a request that reaches a service around the gateway
+//! carries no identity at all. The same token guards the `/internal/…` routes services call on each
 //! other.
+//!
+//! Authorization is the gateway's: a request reaches a service only if the caller's roles
+//! allow its route and method. Services never test role names (`X-User-Roles` is for
+//! showing them); they check ownership, and widen it only for a holder of a scope
+//! ([`Identity::holds`], see `crate::policy::scopes`).
 
 use std::future::{Ready, ready};
 use std::net::IpAddr;
@@ -18,11 +23,13 @@ use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
 use crate::error::ApiError;
+use crate::policy::scopes::Scope;
 
 /// Header names as strings, for HTTP clients of another `http` version.
 pub mod names {
     pub const USER_ID: &str = "x-user-id";
     pub const USER_ROLES: &str = "x-user-roles";
+    pub const USER_SCOPES: &str = "x-user-scopes";
     pub const SESSION_ID: &str = "x-session-id";
     pub const REAL_IP: &str = "x-real-ip";
     pub const INTERNAL_TOKEN: &str = "x-waypoint-internal";
@@ -30,14 +37,16 @@ pub mod names {
 
 pub const X_USER_ID: HeaderName = HeaderName::from_static(names::USER_ID);
 pub const X_USER_ROLES: HeaderName = HeaderName::from_static(names::USER_ROLES);
+pub const X_USER_SCOPES: HeaderName = HeaderName::from_static(names::USER_SCOPES);
 pub const X_SESSION_ID: HeaderName = HeaderName::from_static(names::SESSION_ID);
 pub const X_REAL_IP: HeaderName = HeaderName::from_static(names::REAL_IP);
 pub const X_INTERNAL_TOKEN: HeaderName = HeaderName::from_static(names::INTERNAL_TOKEN);
 
 /// Headers only the gateway may set; it removes any a client sends.
-pub const GATEWAY_ONLY_HEADERS: [HeaderName; 5] = [
+pub const GATEWAY_ONLY_HEADERS: [HeaderName; 6] = [
     X_USER_ID,
     X_USER_ROLES,
+    X_USER_SCOPES,
     X_SESSION_ID,
     X_REAL_IP,
     X_INTERNAL_TOKEN,
@@ -76,12 +85,16 @@ impl InternalToken {
 pub struct Identity {
     pub user_id: i64,
     pub session_id: String,
+    /// Role names, for showing; never for deciding (the gateway decided).
     pub roles: Vec<String>,
+    /// Names of the scopes the caller holds.
+    pub scopes: Vec<String>,
 }
 
 impl Identity {
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
+    /// Whether the caller holds `scope` (granted through one of their roles).
+    pub fn holds(&self, scope: Scope) -> bool {
+        self.scopes.iter().any(|s| s == scope.name)
     }
 
     fn from_headers(req: &HttpRequest) -> Option<Self> {
@@ -91,20 +104,22 @@ impl Identity {
         let header = |name: &HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
         let user_id = header(&X_USER_ID)?.parse().ok()?;
         let session_id = header(&X_SESSION_ID)?.to_owned();
-        let roles = header(&X_USER_ROLES)
-            .map(|roles| {
-                roles
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let list = |name: &HeaderName| -> Vec<String> {
+            header(name)
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         Some(Self {
             user_id,
             session_id,
-            roles,
+            roles: list(&X_USER_ROLES),
+            scopes: list(&X_USER_SCOPES),
         })
     }
 }
@@ -165,6 +180,7 @@ impl FromRequest for ClientAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::scopes::ALL_ORDERS;
     use actix_web::test::TestRequest;
 
     fn token() -> InternalToken {
@@ -184,10 +200,12 @@ mod tests {
                 .insert_header((X_USER_ID, "42"))
                 .insert_header((X_SESSION_ID, "abc"))
                 .insert_header((X_USER_ROLES, "traveller, expert"))
+                .insert_header((X_USER_SCOPES, ALL_ORDERS.name))
         };
         let who = identity(base().insert_header((X_INTERNAL_TOKEN, "s3cret-token"))).unwrap();
         assert_eq!(who.user_id, 42);
-        assert!(who.has_role("expert"));
+        assert_eq!(who.roles, ["traveller", "expert"]);
+        assert!(who.holds(ALL_ORDERS));
 
         for spoof in [
             base(),

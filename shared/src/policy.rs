@@ -11,6 +11,40 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Permissions that are not routes: how far a caller's reach goes beyond their own data.
+///
+/// A scope is an RBAC resource under [`PREFIX`](scopes::PREFIX), granted like any
+/// permission (to the seeded roles by rbac-service's seed, to any role through the admin
+/// API). The gateway never routes it; it forwards the names of the scopes a caller holds in
+/// `X-User-Scopes`, and a service widens what it shows or acts on only for a holder.
+pub mod scopes {
+    pub const PREFIX: &str = "/v1/scopes/";
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Scope {
+        /// The resource's name, as forwarded in `X-User-Scopes`.
+        pub name: &'static str,
+        /// The resource's pattern: [`PREFIX`] then the name.
+        pub pattern: &'static str,
+        pub description: &'static str,
+    }
+
+    /// Every order, not only one's own: list, read (with payment events) and act on them
+    /// as far as one's route permissions go (e.g. refunds).
+    pub const ALL_ORDERS: Scope = Scope {
+        name: "orders-all",
+        pattern: "/v1/scopes/orders-all",
+        description: "Every order, not only one's own (a scope, not a route)",
+    };
+
+    pub const ALL: &[Scope] = &[ALL_ORDERS];
+
+    /// Whether a resource with this pattern is a scope rather than a route.
+    pub fn is_scope(pattern: &str) -> bool {
+        pattern.starts_with(PREFIX)
+    }
+}
+
 pub const POLICY_VERSION_KEY: &str = "rbac:policy-version";
 pub const POLICY_CHANNEL: &str = "rbac:policy";
 
@@ -73,6 +107,18 @@ pub struct UserRolesDocument {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_scope_pattern_is_the_prefix_and_its_name() {
+        for scope in super::scopes::ALL {
+            assert_eq!(
+                scope.pattern,
+                format!("{}{}", super::scopes::PREFIX, scope.name)
+            );
+            assert!(super::scopes::is_scope(scope.pattern));
+        }
+        assert!(!super::scopes::is_scope("/v1/orders"));
+    }
+
     #[test]
     fn cached_role_sets_parse_and_garbage_does_not() {
         assert_eq!(super::parse_cached_roles("3|1,4"), Some(vec![1, 4]));

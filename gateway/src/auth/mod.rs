@@ -16,6 +16,11 @@ pub struct Caller {
     pub session_id: String,
 }
 
+/// Whether the request sends credentials (checked even where none are needed).
+pub fn sends_credentials(req: &HttpRequest) -> bool {
+    req.headers().contains_key(header::AUTHORIZATION)
+}
+
 /// The bearer token of the `Authorization` header (never a query parameter: URLs end up
 /// in logs and browser history).
 pub fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {

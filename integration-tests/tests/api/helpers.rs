@@ -80,6 +80,8 @@ pub struct Stack {
     /// payment- and recommend-service, when the options started them.
     pub payment_url: Option<String>,
     pub recommend_url: Option<String>,
+    /// recommend-service's database, when the options started it.
+    pub recommend_db_url: Option<String>,
     pub gateways: Vec<String>,
     pub internal_token: String,
     pub admin_token: String,
@@ -142,6 +144,7 @@ impl Stack {
         let reserved = [ReservedPort::new(), ReservedPort::new()];
         let gateway_ports = reserved.each_ref().map(ReservedPort::port);
         let mut other_dbs = Vec::new();
+        let mut recommend_db_url = None;
         let recommend_url = if options.recommend || options.payments {
             let db = TestDatabase::new();
             let app = recommend_service::Application::build(recommend_service::Settings {
@@ -157,6 +160,7 @@ impl Stack {
             })
             .await
             .expect("recommend-service starts");
+            recommend_db_url = Some(db.url.clone());
             other_dbs.push(db);
             let url = format!("http://127.0.0.1:{}", app.port());
             tokio::spawn(app.run_until_stopped());
@@ -253,6 +257,7 @@ impl Stack {
             rbac_url,
             payment_url,
             recommend_url,
+            recommend_db_url,
             gateways,
             internal_token,
             admin_token: String::new(),
@@ -682,6 +687,7 @@ fn start_echo() -> String {
                 "path": req.path(),
                 "user_id": header("x-user-id"),
                 "roles": header("x-user-roles"),
+                "scopes": header(shared::identity::names::USER_SCOPES),
             }))
         }))
     })

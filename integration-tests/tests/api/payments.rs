@@ -203,3 +203,46 @@ async fn a_traveller_pays_through_the_gateway_and_an_order_admin_refunds() {
         .await;
     assert_eq!(seen["status"], "refunded", "{seen}");
 }
+
+/// An order of one `trip_id` that the holder of `token` has paid at the (fake) Alipay
+/// cashier, once the notification is accepted; its id.
+pub async fn paid_order(stack: &Stack, token: &str, trip_id: i64) -> i64 {
+    let order_body = json!({ "trip_id": trip_id, "quantity": 1 });
+    let (status, order) = stack
+        .call(0, Method::POST, "/v1/orders", Some(token), Some(order_body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let id = order["id"].as_i64().unwrap();
+    let pay_path = format!("/v1/orders/{id}/pay");
+    let (status, pay) = stack
+        .call(
+            0,
+            Method::POST,
+            &pay_path,
+            Some(token),
+            Some(json!({ "channel": "page" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{pay}");
+    // The buyer's browser opens the cashier page (so Alipay knows the trade), then pays.
+    let cashier = stack.http.get(pay["url"].as_str().unwrap()).send().await;
+    assert!(cashier.unwrap().status().is_success());
+    let alipay = stack.alipay.as_ref().unwrap();
+    let no = order["out_trade_no"].as_str().unwrap();
+    let paid = stack
+        .http
+        .post(format!("{}/cashier/pay", alipay.base_url()))
+        .form(&[("out_trade_no", no)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    stack
+        .eventually(
+            Duration::from_secs(10),
+            "the payment is notified",
+            || async { alipay.attempts(no).iter().any(|a| a.answer == "success") },
+        )
+        .await;
+    id
+}

@@ -41,7 +41,7 @@ impl NewPaymentEvent<'_> {
     }
 }
 
-/// An event as an order admin sees it (in the order's detail).
+/// An event as a holder of the `orders-all` scope sees it (in the order's detail).
 #[derive(Debug, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = payment_events)]
 pub struct PaymentEventView {

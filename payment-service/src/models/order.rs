@@ -95,7 +95,7 @@ pub struct OrderView {
     /// In the detail view only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refunds: Option<Vec<RefundView>>,
-    /// In an order admin's detail view only: everything Alipay reported about the trade
+    /// With the `orders-all` scope only, in the detail view: everything Alipay reported about the trade
     /// and what it did, refused reports (`outcome` `refused`, with a `reason`) included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<PaymentEventView>>,

@@ -6,8 +6,8 @@ use crate::context::PaymentContext;
 use crate::domain::Viewer;
 use crate::models::{OrderView, Refund, RefundView, event};
 
-/// `GET /v1/orders/{id}`: the order with its refunds (and, for an order admin, its
-/// payment events); someone else's order is a 404.
+/// `GET /v1/orders/{id}`: the order with its refunds (and, with the `orders-all` scope,
+/// its payment events); someone else's order is a 404 without that scope.
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, description = "The order", body = OrderView),
@@ -21,7 +21,7 @@ pub async fn get_order(
     let order = super::visible_order(&ctx, viewer, id.into_inner()).await?;
     let id = order.id;
     let mut view = detail(&ctx, order).await?;
-    if viewer.is_admin {
+    if viewer.sees_all {
         let events = ctx
             .db()
             .run(move |conn| Ok(event::for_order(conn, id)?))

@@ -22,11 +22,12 @@ const SPEC: ListSpec = ListSpec::new(
 )
 .sorted_by("created_at", SortOrder::Desc);
 
-/// `GET /v1/orders`: the caller's orders (every order for order_admin), newest first.
+/// `GET /v1/orders`: the caller's orders (every order with the `orders-all` scope), newest
+/// first.
 #[utoipa::path(get, path = "/v1/orders", tag = "orders", security(("bearer" = [])),
     params(("status" = Option<String>, Query, description = "pending, paid, refunded or closed"),
         ("trip_id" = Option<i64>, Query),
-        ("user_id" = Option<i64>, Query, description = "order_admin only; a traveller sees only their own"),
+        ("user_id" = Option<i64>, Query, description = "Needs the `orders-all` scope; without it one sees only one's own"),
         ("created_from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"),
         ("created_before" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, exclusive"),
         ("needs_reconciliation" = Option<bool>, Query),
@@ -50,7 +51,7 @@ pub async fn list_orders(
         created_before: date_filter(&query, "created_before")?,
         needs_reconciliation: query.filter_bool("needs_reconciliation")?,
     };
-    if !viewer.is_admin {
+    if !viewer.sees_all {
         if filter.user_id.is_some_and(|id| id != viewer.user_id) {
             let empty: Vec<OrderView> = Vec::new();
             return Ok(HttpResponse::Ok().json(query.page(req.path(), 0, empty)));

@@ -20,6 +20,10 @@ pub const SELLER_ID: &str = "2088102177840000";
 pub const TRAVELLER: i64 = 101;
 pub const OTHER_TRAVELLER: i64 = 102;
 pub const ADMIN: i64 = 900;
+/// The scopes the gateway forwards (`X-User-Scopes`): none, so only one's own orders.
+pub const OWN_ORDERS: &str = "";
+/// The all-orders scope, as the gateway forwards it to its holders.
+pub const ALL_ORDERS: &str = shared::policy::scopes::ALL_ORDERS.name;
 
 pub fn fixture(name: &str) -> String {
     let path = format!("{}/../fixtures/alipay/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -131,20 +135,20 @@ impl TestApp {
         }
     }
 
-    /// A request as the gateway forwards it for `user` with `roles`.
+    /// A request as the gateway forwards it for `user` holding `scopes`.
     pub fn request(
         &self,
         method: Method,
         path: &str,
         user: i64,
-        roles: &str,
+        scopes: &str,
     ) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.base))
             .header("x-waypoint-internal", &self.token)
             .header("x-user-id", user.to_string())
             .header("x-session-id", "test-session")
-            .header("x-user-roles", roles)
+            .header(shared::identity::names::USER_SCOPES, scopes)
     }
 
     pub async fn call(
@@ -152,10 +156,10 @@ impl TestApp {
         method: Method,
         path: &str,
         user: i64,
-        roles: &str,
+        scopes: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.request(method, path, user, roles);
+        let mut request = self.request(method, path, user, scopes);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -169,7 +173,7 @@ impl TestApp {
                 Method::POST,
                 "/v1/orders",
                 user,
-                "traveller",
+                OWN_ORDERS,
                 Some(serde_json::json!({"trip_id": trip_id, "quantity": quantity})),
             )
             .await;
@@ -194,7 +198,7 @@ impl TestApp {
                 Method::POST,
                 &format!("/v1/orders/{order_id}/pay"),
                 user,
-                "traveller",
+                OWN_ORDERS,
                 Some(serde_json::json!({"channel": "page"})),
             )
             .await;
@@ -208,7 +212,7 @@ impl TestApp {
             Method::POST,
             &format!("/v1/orders/{id}/cancel"),
             TRAVELLER,
-            "traveller",
+            OWN_ORDERS,
             None,
         )
         .await
@@ -220,7 +224,7 @@ impl TestApp {
                 Method::GET,
                 &format!("/v1/orders/{id}"),
                 ADMIN,
-                "order_admin",
+                ALL_ORDERS,
                 None,
             )
             .await;

@@ -6,11 +6,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::fake_recommend::{CHEAP_TRIP, TRIP};
-use crate::helpers::{OTHER_TRAVELLER, TRAVELLER, TestApp, error_code, read};
+use crate::helpers::{OTHER_TRAVELLER, OWN_ORDERS, TRAVELLER, TestApp, error_code, read};
 
 /// `POST /v1/orders` by `user` with `key` (raw header values, each sent as given).
 async fn submit(app: &TestApp, user: i64, keys: &[HeaderValue], body: Value) -> Submitted {
-    let mut request = app.request(Method::POST, "/v1/orders", user, "traveller");
+    let mut request = app.request(Method::POST, "/v1/orders", user, OWN_ORDERS);
     for key in keys {
         request = request.header("Idempotency-Key", key.clone());
     }
@@ -45,7 +45,7 @@ fn key(text: &str) -> HeaderValue {
 
 async fn order_count(app: &TestApp, user: i64) -> i64 {
     let (status, list) = app
-        .call(Method::GET, "/v1/orders", user, "traveller", None)
+        .call(Method::GET, "/v1/orders", user, OWN_ORDERS, None)
         .await;
     assert_eq!(status, StatusCode::OK, "{list}");
     list["count"].as_i64().unwrap()

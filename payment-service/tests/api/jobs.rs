@@ -6,7 +6,7 @@ use fake_alipay::Delivery;
 use reqwest::Method;
 
 use crate::fake_recommend::TRIP;
-use crate::helpers::{TRAVELLER, TestApp};
+use crate::helpers::{OWN_ORDERS, TRAVELLER, TestApp};
 
 #[tokio::test]
 async fn a_lost_notification_is_made_good_by_a_trade_query_once_the_order_is_a_few_minutes_old() {
@@ -82,7 +82,7 @@ async fn unpaid_orders_close_themselves_after_the_payment_timeout_at_alipay_and_
             Method::POST,
             &format!("/v1/orders/{}/pay", opened["id"]),
             TRAVELLER,
-            "traveller",
+            OWN_ORDERS,
             Some(serde_json::json!({})),
         )
         .await;

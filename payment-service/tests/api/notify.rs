@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::fake_recommend::{CHEAP_TRIP, TRIP};
-use crate::helpers::{ADMIN, TRAVELLER, TestApp, fixture, set};
+use crate::helpers::{ADMIN, ALL_ORDERS, OWN_ORDERS, TRAVELLER, TestApp, fixture, set};
 
 /// A pending order whose trade Alipay knows, paid at Alipay with the notification lost,
 /// and that notification's signed form.
@@ -74,7 +74,7 @@ async fn the_independent_openssl_notification_pays_the_order_it_names() {
             Method::GET,
             "/v1/orders?status=paid",
             ADMIN,
-            "order_admin",
+            ALL_ORDERS,
             None,
         )
         .await;
@@ -266,7 +266,7 @@ async fn a_payment_after_a_local_close_is_recorded_and_flagged_not_dropped() {
             Method::GET,
             "/v1/orders?needs_reconciliation=true",
             ADMIN,
-            "order_admin",
+            ALL_ORDERS,
             None,
         )
         .await;
@@ -284,7 +284,7 @@ async fn a_replayed_payment_notification_after_a_refund_changes_nothing() {
             Method::POST,
             &format!("/v1/orders/{id}/refund"),
             ADMIN,
-            "order_admin",
+            ALL_ORDERS,
             Some(json!({})),
         )
         .await;
@@ -392,13 +392,13 @@ async fn a_signed_notification_refused_for_its_amount_or_trade_is_recorded_as_an
     assert_eq!(event["source"], "notify");
     assert_eq!(event["notify_id"], json!(notify_id));
     assert!(event["created_at"].is_string());
-    // Events are for order admins: the traveller's view of their order has none.
+    // Events are for holders of the all-orders scope: the traveller's view of their order has none.
     let (_, own) = app
         .call(
             Method::GET,
             &format!("/v1/orders/{id}"),
             TRAVELLER,
-            "traveller",
+            OWN_ORDERS,
             None,
         )
         .await;

@@ -1,11 +1,11 @@
-//! Refunds by order admins: partial or full, idempotent on out_request_no, never more
-//! than was paid.
+//! Refunds by a holder of the all-orders scope: partial or full, idempotent on
+//! out_request_no, never more than was paid.
 
 use fake_alipay::Delivery;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN, TRAVELLER, TestApp, error_code};
+use crate::helpers::{ADMIN, ALL_ORDERS, TRAVELLER, TestApp, error_code};
 
 async fn paid_order(app: &TestApp) -> (i64, i64) {
     let order = app.opened_order(TRAVELLER).await;
@@ -24,7 +24,7 @@ async fn refund(app: &TestApp, id: i64, body: Value) -> (u16, Value) {
             Method::POST,
             &format!("/v1/orders/{id}/refund"),
             ADMIN,
-            "order_admin",
+            ALL_ORDERS,
             Some(body),
         )
         .await;
