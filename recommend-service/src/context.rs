@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use shared::ApiError;
 use shared::db::Db;
 use shared::identity::Identity;
 use shared::redis::Redis;
+use shared::{ApiError, Code};
 
 use crate::cache::TripCache;
 use crate::engine::Recommender;
@@ -48,8 +48,8 @@ pub fn require_catalog_admin(who: &Identity) -> Result<(), ApiError> {
     if CATALOG_ROLES.iter().any(|role| who.has_role(role)) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "forbidden",
+        Err(ApiError::new(
+            Code::Forbidden,
             "Managing trips needs the product_admin role.",
         ))
     }

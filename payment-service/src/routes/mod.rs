@@ -1,8 +1,8 @@
 //! The route table of payment-service.
 
 use actix_web::web;
-use shared::ApiError;
 use shared::http::resource;
+use shared::{ApiError, Code};
 
 use crate::context::PaymentContext;
 use crate::domain::Viewer;
@@ -64,8 +64,8 @@ pub(crate) fn require_owner(viewer: Viewer, order: &Order) -> Result<(), ApiErro
     if viewer.user_id == order.user_id {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "not_order_owner",
+        Err(ApiError::new(
+            Code::NotOrderOwner,
             "Only the traveller who placed the order can do this.",
         ))
     }

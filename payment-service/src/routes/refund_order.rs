@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use shared::ApiError;
 use shared::identity::Identity;
+use shared::{ApiError, Code};
 
 use crate::context::PaymentContext;
 use crate::domain::{OutRequestNo, RefundReason, Viewer};
@@ -38,8 +38,8 @@ pub async fn refund_order(
 ) -> Result<HttpResponse, ApiError> {
     let viewer = Viewer::from(&who);
     if !viewer.is_admin {
-        return Err(ApiError::forbidden(
-            "order_admin_only",
+        return Err(ApiError::new(
+            Code::OrderAdminOnly,
             "Only an order admin can refund.",
         ));
     }

@@ -1,8 +1,8 @@
 //! The route table of rbac-service.
 
 use actix_web::web;
-use shared::ApiError;
 use shared::http::resource;
+use shared::{ApiError, Code};
 
 mod health;
 pub mod internal;
@@ -84,7 +84,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 
 /// The 409 for what a built-in item (of the resource `name`) cannot undergo, saying why the
 /// platform needs it.
-pub fn built_in_conflict(code: &'static str, name: &str, refused: &str) -> ApiError {
+pub fn built_in_conflict(code: Code, name: &str, refused: &str) -> ApiError {
     let why = crate::seed::built_in_because(name).unwrap_or("the platform needs it");
-    ApiError::conflict(code, format!("{name:?} is built in ({why}): {refused}."))
+    ApiError::new(code, format!("{name:?} is built in ({why}): {refused}."))
 }
