@@ -1,11 +1,17 @@
 //! OpenAPI descriptions. Every service derives its own from annotations on its handlers
 //! (`#[utoipa::path]`) and types (`ToSchema`) and serves it at `GET /openapi.json` — a path
 //! the gateway never routes; the gateway fetches each service's description and serves
-//! the merged one at `/v1/openapi.json`.
+//! the merged one at `/v1/openapi.json`. The same description routes the service: see
+//! [`routes`].
 
 use actix_web::{HttpResponse, web};
+/// So that a crate without utoipa can read a service's description.
+pub use utoipa::OpenApi;
+pub use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, ToSchema};
+
+pub mod routes;
 
 /// DESIGN's error body, for `responses(...)` annotations.
 #[derive(ToSchema)]
