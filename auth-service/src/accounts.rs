@@ -1,8 +1,8 @@
 //! Creating accounts, shared by registration and the first-admin bootstrap.
 
 use serde_json::json;
-use shared::ApiError;
 use shared::db::{self, Db};
+use shared::{ApiError, Code};
 
 use crate::domain::{Account, DisplayName, Email, NewPassword};
 use crate::models::{NewUser, User};
@@ -64,7 +64,7 @@ pub async fn create(db: &Db, new: NewAccount) -> Result<User, ApiError> {
             if User::account_taken(conn, &row.account)? {
                 return Err(taken(
                     "account",
-                    "account_taken",
+                    Code::AccountTaken,
                     "This account name is taken.",
                 ));
             }
@@ -73,7 +73,7 @@ pub async fn create(db: &Db, new: NewAccount) -> Result<User, ApiError> {
             {
                 return Err(taken(
                     "email",
-                    "email_taken",
+                    Code::EmailTaken,
                     "This e-mail address is already registered.",
                 ));
             }
@@ -83,6 +83,6 @@ pub async fn create(db: &Db, new: NewAccount) -> Result<User, ApiError> {
     .await
 }
 
-fn taken(field: &str, code: &'static str, message: &'static str) -> ApiError {
-    ApiError::conflict(code, message).with_details(json!({ "field": field }))
+fn taken(field: &str, code: Code, message: &'static str) -> ApiError {
+    ApiError::new(code, message).with_details(json!({ "field": field }))
 }

@@ -1,14 +1,19 @@
-//! auth-service's OpenAPI description, served at `GET /openapi.json`.
+//! auth-service's OpenAPI description, served at `GET /openapi.json`, and the list of handlers
+//! that routes/mod.rs routes from it.
 
 use shared::openapi::BearerAuth;
-use utoipa::OpenApi;
 
 use crate::routes::*;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Waypoint auth-service", description = "Users, sign-in, sessions and access tokens."),
-    paths(
+shared::documented_api! {
+    #[openapi(
+        info(title = "Waypoint auth-service", description = "Users, sign-in, sessions and access tokens."),
+        modifiers(&BearerAuth),
+        tags((name = "auth", description = "Sign-up, sign-in and sessions"), (name = "users", description = "Accounts, for admins"),
+            (name = "wechat", description = "Sign-in with WeChat (QR connect, OAuth 2.0)"))
+    )]
+    pub struct ApiDoc;
+    handlers: [
         register::register,
         login::login,
         refresh::refresh,
@@ -27,9 +32,5 @@ use crate::routes::*;
         wechat::exchange::exchange,
         wechat::link::link,
         wechat::unlink::unlink,
-    ),
-    modifiers(&BearerAuth),
-    tags((name = "auth", description = "Sign-up, sign-in and sessions"), (name = "users", description = "Accounts, for admins"),
-        (name = "wechat", description = "Sign-in with WeChat (QR connect, OAuth 2.0)"))
-)]
-pub struct ApiDoc;
+    ]
+}

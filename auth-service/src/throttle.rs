@@ -11,8 +11,8 @@ use std::sync::LazyLock;
 
 use redis::Script;
 use sha2::{Digest, Sha256};
-use shared::ApiError;
 use shared::redis::Redis;
+use shared::{ApiError, Code};
 
 use crate::config::ThrottleSettings;
 
@@ -58,8 +58,7 @@ impl LoginThrottle {
         if retry_ms > 0 {
             tracing::warn!(%ip, "login throttled");
             return Err(ApiError::new(
-                shared::ErrorKind::TooManyRequests,
-                "login_throttled",
+                Code::LoginThrottled,
                 "Too many failed sign-in attempts; try again later.",
             )
             .with_retry_after((retry_ms as u64).div_ceil(1000)));

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use shared::ApiError;
 use shared::config::Secret;
 use shared::identity::names::INTERNAL_TOKEN;
+use shared::{ApiError, Code};
 
 use crate::config::DirectorySettings;
 
@@ -192,8 +192,8 @@ impl Directory {
         service: &'static str,
     ) -> Result<T, ApiError> {
         let unavailable = |err: anyhow::Error| {
-            ApiError::unavailable(
-                "directory_unavailable",
+            ApiError::new(
+                Code::DirectoryUnavailable,
                 "The list of experts cannot be read right now; retry shortly.",
             )
             .with_source(err.context(service))

@@ -16,9 +16,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
 
 use diesel::result::Error as DieselError;
-use shared::ApiError;
 use shared::db::{Backend, Db, DbConnection, write_transaction};
 use shared::tasks::Tasks;
+use shared::{ApiError, Code};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::domain::{ClientMsgId, MessageBody};
@@ -109,8 +109,8 @@ impl MessageWriter {
 }
 
 fn stopped() -> ApiError {
-    ApiError::unavailable(
-        "chat_unavailable",
+    ApiError::new(
+        Code::ChatUnavailable,
         "The chat is shutting down; retry shortly.",
     )
 }
@@ -271,7 +271,7 @@ fn store_one(
 }
 
 fn copy(err: &ApiError) -> ApiError {
-    ApiError::new(err.kind(), err.code().to_owned(), err.message().to_owned())
+    ApiError::new(err.code(), err.message().to_owned())
 }
 
 /// The cache is valid whatever a panicking holder left: entries are inserted whole.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use shared::ApiError;
+use shared::{ApiError, Code};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 
 use crate::startup::GatewayState;
@@ -127,8 +127,7 @@ pub async fn asset(
         .await
         .map_err(|_| {
             ApiError::new(
-                shared::ErrorKind::NotFound,
-                "docs_not_installed",
+                Code::DocsNotInstalled,
                 "The docs assets are not installed: run `npm ci` in docs/.",
             )
         })?;

@@ -3,7 +3,7 @@
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use shared::{ApiError, ErrorKind};
+use shared::{ApiError, Code, ErrorKind};
 
 use crate::auth;
 use crate::auth::session::{Edge, SessionCheck, session_ended, unavailable};
@@ -120,8 +120,8 @@ pub async fn gateway(
             let allowed =
                 required.is_none_or(|allowed| allowed.is_some_and(|set| set.intersects(&role_set)));
             if !allowed {
-                let denied = ApiError::forbidden(
-                    "forbidden",
+                let denied = ApiError::new(
+                    Code::Forbidden,
                     format!("Your roles do not allow {} on this route.", req.method()),
                 )
                 .with_details(serde_json::json!({ "resource": resource }));
@@ -159,8 +159,7 @@ pub async fn gateway(
 
 fn unknown_route(req: &HttpRequest, path: &str) -> ApiError {
     ApiError::new(
-        ErrorKind::NotFound,
-        "route_not_found",
+        Code::RouteNotFound,
         format!("No route for {} {path}.", req.method()),
     )
 }

@@ -8,7 +8,7 @@
 //! control characters and climbing above the root are refused outright (400): they have
 //! no legitimate use in Waypoint's API and are classic ways of smuggling a path.
 
-use shared::ApiError;
+use shared::{ApiError, Code};
 
 pub fn canonicalize(raw: &str) -> Result<String, ApiError> {
     if !raw.starts_with('/') {
@@ -79,7 +79,7 @@ fn encode_segment(segment: &str, out: &mut String) {
 }
 
 fn bad_path(why: &str) -> ApiError {
-    ApiError::bad_request("invalid_path", format!("The request path {why}."))
+    ApiError::new(Code::InvalidPath, format!("The request path {why}."))
 }
 
 #[cfg(test)]

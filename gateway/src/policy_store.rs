@@ -10,10 +10,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use shared::ApiError;
 use shared::policy::{POLICY_CHANNEL, POLICY_VERSION_KEY, PolicyDocument};
 use shared::redis::Redis;
 use shared::tasks::Tasks;
+use shared::{ApiError, Code};
 use tokio::sync::Notify;
 
 use crate::policy::Policy;
@@ -41,8 +41,8 @@ impl PolicyStore {
 
     pub fn get(&self) -> Result<Arc<Policy>, ApiError> {
         let unavailable = || {
-            ApiError::unavailable(
-                "policy_unavailable",
+            ApiError::new(
+                Code::PolicyUnavailable,
                 "Permissions cannot be checked right now; retry shortly.",
             )
         };

@@ -15,9 +15,9 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header as rh;
-use shared::ApiError;
 use shared::http::RequestId;
 use shared::identity::{GATEWAY_ONLY_HEADERS, names};
+use shared::{ApiError, Code};
 
 use crate::auth::Caller;
 use crate::upstreams::Upstream;
@@ -59,7 +59,7 @@ pub async fn forward(
         url.push_str(query);
     }
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
-        .map_err(|_| ApiError::bad_request("invalid_method", "Unsupported HTTP method."))?;
+        .map_err(|_| ApiError::new(Code::InvalidMethod, "Unsupported HTTP method."))?;
     let headers = upstream_headers(req, &forwarding);
     let body = request_body(req, payload).await?;
 
@@ -159,7 +159,7 @@ async fn request_body(
             let mut body = web::BytesMut::with_capacity(len as usize);
             while let Some(chunk) = payload.next().await {
                 body.extend_from_slice(&chunk.map_err(|_| {
-                    ApiError::bad_request("body_read_failed", "The request body could not be read.")
+                    ApiError::new(Code::BodyReadFailed, "The request body could not be read.")
                 })?);
             }
             Ok(reqwest::Body::from(body.freeze()))
@@ -230,24 +230,14 @@ fn is_hop_by_hop(name: &str) -> bool {
 
 fn upstream_error(err: reqwest::Error) -> ApiError {
     if err.is_timeout() {
-        ApiError::new(
-            shared::ErrorKind::GatewayTimeout,
-            "upstream_timeout",
-            "The service did not answer in time.",
-        )
-        .with_source(err)
+        ApiError::new(Code::UpstreamTimeout, "The service did not answer in time.").with_source(err)
     } else if err.is_connect() {
-        ApiError::unavailable(
-            "upstream_unavailable",
+        ApiError::new(
+            Code::UpstreamUnavailable,
             "The service is unavailable; retry shortly.",
         )
         .with_source(err)
     } else {
-        ApiError::new(
-            shared::ErrorKind::BadGateway,
-            "bad_gateway",
-            "The service answered badly.",
-        )
-        .with_source(err)
+        ApiError::new(Code::BadGateway, "The service answered badly.").with_source(err)
     }
 }

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use shared::ApiError;
 use shared::policy::UserRolesDocument;
+use shared::{ApiError, Code};
 
 pub struct RolesSource {
     base_url: String,
@@ -23,8 +23,8 @@ impl RolesSource {
         user_id: i64,
     ) -> Result<Vec<i64>, ApiError> {
         let unavailable = |err: reqwest::Error| {
-            ApiError::unavailable(
-                "roles_unavailable",
+            ApiError::new(
+                Code::RolesUnavailable,
                 "Permissions cannot be checked right now; retry shortly.",
             )
             .with_source(err)

@@ -15,7 +15,7 @@ use actix_web::http::{StatusCode, header as ah};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use shared::{ApiError, ErrorKind};
+use shared::{ApiError, Code};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
@@ -59,8 +59,8 @@ pub async fn forward(
         .await
         .map_err(|_| timeout())?
         .map_err(|err| {
-            ApiError::unavailable(
-                "upstream_unavailable",
+            ApiError::new(
+                Code::UpstreamUnavailable,
                 "The service is unavailable; retry shortly.",
             )
             .with_source(err)
@@ -222,29 +222,15 @@ fn is_hop_by_hop(name: &ah::HeaderName) -> bool {
 }
 
 fn timeout() -> ApiError {
-    ApiError::new(
-        ErrorKind::GatewayTimeout,
-        "upstream_timeout",
-        "The service did not answer in time.",
-    )
+    ApiError::new(Code::UpstreamTimeout, "The service did not answer in time.")
 }
 
 fn bad_gateway(why: &'static str) -> ApiError {
-    ApiError::new(
-        ErrorKind::BadGateway,
-        "bad_gateway",
-        "The service answered badly.",
-    )
-    .with_source(anyhow::anyhow!(why))
+    ApiError::new(Code::BadGateway, "The service answered badly.").with_source(anyhow::anyhow!(why))
 }
 
 fn bad_gateway_io(err: std::io::Error) -> ApiError {
-    ApiError::new(
-        ErrorKind::BadGateway,
-        "bad_gateway",
-        "The service answered badly.",
-    )
-    .with_source(err)
+    ApiError::new(Code::BadGateway, "The service answered badly.").with_source(err)
 }
 
 #[cfg(test)]

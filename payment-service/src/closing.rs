@@ -3,8 +3,8 @@
 //! paid, and only then here; if Alipay says the trade was paid meanwhile, Alipay's
 //! verified answer wins and the order becomes paid instead.
 
-use shared::ApiError;
 use shared::db::{self, DbConnection};
+use shared::{ApiError, Code};
 
 use crate::alipay::AlipayError;
 use crate::context::PaymentContext;
@@ -89,8 +89,8 @@ pub async fn reconcile(
 }
 
 pub fn alipay_unavailable(err: AlipayError) -> ApiError {
-    ApiError::unavailable(
-        "alipay_unavailable",
+    ApiError::new(
+        Code::AlipayUnavailable,
         "Alipay is unavailable; retry shortly.",
     )
     .with_source(err)

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use shared::ApiError;
 use shared::db::Db;
 use shared::redis::Redis;
+use shared::{ApiError, Code};
 use tokio::sync::Notify;
 
 use crate::alipay::AlipayClient;
@@ -43,8 +43,8 @@ impl PaymentContext {
     /// The Alipay client, or 503 when no Alipay keys are configured.
     pub fn alipay(&self) -> Result<&AlipayClient, ApiError> {
         self.alipay.as_ref().ok_or_else(|| {
-            ApiError::unavailable(
-                "alipay_not_configured",
+            ApiError::new(
+                Code::AlipayNotConfigured,
                 "Payments are not configured on this server.",
             )
         })

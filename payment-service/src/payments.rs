@@ -11,7 +11,7 @@
 
 use chrono::NaiveDateTime;
 use shared::db::{self, DbConnection};
-use shared::{ApiError, ErrorKind};
+use shared::{ApiError, Code};
 
 use crate::alipay::{Amount, Notification, TradeQuery, TradeStatus};
 use crate::domain::OrderStatus;
@@ -95,11 +95,7 @@ pub fn apply(
         let order = Order::find_by_out_trade_no(conn, &report.out_trade_no)?;
         let order_id = order.as_ref().map(|order| order.id);
         let applied = match order {
-            None => Err(ApiError::new(
-                ErrorKind::NotFound,
-                "unknown_trade",
-                "No such trade.",
-            )),
+            None => Err(ApiError::new(Code::UnknownTrade, "No such trade.")),
             Some(order) => match check_amount(&order, report) {
                 Ok(()) => Ok((transition(conn, &order, report, now)?, order.id)),
                 Err(refusal) => Err(refusal),
@@ -116,7 +112,7 @@ pub fn apply(
             outcome: applied
                 .as_ref()
                 .map_or(event::REFUSED, |(outcome, _)| outcome.as_str()),
-            reason: applied.as_ref().err().map(ApiError::code),
+            reason: applied.as_ref().err().map(|err| err.code().as_str()),
             created_at: now,
         }
         .insert(conn)?;
@@ -140,8 +136,8 @@ fn check_amount(order: &Order, report: &TradeReport) -> Result<(), ApiError> {
                 reported = ?other.map(Amount::cents),
                 "Alipay reported another amount than the order's"
             );
-            Err(ApiError::conflict(
-                "amount_mismatch",
+            Err(ApiError::new(
+                Code::AmountMismatch,
                 "The amount does not match the order.",
             ))
         }

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use shared::ApiError;
 use shared::config::Secret;
 use shared::identity::names;
+use shared::{ApiError, Code};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Trip {
@@ -94,8 +94,8 @@ impl RecommendClient {
 }
 
 fn unavailable() -> ApiError {
-    ApiError::unavailable(
-        "recommend_unavailable",
+    ApiError::new(
+        Code::RecommendUnavailable,
         "The trip catalogue is unavailable; retry shortly.",
     )
 }

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use shared::db::{self, DbConnection};
-use shared::{ApiError, ErrorKind};
+use shared::{ApiError, Code};
 
 use crate::alipay::Amount;
 use crate::closing::alipay_unavailable;
@@ -59,24 +59,24 @@ fn prepare(
                 .amount_cents
                 .is_none_or(|cents| cents == existing.amount_cents);
         if !same {
-            return Err(ApiError::conflict(
-                "out_request_no_reused",
+            return Err(ApiError::new(
+                Code::OutRequestNoReused,
                 "This out_request_no belongs to another refund.",
             ));
         }
         return match existing.status.as_str() {
             SUCCEEDED => Ok(Prepared::Done),
             PENDING => Ok(Prepared::Send(Box::new((existing, order)))),
-            _ => Err(ApiError::conflict(
-                "refund_failed",
+            _ => Err(ApiError::new(
+                Code::RefundFailed,
                 "This refund failed; retry with a new out_request_no.",
             )
             .with_details(json!({ "failure": existing.failure }))),
         };
     }
     if order.status() != OrderStatus::Paid {
-        return Err(ApiError::conflict(
-            "order_not_refundable",
+        return Err(ApiError::new(
+            Code::OrderNotRefundable,
             "Only a paid order can be refunded.",
         )
         .with_details(json!({ "status": order.status() })));
@@ -91,8 +91,8 @@ fn prepare(
         }
         Some(cents) => cents,
         None if remaining <= 0 => {
-            return Err(ApiError::conflict(
-                "nothing_to_refund",
+            return Err(ApiError::new(
+                Code::NothingToRefund,
                 "Everything paid is refunded or being refunded.",
             ));
         }
@@ -157,12 +157,10 @@ pub async fn send(
                     Ok(())
                 })
                 .await?;
-            Err(ApiError::new(
-                ErrorKind::Conflict,
-                "refund_refused",
-                "Alipay refused the refund.",
+            Err(
+                ApiError::new(Code::RefundRefused, "Alipay refused the refund.")
+                    .with_details(details),
             )
-            .with_details(details))
         }
         Err(err) => Err(alipay_unavailable(err).with_details(json!({
             "out_request_no": refund.out_request_no,

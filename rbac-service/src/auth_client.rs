@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use shared::ApiError;
 use shared::identity::names::INTERNAL_TOKEN;
+use shared::{ApiError, Code};
 
 #[derive(Clone)]
 pub struct AuthClient {
@@ -38,8 +38,8 @@ impl AuthClient {
 
     async fn users(&self, query: &[(&str, String)]) -> Result<Vec<UserSummary>, ApiError> {
         let unavailable = |err: reqwest::Error| {
-            ApiError::unavailable(
-                "auth_service_unavailable",
+            ApiError::new(
+                Code::AuthServiceUnavailable,
                 "User accounts cannot be checked right now.",
             )
             .with_source(err)

@@ -1,14 +1,18 @@
-//! rbac-service's OpenAPI description, served at `GET /openapi.json`.
+//! rbac-service's OpenAPI description, served at `GET /openapi.json`, and the list of handlers
+//! that routes/mod.rs routes from it.
 
 use shared::openapi::BearerAuth;
-use utoipa::OpenApi;
 
 use crate::routes::{permissions, resources, roles, user_roles};
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Waypoint rbac-service", description = "Resources, permissions (route + method), roles and user roles."),
-    paths(
+shared::documented_api! {
+    #[openapi(
+        info(title = "Waypoint rbac-service", description = "Resources, permissions (route + method), roles and user roles."),
+        modifiers(&BearerAuth),
+        tags((name = "rbac", description = "Who may call which route with which method"))
+    )]
+    pub struct ApiDoc;
+    handlers: [
         resources::list::list_resources,
         resources::create::create_resource,
         resources::get::get_resource,
@@ -30,8 +34,5 @@ use crate::routes::{permissions, resources, roles, user_roles};
         user_roles::list::list_user_roles,
         user_roles::grant::grant_role,
         user_roles::revoke::revoke_role,
-    ),
-    modifiers(&BearerAuth),
-    tags((name = "rbac", description = "Who may call which route with which method"))
-)]
-pub struct ApiDoc;
+    ]
+}

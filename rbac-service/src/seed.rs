@@ -1,5 +1,6 @@
-//! The permission model Waypoint starts with: a resource for every route of DESIGN's API
-//! table (services not built yet included), the five built-in roles and their grants.
+//! The permission model Waypoint starts with: a resource for every route the services
+//! document (integration-tests' route_table holds this list to theirs), the five built-in
+//! roles and their grants.
 //!
 //! Seeding runs at every start and is idempotent: each item (resource, permission, role,
 //! grant) is applied once and remembered in `seeded`, so an item an admin has since
@@ -285,11 +286,25 @@ pub const RESOURCES: &[SeedResource] = &[
         &[G, P],
     ),
     r(
+        "chat-conversations-detail",
+        "/v1/chat/conversations/{id}",
+        Content,
+        "One of my conversations",
+        &[G],
+    ),
+    r(
         "chat-messages",
         "/v1/chat/conversations/{id}/messages",
         Content,
         "Messages of a conversation",
         &[G, P],
+    ),
+    r(
+        "chat-messages-detail",
+        "/v1/chat/conversations/{id}/messages/{message_id}",
+        Content,
+        "One message of a conversation",
+        &[G],
     ),
     r(
         "chat-read",
@@ -424,7 +439,9 @@ const SELF: &[(&str, &str)] = &[
 const CHAT: &[(&str, &str)] = &[
     ("chat-experts", "GET"),
     ("chat-conversations", "GET"),
+    ("chat-conversations-detail", "GET"),
     ("chat-messages", "GET"),
+    ("chat-messages-detail", "GET"),
     ("chat-messages", "POST"),
     ("chat-read", "POST"),
     ("chat-ws-ticket", "POST"),

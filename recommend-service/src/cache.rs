@@ -35,9 +35,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use redis::Script;
-use shared::ApiError;
 use shared::db::{Db, DbConnection};
 use shared::redis::Redis;
+use shared::{ApiError, Code};
 use tokio::sync::OnceCell;
 
 use crate::models::{Trip, TripView};
@@ -59,7 +59,7 @@ type Loaded = Result<Option<(i64, TripView)>, LoadFailed>;
 
 /// A failed load, kept as the parts of an [`ApiError`] so every waiter can rebuild it.
 #[derive(Debug, Clone)]
-struct LoadFailed(shared::ErrorKind, String, String);
+struct LoadFailed(shared::Code, String);
 
 pub struct TripCache {
     db: Db,
@@ -130,7 +130,7 @@ impl TripCache {
             .clone();
         match loaded {
             Ok(found) => Ok(found.map(|(_, view)| view)),
-            Err(LoadFailed(kind, code, message)) => Err(ApiError::new(kind, code, message)),
+            Err(LoadFailed(code, message)) => Err(ApiError::new(code, message)),
         }
     }
 
@@ -141,8 +141,7 @@ impl TripCache {
             .run(move |conn| Ok(Trip::find(conn, id)?))
             .await
             .map_err(|err| {
-                let failed =
-                    LoadFailed(err.kind(), err.code().to_owned(), err.message().to_owned());
+                let failed = LoadFailed(err.code(), err.message().to_owned());
                 // Log the cause once, here, where it is still attached.
                 tracing::warn!(error = ?err, "loading a trip failed");
                 failed
@@ -220,8 +219,8 @@ impl TripCache {
             .ok_or_else(|| ApiError::not_found("trip"))?;
         if self.mode == CacheMode::Versioned {
             self.fence(id, current + 1).await.map_err(|err| {
-                ApiError::unavailable(
-                    "cache_unavailable",
+                ApiError::new(
+                    Code::CacheUnavailable,
                     "The trip cache cannot be updated right now; nothing was changed.",
                 )
                 .with_source(anyhow::anyhow!("{err:?}"))

@@ -1,14 +1,21 @@
-//! recommend-service's OpenAPI description, served at `GET /openapi.json`.
+//! recommend-service's OpenAPI description, served at `GET /openapi.json`, and the list of handlers
+//! that routes/mod.rs routes from it.
 
 use shared::openapi::BearerAuth;
-use utoipa::OpenApi;
 
 use crate::routes::*;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Waypoint recommend-service", description = "Trips catalog, ratings and recommendations."),
-    paths(
+shared::documented_api! {
+    #[openapi(
+        info(title = "Waypoint recommend-service", description = "Trips catalog, ratings and recommendations."),
+        modifiers(&BearerAuth),
+        tags((name = "trips", description = "The catalog"),
+            (name = "ratings", description = "Your ratings"),
+            (name = "recommendations", description = "Trips you may like"),
+            (name = "internal", description = "For Waypoint's own services"))
+    )]
+    pub struct ApiDoc;
+    handlers: [
         list_trips::list_trips,
         get_trip::get_trip,
         create_trip::create_trip,
@@ -25,11 +32,5 @@ use crate::routes::*;
         get_internal_trip::get_internal_trip,
         record_signal::record_signal,
         rebuild_model::rebuild_model,
-    ),
-    modifiers(&BearerAuth),
-    tags((name = "trips", description = "The catalog"),
-        (name = "ratings", description = "Your ratings"),
-        (name = "recommendations", description = "Trips you may like"),
-        (name = "internal", description = "For Waypoint's own services"))
-)]
-pub struct ApiDoc;
+    ]
+}

@@ -1,7 +1,7 @@
 //! Recording implicit signals: each counts once per (kind, reference), and a new one
 //! tells the model to rebuild.
 
-use shared::ApiError;
+use shared::{ApiError, Code};
 
 use crate::context::RecommendContext;
 use crate::domain::SignalKind;
@@ -53,8 +53,8 @@ pub async fn record(
             }
             match Signal::find_by_reference(conn, &row.kind, &row.reference)? {
                 Some(s) if s.user_id == user_id && s.trip_id == trip_id => Ok(Recorded::Again),
-                _ => Err(ApiError::conflict(
-                    "reference_conflict",
+                _ => Err(ApiError::new(
+                    Code::ReferenceConflict,
                     "This reference was already recorded for another user or trip.",
                 )),
             }

@@ -21,7 +21,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 use tokio::sync::Semaphore;
 
-use crate::error::{ApiError, ErrorKind};
+use crate::error::{ApiError, Code};
 
 /// A connection to either backend; queries are written against this type.
 #[derive(diesel::MultiConnection)]
@@ -186,7 +186,7 @@ impl Db {
             let _permit = permit;
             let _entered = span.enter();
             let mut conn = pool.get().map_err(|err| {
-                ApiError::unavailable("database_unavailable", "The database is unavailable.")
+                ApiError::new(Code::DatabaseUnavailable, "The database is unavailable.")
                     .with_source(err)
             })?;
             work(&mut conn)
@@ -261,32 +261,24 @@ impl From<DieselError> for ApiError {
     fn from(err: DieselError) -> Self {
         match &err {
             DieselError::NotFound => ApiError::not_found("record"),
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                ApiError::conflict(
-                    "already_exists",
-                    "A record with these values already exists.",
-                )
-            }
-            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                ApiError::conflict(
-                    "still_referenced",
-                    "The record is referenced by another record.",
-                )
-            }
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => ApiError::new(
+                Code::AlreadyExists,
+                "A record with these values already exists.",
+            ),
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => ApiError::new(
+                Code::StillReferenced,
+                "The record is referenced by another record.",
+            ),
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                ApiError::unavailable("database_unavailable", "The database is unavailable.")
+                ApiError::new(Code::DatabaseUnavailable, "The database is unavailable.")
                     .with_source(err)
             }
             DieselError::DatabaseError(_, info)
                 if info.message().contains("database is locked") =>
             {
-                ApiError::new(
-                    ErrorKind::ServiceUnavailable,
-                    "database_busy",
-                    "The database is busy; retry.",
-                )
-                .with_retry_after(1)
-                .with_source(err)
+                ApiError::new(Code::DatabaseBusy, "The database is busy; retry.")
+                    .with_retry_after(1)
+                    .with_source(err)
             }
             _ => ApiError::internal(err),
         }

@@ -1,7 +1,8 @@
 //! The one error type of every service, rendered as DESIGN's JSON error body.
 //!
-//! Policy: an [`ErrorKind`] fixes the HTTP status; the `code` is a stable snake_case name
-//! clients may branch on; the `message` is for people. Expected errors (validation,
+//! Policy: every [`Code`] is a row of one table ([`codes`]) that fixes its [`ErrorKind`],
+//! hence the HTTP status; the code is a stable snake_case name clients may branch on; the
+//! `message` is for people. Expected errors (validation,
 //! conflicts, missing records) carry their own code and message. Unexpected errors keep
 //! their cause for the log and show the client only a fixed message, so SQL, paths and
 //! stack traces never leak.
@@ -15,6 +16,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
+mod codes;
+pub use codes::Code;
+
 /// What went wrong, which decides the status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -24,12 +28,16 @@ pub enum ErrorKind {
     NotFound,
     MethodNotAllowed,
     NotAcceptable,
+    RequestTimeout,
     Conflict,
     Gone,
+    LengthRequired,
     PayloadTooLarge,
+    UriTooLong,
     UnsupportedMediaType,
     Validation,
     TooManyRequests,
+    HeadersTooLarge,
     Internal,
     NotImplemented,
     BadGateway,
@@ -46,12 +54,16 @@ impl ErrorKind {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Gone => StatusCode::GONE,
+            Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::BadGateway => StatusCode::BAD_GATEWAY,
@@ -61,25 +73,29 @@ impl ErrorKind {
     }
 
     /// The code used when the error carries no more specific one.
-    pub const fn default_code(self) -> &'static str {
+    pub const fn default_code(self) -> Code {
         match self {
-            Self::BadRequest => "bad_request",
-            Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::NotAcceptable => "not_acceptable",
-            Self::Conflict => "conflict",
-            Self::Gone => "gone",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Validation => "validation_failed",
-            Self::TooManyRequests => "throttled",
-            Self::Internal => "internal_error",
-            Self::NotImplemented => "not_implemented",
-            Self::BadGateway => "bad_gateway",
-            Self::ServiceUnavailable => "service_unavailable",
-            Self::GatewayTimeout => "gateway_timeout",
+            Self::BadRequest => Code::BadRequest,
+            Self::Unauthorized => Code::Unauthorized,
+            Self::Forbidden => Code::Forbidden,
+            Self::NotFound => Code::NotFound,
+            Self::MethodNotAllowed => Code::MethodNotAllowed,
+            Self::NotAcceptable => Code::NotAcceptable,
+            Self::RequestTimeout => Code::RequestTimeout,
+            Self::Conflict => Code::Conflict,
+            Self::Gone => Code::Gone,
+            Self::LengthRequired => Code::LengthRequired,
+            Self::PayloadTooLarge => Code::PayloadTooLarge,
+            Self::UriTooLong => Code::UriTooLong,
+            Self::UnsupportedMediaType => Code::UnsupportedMediaType,
+            Self::Validation => Code::ValidationFailed,
+            Self::TooManyRequests => Code::Throttled,
+            Self::HeadersTooLarge => Code::HeadersTooLarge,
+            Self::Internal => Code::InternalError,
+            Self::NotImplemented => Code::NotImplemented,
+            Self::BadGateway => Code::BadGateway,
+            Self::ServiceUnavailable => Code::ServiceUnavailable,
+            Self::GatewayTimeout => Code::GatewayTimeout,
         }
     }
 
@@ -91,12 +107,16 @@ impl ErrorKind {
             404 => Self::NotFound,
             405 => Self::MethodNotAllowed,
             406 => Self::NotAcceptable,
+            408 => Self::RequestTimeout,
             409 => Self::Conflict,
             410 => Self::Gone,
+            411 => Self::LengthRequired,
             413 => Self::PayloadTooLarge,
+            414 => Self::UriTooLong,
             415 => Self::UnsupportedMediaType,
             422 => Self::Validation,
             429 => Self::TooManyRequests,
+            431 => Self::HeadersTooLarge,
             501 => Self::NotImplemented,
             502 => Self::BadGateway,
             503 => Self::ServiceUnavailable,
@@ -116,12 +136,16 @@ impl ErrorKind {
             Self::NotAcceptable => {
                 "No acceptable representation; this API serves application/json."
             }
+            Self::RequestTimeout => "The request was not received in time.",
             Self::Conflict => "The request conflicts with the current state.",
             Self::Gone => "The resource is gone.",
+            Self::LengthRequired => "The request needs a Content-Length.",
             Self::PayloadTooLarge => "The request body is too large.",
+            Self::UriTooLong => "The request URI is too long.",
             Self::UnsupportedMediaType => "Unsupported content type.",
             Self::Validation => "The request has invalid fields.",
             Self::TooManyRequests => "Too many requests; retry later.",
+            Self::HeadersTooLarge => "A request header (or all of them) is too large.",
             Self::Internal => "Internal Server Error",
             Self::NotImplemented => "Not implemented.",
             Self::BadGateway => "An upstream service answered badly.",
@@ -133,8 +157,7 @@ impl ErrorKind {
 
 /// An error on its way to becoming a JSON response.
 pub struct ApiError {
-    kind: ErrorKind,
-    code: Cow<'static, str>,
+    code: Code,
     message: Cow<'static, str>,
     details: Option<Value>,
     retry_after: Option<u64>,
@@ -143,18 +166,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error with `code`, whose row in the table fixes the status. Every 503 tells the
+    /// client to retry after a second unless [`Self::with_retry_after`] says otherwise.
     #[track_caller]
-    pub fn new(
-        kind: ErrorKind,
-        code: impl Into<Cow<'static, str>>,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn new(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
+        let retry_after = (code.kind() == ErrorKind::ServiceUnavailable).then_some(1);
         Self {
-            kind,
-            code: code.into(),
+            code,
             message: message.into(),
             details: None,
-            retry_after: None,
+            retry_after,
             source: None,
             location: Location::caller(),
         }
@@ -163,37 +184,13 @@ impl ApiError {
     /// An error of `kind` with its default code and message.
     #[track_caller]
     pub fn from_kind(kind: ErrorKind) -> Self {
-        Self::new(kind, kind.default_code(), kind.default_message())
-    }
-
-    #[track_caller]
-    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::BadRequest, code, message)
-    }
-
-    #[track_caller]
-    pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Unauthorized, code, message)
-    }
-
-    #[track_caller]
-    pub fn forbidden(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Forbidden, code, message)
+        Self::new(kind.default_code(), kind.default_message())
     }
 
     /// `what` names the kind of record, as in "user not found".
     #[track_caller]
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            ErrorKind::NotFound,
-            "not_found",
-            format!("{what} not found"),
-        )
-    }
-
-    #[track_caller]
-    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::Conflict, code, message)
+        Self::new(Code::NotFound, format!("{what} not found"))
     }
 
     /// A 422 naming the field at fault.
@@ -211,18 +208,12 @@ impl ApiError {
             .collect();
         let names: Vec<&str> = fields.keys().map(String::as_str).collect();
         let message = format!("Invalid value for: {}.", names.join(", "));
-        Self::new(ErrorKind::Validation, "validation_failed", message)
-            .with_details(json!({ "fields": fields }))
+        Self::new(Code::ValidationFailed, message).with_details(json!({ "fields": fields }))
     }
 
     #[track_caller]
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
         Self::from_kind(ErrorKind::TooManyRequests).with_retry_after(retry_after_secs)
-    }
-
-    #[track_caller]
-    pub fn unavailable(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::ServiceUnavailable, code, message).with_retry_after(1)
     }
 
     /// An unexpected failure: logged with its cause chain, shown as a fixed message.
@@ -248,11 +239,11 @@ impl ApiError {
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.code.kind()
     }
 
-    pub fn code(&self) -> &str {
-        &self.code
+    pub fn code(&self) -> Code {
+        self.code
     }
 
     pub fn message(&self) -> &str {
@@ -267,7 +258,7 @@ impl ApiError {
     pub fn body(&self) -> Value {
         json!({
             "error": {
-                "code": self.code,
+                "code": self.code.as_str(),
                 "message": self.message,
                 "details": self.details.clone().unwrap_or_else(|| json!({})),
             }
@@ -276,11 +267,11 @@ impl ApiError {
 
     fn log(&self) {
         let at = self.location;
-        match (self.kind, &self.source) {
+        match (self.kind(), &self.source) {
             (ErrorKind::Internal, _) => {
                 tracing::error!(code = %self.code, at = %at, cause = ?self.source, "internal error")
             }
-            (_, Some(source)) if self.kind.status().is_server_error() => {
+            (_, Some(source)) if self.kind().status().is_server_error() => {
                 tracing::warn!(code = %self.code, at = %at, cause = ?source, "request failed")
             }
             _ => {}
@@ -293,7 +284,7 @@ impl fmt::Debug for ApiError {
         write!(
             f,
             "{} {}: {} (at {})",
-            self.kind.status().as_u16(),
+            self.kind().status().as_u16(),
             self.code,
             self.message,
             self.location
@@ -315,13 +306,13 @@ impl std::error::Error for ApiError {}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.kind.status()
+        self.kind().status()
     }
 
     fn error_response(&self) -> HttpResponse {
         self.log();
         let mut response = HttpResponse::build(self.status_code());
-        if self.kind == ErrorKind::Unauthorized {
+        if self.kind() == ErrorKind::Unauthorized {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"waypoint\""),
@@ -382,7 +373,7 @@ mod tests {
 
     #[test]
     fn unauthorized_asks_for_a_bearer_token_and_throttling_says_when_to_retry() {
-        let (_, _, headers) = rendered(&ApiError::unauthorized("invalid_token", "bad"));
+        let (_, _, headers) = rendered(&ApiError::new(Code::InvalidToken, "bad"));
         assert!(
             headers
                 .get(header::WWW_AUTHENTICATE)
@@ -398,6 +389,15 @@ mod tests {
     }
 
     #[test]
+    fn every_503_says_when_to_retry() {
+        let (status, _, headers) = rendered(&ApiError::new(Code::DatabaseBusy, "busy"));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers.get(header::RETRY_AFTER).unwrap(), "1");
+        let (_, _, headers) = rendered(&ApiError::new(Code::Conflict, "no"));
+        assert!(headers.get(header::RETRY_AFTER).is_none());
+    }
+
+    #[test]
     fn every_kind_maps_back_from_its_status() {
         use ErrorKind::*;
         for kind in [
@@ -407,12 +407,16 @@ mod tests {
             NotFound,
             MethodNotAllowed,
             NotAcceptable,
+            RequestTimeout,
             Conflict,
             Gone,
+            LengthRequired,
             PayloadTooLarge,
+            UriTooLong,
             UnsupportedMediaType,
             Validation,
             TooManyRequests,
+            HeadersTooLarge,
             Internal,
             NotImplemented,
             BadGateway,
@@ -421,7 +425,8 @@ mod tests {
         ] {
             assert_eq!(ErrorKind::from_status(kind.status()), kind);
             let body = ApiError::from_kind(kind).body();
-            assert_eq!(body["error"]["code"], kind.default_code());
+            assert_eq!(body["error"]["code"], kind.default_code().as_str());
+            assert_eq!(kind.default_code().kind(), kind);
             assert!(body["error"]["details"].is_object());
         }
     }

@@ -19,7 +19,7 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use tracing::Instrument;
 
-use crate::error::{ApiError, ErrorKind};
+use crate::error::{ApiError, Code, ErrorKind};
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -154,8 +154,7 @@ pub fn resource(path: &str) -> actix_web::Resource {
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
-        ErrorKind::MethodNotAllowed,
-        "method_not_allowed",
+        Code::MethodNotAllowed,
         format!("{} is not allowed on {}.", req.method(), req.path()),
     ))
 }
@@ -163,8 +162,7 @@ async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> 
 /// Answers every request no route matched.
 pub async fn unknown_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
-        ErrorKind::NotFound,
-        "route_not_found",
+        Code::RouteNotFound,
         format!("No route for {} {}.", req.method(), req.path()),
     ))
 }
@@ -172,8 +170,7 @@ pub async fn unknown_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 fn json_payload_error(err: JsonPayloadError) -> ApiError {
     match err {
         JsonPayloadError::ContentType => ApiError::new(
-            ErrorKind::UnsupportedMediaType,
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             "Send the body as application/json.",
         ),
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
@@ -187,12 +184,12 @@ fn json_payload_error(err: JsonPayloadError) -> ApiError {
                 .unwrap_or_default()
                 .to_owned(),
         ),
-        JsonPayloadError::Deserialize(err) => ApiError::bad_request(
-            "malformed_json",
+        JsonPayloadError::Deserialize(err) => ApiError::new(
+            Code::MalformedJson,
             format!("The body is not valid JSON: {err}."),
         ),
-        other => ApiError::bad_request(
-            "malformed_body",
+        other => ApiError::new(
+            Code::MalformedBody,
             format!("Could not read the body: {other}."),
         ),
     }
@@ -201,21 +198,20 @@ fn json_payload_error(err: JsonPayloadError) -> ApiError {
 fn form_payload_error(err: UrlencodedError) -> ApiError {
     match err {
         UrlencodedError::ContentType => ApiError::new(
-            ErrorKind::UnsupportedMediaType,
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             "Send the body as application/x-www-form-urlencoded.",
         ),
         UrlencodedError::Overflow { .. } => ApiError::from_kind(ErrorKind::PayloadTooLarge),
-        other => ApiError::bad_request(
-            "malformed_form",
+        other => ApiError::new(
+            Code::MalformedForm,
             format!("Could not read the form: {other}."),
         ),
     }
 }
 
 fn query_error(err: QueryPayloadError) -> ApiError {
-    ApiError::bad_request(
-        "invalid_query",
+    ApiError::new(
+        Code::InvalidQuery,
         format!("The query string is invalid: {err}."),
     )
 }

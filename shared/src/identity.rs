@@ -22,7 +22,7 @@ use actix_web::{FromRequest, HttpRequest};
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::policy::scopes::Scope;
 
 /// Header names as strings, for HTTP clients of another `http` version.
@@ -129,9 +129,11 @@ impl FromRequest for Identity {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Self::from_headers(req).ok_or_else(|| {
-            ApiError::unauthorized("unauthenticated", "Sign in to use this endpoint.")
-        }))
+        ready(
+            Self::from_headers(req).ok_or_else(|| {
+                ApiError::new(Code::Unauthenticated, "Sign in to use this endpoint.")
+            }),
+        )
     }
 }
 
@@ -147,8 +149,8 @@ impl FromRequest for InternalCaller {
         ready(if InternalToken::vouches_for(req) {
             Ok(InternalCaller)
         } else {
-            Err(ApiError::forbidden(
-                "internal_only",
+            Err(ApiError::new(
+                Code::InternalOnly,
                 "This endpoint is for Waypoint's own services.",
             ))
         })
@@ -171,9 +173,11 @@ impl FromRequest for ClientAddr {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         let peer = req.peer_addr().map(|addr| addr.ip());
-        ready(vouched.or(peer).map(ClientAddr).ok_or_else(|| {
-            ApiError::bad_request("no_client_address", "The client address is unknown.")
-        }))
+        ready(
+            vouched.or(peer).map(ClientAddr).ok_or_else(|| {
+                ApiError::new(Code::NoClientAddress, "The client address is unknown.")
+            }),
+        )
     }
 }
 

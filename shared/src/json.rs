@@ -13,7 +13,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, ErrorKind};
+use crate::error::{ApiError, Code, ErrorKind};
 use crate::http::MAX_BODY_BYTES;
 
 #[derive(Debug)]
@@ -51,8 +51,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::new(
-                    ErrorKind::UnsupportedMediaType,
-                    "unsupported_media_type",
+                    Code::UnsupportedMediaType,
                     "Send the body as application/json.",
                 ));
             }
@@ -73,15 +72,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_data() {
             data_error(&path, &inner.to_string())
         } else {
-            ApiError::bad_request(
-                "malformed_json",
+            ApiError::new(
+                Code::MalformedJson,
                 format!("The body is not valid JSON: {inner}."),
             )
         }
     })?;
     deserializer.end().map_err(|err| {
-        ApiError::bad_request(
-            "malformed_json",
+        ApiError::new(
+            Code::MalformedJson,
             format!("The body is not valid JSON: {err}."),
         )
     })?;

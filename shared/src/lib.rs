@@ -29,4 +29,4 @@ pub mod token;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use error::{ApiError, ErrorKind};
+pub use error::{ApiError, Code, ErrorKind};

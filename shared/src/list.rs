@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::error::{ApiError, ErrorKind};
+use crate::error::{ApiError, Code};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -72,15 +72,13 @@ const PAGING_PARAMS: [&str; 4] = ["limit", "offset", "page", "per_page"];
 
 impl ListQuery {
     pub fn parse(spec: &ListSpec, query: &str) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| {
-            ApiError::bad_request("invalid_query", "The query string is malformed.")
-        })?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|_| ApiError::new(Code::InvalidQuery, "The query string is malformed."))?;
         let mut seen: Vec<&str> = Vec::with_capacity(pairs.len());
         for (name, _) in &pairs {
             if seen.contains(&name.as_str()) {
                 return Err(param_error(
-                    ErrorKind::BadRequest,
-                    "duplicate_parameter",
+                    Code::DuplicateParameter,
                     name,
                     format!("The parameter {name:?} is given more than once."),
                 ));
@@ -97,8 +95,8 @@ impl ListQuery {
         let offset_style = get("limit").is_some() || get("offset").is_some();
         let page_style = get("page").is_some() || get("per_page").is_some();
         if offset_style && page_style {
-            return Err(ApiError::bad_request(
-                "conflicting_parameters",
+            return Err(ApiError::new(
+                Code::ConflictingParameters,
                 "Use either limit/offset or page/per_page, not both.",
             ));
         }
@@ -149,8 +147,7 @@ impl ListQuery {
             let Some(field) = spec.filters.iter().find(|f| **f == name) else {
                 let allowed = spec.filters.join(", ");
                 return Err(param_error(
-                    ErrorKind::BadRequest,
-                    "unknown_parameter",
+                    Code::UnknownParameter,
                     name,
                     format!("Unknown query parameter {name:?}; filters here: {allowed}."),
                 ));
@@ -183,8 +180,7 @@ impl ListQuery {
             .map(|value| {
                 value.parse().map_err(|_| {
                     param_error(
-                        ErrorKind::BadRequest,
-                        "invalid_parameter",
+                        Code::InvalidParameter,
                         name,
                         format!("The value {value:?} is not valid for {name:?}."),
                     )
@@ -200,8 +196,7 @@ impl ListQuery {
             Some("true" | "1") => Ok(Some(true)),
             Some("false" | "0") => Ok(Some(false)),
             Some(value) => Err(param_error(
-                ErrorKind::BadRequest,
-                "invalid_parameter",
+                Code::InvalidParameter,
                 name,
                 format!("The value {value:?} is not valid for {name:?}; use true or false."),
             )),
@@ -274,8 +269,7 @@ fn bounded(
     let Some(raw) = raw else { return Ok(default) };
     let value: i64 = raw.parse().map_err(|_| {
         param_error(
-            ErrorKind::BadRequest,
-            "invalid_parameter",
+            Code::InvalidParameter,
             name,
             format!("{name} must be an integer, not {raw:?}."),
         )
@@ -289,8 +283,8 @@ fn bounded(
     Ok(value)
 }
 
-fn param_error(kind: ErrorKind, code: &'static str, name: &str, message: String) -> ApiError {
-    ApiError::new(kind, code, message).with_details(json!({ "parameter": name }))
+fn param_error(code: Code, name: &str, message: String) -> ApiError {
+    ApiError::new(code, message).with_details(json!({ "parameter": name }))
 }
 
 /// One page of a list.
@@ -352,7 +346,7 @@ mod tests {
             assert!(named, "{query}: {details}");
         }
         let err = parse("limit=5&page=2").unwrap_err();
-        assert_eq!(err.code(), "conflicting_parameters");
+        assert_eq!(err.code(), Code::ConflictingParameters);
     }
 
     #[test]
@@ -363,7 +357,7 @@ mod tests {
         let q = parse("is_disabled=maybe").unwrap();
         assert_eq!(
             q.filter_bool("is_disabled").unwrap_err().kind(),
-            ErrorKind::BadRequest
+            crate::ErrorKind::BadRequest
         );
     }
 

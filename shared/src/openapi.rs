@@ -1,11 +1,17 @@
 //! OpenAPI descriptions. Every service derives its own from annotations on its handlers
 //! (`#[utoipa::path]`) and types (`ToSchema`) and serves it at `GET /openapi.json` — a path
 //! the gateway never routes; the gateway fetches each service's description and serves
-//! the merged one at `/v1/openapi.json`.
+//! the merged one at `/v1/openapi.json`. The same description routes the service: see
+//! [`routes`].
 
 use actix_web::{HttpResponse, web};
+/// So that a crate without utoipa can read a service's description.
+pub use utoipa::OpenApi;
+pub use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, ToSchema};
+
+pub mod routes;
 
 /// DESIGN's error body, for `responses(...)` annotations.
 #[derive(ToSchema)]
@@ -17,8 +23,8 @@ pub struct ErrorBody {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct ErrorObject {
-    /// Stable snake_case code, e.g. `validation_failed`.
-    code: String,
+    /// One of the error-code table's codes (`shared::error::Code`).
+    code: crate::error::Code,
     /// For people.
     message: String,
     /// e.g. `{"fields": {"email": "must be a valid e-mail address"}}` for a 422.
@@ -60,4 +66,42 @@ pub fn serve(cfg: &mut web::ServiceConfig, doc: utoipa::openapi::OpenApi) {
             }
         }),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    use super::*;
+    use crate::error::Code;
+
+    #[utoipa::path(get, path = "/v1/things", responses((status = 400, body = ErrorBody)))]
+    #[allow(dead_code)]
+    async fn list_things() {}
+
+    #[test]
+    fn an_error_response_documents_its_code_as_the_tables_enum() {
+        #[derive(OpenApi)]
+        #[openapi(paths(list_things))]
+        struct Doc;
+        let doc = serde_json::to_value(Doc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["ErrorObject"]["properties"]["code"]["$ref"],
+            "#/components/schemas/ErrorCode"
+        );
+        let listed: Vec<&str> = schemas["ErrorCode"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|code| code.as_str().unwrap())
+            .collect();
+        let table: Vec<&str> = Code::ALL.iter().map(|code| code.as_str()).collect();
+        assert_eq!(listed, table);
+        let described = schemas["ErrorCode"]["description"].as_str().unwrap();
+        assert!(
+            described.contains("`wechat_code_used` (401): "),
+            "{described}"
+        );
+    }
 }

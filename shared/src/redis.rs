@@ -26,7 +26,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, ScriptInvocation};
 
 use crate::config::RedisSettings;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
@@ -39,8 +39,8 @@ pub enum RedisError {
 impl From<RedisError> for ApiError {
     #[track_caller]
     fn from(err: RedisError) -> Self {
-        ApiError::unavailable(
-            "redis_unavailable",
+        ApiError::new(
+            Code::RedisUnavailable,
             "The session store is unavailable; retry shortly.",
         )
         .with_source(err)

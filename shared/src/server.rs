@@ -10,7 +10,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, web};
 
 use crate::config::Secret;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::identity::InternalToken;
 
 /// How long an idle keep-alive connection stays open. Longer than the idle timeout of the
@@ -60,8 +60,8 @@ pub async fn require_internal_token(
     if OPEN_PATHS.contains(&req.path()) || InternalToken::vouches_for(req.request()) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let refused = ApiError::unauthorized(
-        "internal_token_required",
+    let refused = ApiError::new(
+        Code::InternalTokenRequired,
         "This service answers only Waypoint's gateway and services.",
     );
     Ok(req.error_response(refused).map_into_boxed_body())

@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use shared::ApiError;
 use shared::identity::InternalCaller;
+use shared::{ApiError, Code};
 
 use crate::context::AuthContext;
 use crate::models::User;
@@ -37,13 +37,16 @@ pub async fn internal_users(
             .map(|id| id.trim().parse())
             .collect::<Result<_, _>>()
             .map_err(|_| {
-                ApiError::bad_request("invalid_parameter", "ids must be comma-separated integers")
+                ApiError::new(
+                    Code::InvalidParameter,
+                    "ids must be comma-separated integers",
+                )
             })?,
         None => Vec::new(),
     };
     if ids.len() > 500 {
-        return Err(ApiError::bad_request(
-            "too_many_ids",
+        return Err(ApiError::new(
+            Code::TooManyIds,
             "Ask for at most 500 users at once.",
         ));
     }

@@ -1,8 +1,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use shared::ApiError;
 use shared::identity::ClientAddr;
+use shared::{ApiError, Code};
 
 use crate::context::AuthContext;
 use crate::models::User;
@@ -45,16 +45,16 @@ pub async fn login(
     let valid = password.len() <= 4 * crate::domain::password_max_chars()
         && passwords::verify(password, hash).await?;
     let Some(user) = user.filter(|_| valid) else {
-        return Err(ApiError::unauthorized(
-            "invalid_credentials",
+        return Err(ApiError::new(
+            Code::InvalidCredentials,
             "Wrong account or password.",
         ));
     };
     tracing::Span::current().record("user_id", user.id);
     ctx.throttle().release(reservation).await;
     if user.is_disabled {
-        return Err(ApiError::forbidden(
-            "account_disabled",
+        return Err(ApiError::new(
+            Code::AccountDisabled,
             "This account is disabled.",
         ));
     }

@@ -1,6 +1,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use shared::ApiError;
+use shared::{ApiError, Code};
 
 use crate::context::AuthContext;
 use crate::models::User;
@@ -32,8 +32,8 @@ pub async fn refresh(
         Some(token) => token,
         None if crate::refresh_cookie::wanted(&req) => crate::refresh_cookie::token(&req)
             .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "invalid_refresh_token",
+                ApiError::new(
+                    Code::InvalidRefreshToken,
                     "There is no refresh cookie: sign in again.",
                 )
             })?,
@@ -51,14 +51,14 @@ pub async fn refresh(
             refresh_token,
         } => (user_id, session_id, refresh_token),
         Refresh::Invalid => {
-            return Err(ApiError::unauthorized(
-                "invalid_refresh_token",
+            return Err(ApiError::new(
+                Code::InvalidRefreshToken,
                 "The refresh token is invalid or expired.",
             ));
         }
         Refresh::Replayed => {
-            return Err(ApiError::unauthorized(
-                "refresh_token_reused",
+            return Err(ApiError::new(
+                Code::RefreshTokenReused,
                 "This refresh token was already used; the session has been ended.",
             ));
         }
@@ -70,8 +70,8 @@ pub async fn refresh(
         .await;
     if !matches!(&user, Ok(user) if !user.is_disabled) {
         ctx.sessions().end(user_id, &session_id).await?;
-        return Err(ApiError::forbidden(
-            "account_disabled",
+        return Err(ApiError::new(
+            Code::AccountDisabled,
             "This account is disabled.",
         ));
     }

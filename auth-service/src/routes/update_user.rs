@@ -1,9 +1,9 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use shared::ApiError;
 use shared::db;
 use shared::json::Json;
+use shared::{ApiError, Code};
 
 use crate::context::AuthContext;
 use crate::domain::{DisplayName, Email};
@@ -56,8 +56,8 @@ pub async fn update_user(
                     && current.email.as_deref() != Some(email.as_str())
                     && User::email_taken(conn, email.as_str())?
                 {
-                    return Err(ApiError::conflict(
-                        "email_taken",
+                    return Err(ApiError::new(
+                        Code::EmailTaken,
                         "This e-mail address is already registered.",
                     )
                     .with_details(json!({ "field": "email" })));

@@ -1,8 +1,8 @@
 //! Which Waypoint user a WeChat person is: found, created on first sign-in, linked to a
 //! signed-in account, or unlinked from it.
 
-use shared::ApiError;
 use shared::db::{self, Db, DbConnection};
+use shared::{ApiError, Code};
 
 use super::client::WeChatProfile;
 use crate::domain::DisplayName;
@@ -22,7 +22,7 @@ pub async fn sign_in(db: &Db, profile: WeChatProfile) -> Result<SignedIn, ApiErr
     };
     match attempt(profile.clone()).await {
         // The same person's first sign-in finished concurrently: it is there now.
-        Err(err) if err.code() == "already_exists" => attempt(profile).await,
+        Err(err) if err.code() == Code::AlreadyExists => attempt(profile).await,
         other => other,
     }
 }
@@ -85,13 +85,13 @@ pub async fn link(db: &Db, user_id: i64, profile: WeChatProfile) -> Result<(), A
                     WeChatIdentity::update(conn, identity.id, &update(&profile, None))?;
                     Ok(())
                 }
-                Some(_) => Err(ApiError::conflict(
-                    "wechat_already_linked",
+                Some(_) => Err(ApiError::new(
+                    Code::WechatAlreadyLinked,
                     "This WeChat account is linked to another Waypoint account.",
                 )),
                 None if WeChatIdentity::find_by_user(conn, user_id)?.is_some() => {
-                    Err(ApiError::conflict(
-                        "wechat_link_exists",
+                    Err(ApiError::new(
+                        Code::WechatLinkExists,
                         "Your account is linked to another WeChat account; unlink it first.",
                     ))
                 }
@@ -114,8 +114,8 @@ pub async fn unlink(db: &Db, user_id: i64) -> Result<(), ApiError> {
                 return Err(ApiError::not_found("WeChat link"));
             }
             if user.password_hash.is_none() {
-                return Err(ApiError::conflict(
-                    "password_required",
+                return Err(ApiError::new(
+                    Code::PasswordRequired,
                     "This account signs in only with WeChat; it cannot be unlinked.",
                 ));
             }
@@ -127,7 +127,7 @@ pub async fn unlink(db: &Db, user_id: i64) -> Result<(), ApiError> {
 }
 
 fn account_disabled() -> ApiError {
-    ApiError::forbidden("account_disabled", "This account is disabled.")
+    ApiError::new(Code::AccountDisabled, "This account is disabled.")
 }
 
 /// `wx_` and 12 random hex digits, retried in the unlikely case it is taken.

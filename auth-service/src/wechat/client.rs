@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use shared::config::Secret;
-use shared::{ApiError, ErrorKind};
+use shared::{ApiError, Code};
 
 use crate::config::WeChatSettings;
 
@@ -88,32 +88,28 @@ impl From<WeChatError> for ApiError {
             WeChatError::Rejected {
                 errcode: 40029 | 41008,
                 ..
-            } => ApiError::unauthorized(
-                "wechat_code_invalid",
+            } => ApiError::new(
+                Code::WechatCodeInvalid,
                 "WeChat did not accept this sign-in code; start the sign-in again.",
             ),
-            WeChatError::Rejected { errcode: 40163, .. } => ApiError::unauthorized(
-                "wechat_code_used",
+            WeChatError::Rejected { errcode: 40163, .. } => ApiError::new(
+                Code::WechatCodeUsed,
                 "This WeChat sign-in code was already used; start the sign-in again.",
             ),
             WeChatError::Rejected { .. } => ApiError::new(
-                ErrorKind::BadGateway,
-                "wechat_error",
+                Code::WechatError,
                 "WeChat refused the request; try again later.",
             ),
             WeChatError::Timeout => ApiError::new(
-                ErrorKind::GatewayTimeout,
-                "wechat_timeout",
+                Code::WechatTimeout,
                 "WeChat did not answer in time; try again.",
             ),
             WeChatError::Unreachable(_) => ApiError::new(
-                ErrorKind::BadGateway,
-                "wechat_unavailable",
+                Code::WechatUnavailable,
                 "WeChat cannot be reached right now; try again later.",
             ),
             WeChatError::BadResponse(_) => ApiError::new(
-                ErrorKind::BadGateway,
-                "wechat_bad_response",
+                Code::WechatBadResponse,
                 "WeChat answered in an unexpected way; try again later.",
             ),
         };
@@ -259,7 +255,7 @@ mod tests {
         let api = ApiError::from(err);
         assert_eq!(
             (api.kind(), api.code()),
-            (ErrorKind::Unauthorized, "wechat_code_used")
+            (shared::ErrorKind::Unauthorized, Code::WechatCodeUsed)
         );
         let api = ApiError::from(
             parse::<TokenResponse>("/x", br#"{"errcode":-1}"#)
@@ -268,7 +264,7 @@ mod tests {
         );
         assert_eq!(
             (api.kind(), api.code()),
-            (ErrorKind::BadGateway, "wechat_error")
+            (shared::ErrorKind::BadGateway, Code::WechatError)
         );
     }
 
@@ -309,6 +305,6 @@ mod tests {
         let api = ApiError::from(err);
         let logged = format!("{api:?} {}", api.body());
         assert!(!logged.contains("the-app-secret-value"), "{logged}");
-        assert_eq!(api.code(), "wechat_unavailable");
+        assert_eq!(api.code(), Code::WechatUnavailable);
     }
 }

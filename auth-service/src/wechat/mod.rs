@@ -16,7 +16,7 @@ pub mod binding;
 pub mod client;
 pub mod state;
 
-use shared::{ApiError, ErrorKind};
+use shared::{ApiError, Code};
 
 use crate::config::WeChatSettings;
 use crate::domain::ReturnTo;
@@ -72,8 +72,7 @@ impl WeChat {
 /// The 501 of every WeChat route on a server without `WECHAT_APPID`.
 pub fn not_configured() -> ApiError {
     ApiError::new(
-        ErrorKind::NotImplemented,
-        "wechat_not_configured",
+        Code::WechatNotConfigured,
         "Sign-in with WeChat is not enabled on this server.",
     )
 }
@@ -83,7 +82,7 @@ pub fn parse_return_to(raw: Option<&str>) -> Result<ReturnTo, ApiError> {
     match raw {
         None => Ok(ReturnTo::root()),
         Some(raw) => ReturnTo::parse(raw).map_err(|why| {
-            ApiError::bad_request("invalid_return_to", format!("return_to {why}."))
+            ApiError::new(Code::InvalidReturnTo, format!("return_to {why}."))
                 .with_details(serde_json::json!({ "parameter": "return_to" }))
         }),
     }

@@ -2,7 +2,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use shared::identity::Identity;
 use shared::list::Page;
-use shared::{ApiError, ErrorKind};
+use shared::{ApiError, Code};
 
 use crate::context::ChatContext;
 use crate::models::{Conversation, Message, MessageView};
@@ -20,9 +20,8 @@ pub struct MessageCursor {
 
 impl MessageCursor {
     pub fn parse(query: &str) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| {
-            ApiError::bad_request("invalid_query", "The query string is malformed.")
-        })?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|_| ApiError::new(Code::InvalidQuery, "The query string is malformed."))?;
         let mut cursor = Self {
             before: None,
             after: None,
@@ -32,7 +31,7 @@ impl MessageCursor {
         for (name, value) in &pairs {
             if seen.contains(&name.as_str()) {
                 return Err(parameter_error(
-                    "duplicate_parameter",
+                    Code::DuplicateParameter,
                     name,
                     format!("The parameter {name:?} is given more than once."),
                 ));
@@ -40,7 +39,7 @@ impl MessageCursor {
             seen.push(name);
             let number: i64 = value.parse().map_err(|_| {
                 parameter_error(
-                    "invalid_parameter",
+                    Code::InvalidParameter,
                     name,
                     format!("{name} must be an integer, not {value:?}."),
                 )
@@ -59,7 +58,7 @@ impl MessageCursor {
                 }
                 _ => {
                     return Err(parameter_error(
-                        "unknown_parameter",
+                        Code::UnknownParameter,
                         name,
                         format!("Unknown query parameter {name:?}; use before, after and limit."),
                     ));
@@ -70,8 +69,8 @@ impl MessageCursor {
     }
 }
 
-fn parameter_error(code: &'static str, name: &str, message: String) -> ApiError {
-    ApiError::new(ErrorKind::BadRequest, code, message).with_details(json!({ "parameter": name }))
+fn parameter_error(code: Code, name: &str, message: String) -> ApiError {
+    ApiError::new(code, message).with_details(json!({ "parameter": name }))
 }
 
 /// `GET /v1/chat/conversations/{id}/messages`: a page of messages, oldest first. Without

@@ -1,8 +1,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use shared::ApiError;
 use shared::identity::InternalCaller;
+use shared::{ApiError, Code};
 
 use crate::context::ChatContext;
 use crate::ws::connection;
@@ -31,20 +31,20 @@ pub async fn open_socket(
 ) -> Result<HttpResponse, ApiError> {
     check_origin(&req, &ctx.socket_settings().allowed_origins)?;
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|_| {
-        ApiError::bad_request(
-            "websocket_required",
+        ApiError::new(
+            Code::WebsocketRequired,
             "This endpoint speaks WebSocket: send an upgrade handshake.",
         )
     })?;
     let ticket = query.into_inner().ticket.ok_or_else(|| {
-        ApiError::unauthorized(
-            "missing_ticket",
+        ApiError::new(
+            Code::MissingTicket,
             "Open the socket with ?ticket= from POST /v1/chat/ws-ticket.",
         )
     })?;
     let holder = ctx.tickets().redeem(&ticket).await?.ok_or_else(|| {
-        ApiError::unauthorized(
-            "invalid_ticket",
+        ApiError::new(
+            Code::InvalidTicket,
             "The ticket is unknown, expired or already used; get a new one.",
         )
     })?;
@@ -53,8 +53,8 @@ pub async fn open_socket(
         .is_live(&holder.session_id, holder.user_id)
         .await?
     {
-        return Err(ApiError::unauthorized(
-            "session_ended",
+        return Err(ApiError::new(
+            Code::SessionEnded,
             "The session has ended; sign in again.",
         ));
     }
@@ -75,8 +75,8 @@ fn check_origin(req: &HttpRequest, allowed: &[String]) -> Result<(), ApiError> {
     if allowed.contains(&origin) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "origin_not_allowed",
+        Err(ApiError::new(
+            Code::OriginNotAllowed,
             "This origin may not open the chat socket.",
         ))
     }

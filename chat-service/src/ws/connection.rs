@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use actix_web::HttpResponse;
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
 use bytestring::ByteString;
-use shared::ApiError;
+use shared::{ApiError, Code};
 use tokio::sync::{mpsc, watch};
 
 use super::frames::{ClientFrame, ServerFrame};
@@ -101,8 +101,7 @@ async fn register(
     {
         Attach::TooMany => {
             return Err(ApiError::new(
-                shared::ErrorKind::TooManyRequests,
-                "too_many_connections",
+                Code::TooManyConnections,
                 format!(
                     "You already have {} chat connections open; close one first.",
                     settings.max_connections_per_user
@@ -148,8 +147,8 @@ async fn register(
 }
 
 fn fanout_unavailable() -> ApiError {
-    ApiError::unavailable(
-        "chat_unavailable",
+    ApiError::new(
+        Code::ChatUnavailable,
         "Live chat is unavailable right now; retry shortly.",
     )
 }
@@ -315,7 +314,7 @@ impl SocketTask {
                 if !self.admit(io).await? {
                     return Ok(());
                 }
-                io.error("unsupported_frame", "Send JSON text frames.", None)
+                io.error(Code::UnsupportedFrame, "Send JSON text frames.", None)
                     .await
             }
             Message::Continuation(_) => Err(close(
@@ -331,7 +330,7 @@ impl SocketTask {
         match self.limit.admit(Instant::now()) {
             Admission::Allowed => Ok(true),
             Admission::Refused => {
-                io.error("rate_limited", "Too many frames; slow down.", None)
+                io.error(Code::RateLimited, "Too many frames; slow down.", None)
                     .await?;
                 Ok(false)
             }
@@ -348,7 +347,7 @@ impl SocketTask {
             Ok(frame) => frame,
             Err(err) => {
                 let message = format!("The frame is not valid: {err}.");
-                return io.error("invalid_frame", &message, None).await;
+                return io.error(Code::InvalidFrame, &message, None).await;
             }
         };
         match frame {
@@ -578,12 +577,12 @@ impl Io {
 
     async fn error(
         &mut self,
-        code: &str,
+        code: Code,
         message: &str,
         client_msg_id: Option<&str>,
     ) -> Result<(), Ending> {
         let frame = ServerFrame::Error {
-            code,
+            code: code.as_str(),
             message,
             client_msg_id,
         };

@@ -7,7 +7,7 @@ pub mod verifier;
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
-use shared::ApiError;
+use shared::{ApiError, Code};
 
 /// The caller, once token and session check out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +25,8 @@ pub fn sends_credentials(req: &HttpRequest) -> bool {
 /// in logs and browser history).
 pub fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized(
-            "missing_token",
+        ApiError::new(
+            Code::MissingToken,
             "Sign in: send Authorization: Bearer <token>.",
         )
     })?;
@@ -43,5 +43,5 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
 }
 
 pub fn invalid_token(message: &'static str) -> ApiError {
-    ApiError::unauthorized("invalid_token", message)
+    ApiError::new(Code::InvalidToken, message)
 }

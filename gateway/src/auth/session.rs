@@ -8,10 +8,10 @@
 use std::sync::LazyLock;
 
 use redis::Script;
-use shared::ApiError;
 use shared::policy::{parse_cached_roles, user_roles_key};
 use shared::redis::{Redis, RedisError};
 use shared::session;
+use shared::{ApiError, Code};
 
 use super::Caller;
 use crate::ratelimit::Counter;
@@ -94,15 +94,15 @@ impl SessionCheck {
 
 /// Redis unreachable or slow while a protected route needs it: the gateway fails closed.
 pub fn unavailable(err: RedisError) -> ApiError {
-    ApiError::unavailable(
-        "session_store_unavailable",
+    ApiError::new(
+        Code::SessionStoreUnavailable,
         "Sessions cannot be checked right now; retry shortly.",
     )
     .with_source(err)
 }
 
 pub fn session_ended() -> ApiError {
-    ApiError::unauthorized("session_ended", "The session has ended; sign in again.")
+    ApiError::new(Code::SessionEnded, "The session has ended; sign in again.")
 }
 
 fn pairs(flat: &[i64]) -> Vec<(u64, i64)> {

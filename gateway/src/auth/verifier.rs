@@ -10,8 +10,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, Validation};
-use shared::ApiError;
 use shared::token::{ACCESS_TOKEN_TYPE, AccessClaims};
+use shared::{ApiError, Code};
 
 use super::jwks::KeySet;
 use super::{Caller, invalid_token};
@@ -89,8 +89,8 @@ impl TokenVerifier {
             if self.keys.is_loaded() {
                 invalid_token("The access token was signed with an unknown key.")
             } else {
-                ApiError::unavailable(
-                    "keys_unavailable",
+                ApiError::new(
+                    Code::KeysUnavailable,
                     "The gateway has not loaded the signing keys yet.",
                 )
             }
@@ -99,8 +99,8 @@ impl TokenVerifier {
             jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation).map_err(|err| {
                 tracing::debug!(error = %err, "access token rejected");
                 match err.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::unauthorized(
-                        "token_expired",
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::new(
+                        Code::TokenExpired,
                         "The access token has expired; refresh it.",
                     ),
                     _ => invalid_token("The access token is invalid."),

@@ -21,6 +21,7 @@ mod rbac_built_ins;
 mod rbac_enforcement;
 mod redis_outage;
 mod role_revocation;
+mod route_table;
 mod session_record;
 mod sessions;
 mod single_sign_on;

@@ -1,7 +1,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use shared::ApiError;
+use shared::{ApiError, Code};
 
 use crate::closing;
 use crate::context::PaymentContext;
@@ -33,7 +33,10 @@ pub async fn alipay_return(
     let alipay = ctx.alipay()?;
     let params = alipay.verify_return(req.query_string()).map_err(|err| {
         tracing::warn!(reason = err.code(), "return parameters refused");
-        ApiError::bad_request("invalid_signature", "These parameters are not from Alipay.")
+        ApiError::new(
+            Code::InvalidSignature,
+            "These parameters are not from Alipay.",
+        )
     })?;
     let out_trade_no = params.out_trade_no.clone();
     let order = ctx

@@ -2,9 +2,9 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use shared::ApiError;
 use shared::db;
 use shared::identity::Identity;
+use shared::{ApiError, Code};
 
 use crate::alipay::MAX_CENTS;
 use crate::context::PaymentContext;
@@ -78,8 +78,8 @@ pub async fn create_order(
         .await?
         .ok_or_else(|| ApiError::validation("trip_id", "no such trip"))?;
     if trip.status != "on_sale" {
-        return Err(ApiError::conflict(
-            "trip_not_on_sale",
+        return Err(ApiError::new(
+            Code::TripNotOnSale,
             "This trip is not on sale.",
         ));
     }
@@ -158,8 +158,8 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         && bytes.iter().all(|b| (0x20..=0x7e).contains(b));
     match value.to_str() {
         Ok(key) if valid => Ok(Some(key.to_owned())),
-        _ => Err(ApiError::bad_request(
-            "invalid_idempotency_key",
+        _ => Err(ApiError::new(
+            Code::InvalidIdempotencyKey,
             "The Idempotency-Key header must be given once, as 1 to 255 printable ASCII characters.",
         )
         .with_details(json!({ "header": IDEMPOTENCY_KEY }))),
@@ -175,8 +175,7 @@ fn replay(
 ) -> Result<HttpResponse, ApiError> {
     if (order.trip_id, order.quantity) != (body.trip_id, body.quantity) {
         return Err(ApiError::new(
-            shared::ErrorKind::Validation,
-            "idempotency_key_reused",
+            Code::IdempotencyKeyReused,
             "This Idempotency-Key was used for another order request.",
         )
         .with_details(json!({ "header": IDEMPOTENCY_KEY, "order_id": order.id })));

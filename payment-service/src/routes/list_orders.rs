@@ -1,9 +1,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::json;
-use shared::ApiError;
 use shared::identity::Identity;
 use shared::list::{ListQuery, ListSpec, Order as SortOrder};
+use shared::{ApiError, Code};
 
 use crate::context::PaymentContext;
 use crate::domain::{OrderStatus, Viewer};
@@ -80,8 +80,8 @@ fn date_filter(query: &ListQuery, name: &str) -> Result<Option<NaiveDateTime>, A
         .and_then(|day| day.and_hms_opt(0, 0, 0))
         .map(Some)
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_parameter",
+            ApiError::new(
+                Code::InvalidParameter,
                 format!("{name} must be an RFC 3339 time or a date like 2026-11-27."),
             )
             .with_details(json!({ "parameter": name }))

@@ -2,12 +2,12 @@
 
 use actix_web::web;
 use diesel::OptionalExtension;
-use shared::ApiError;
-use shared::http::resource;
+use shared::{ApiError, Code};
 
 use crate::context::PaymentContext;
 use crate::domain::Viewer;
 use crate::models::Order;
+use crate::openapi::ApiDoc;
 
 pub mod alipay_notify;
 pub mod alipay_return;
@@ -20,28 +20,10 @@ pub mod pay_order;
 pub mod refund_order;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    shared::openapi::serve(cfg, <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi());
+    shared::openapi::serve(cfg, <ApiDoc as utoipa::OpenApi>::openapi());
     cfg.route("/healthz", web::get().to(shared::http::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .service(
-            web::scope("/v1/orders")
-                .service(
-                    resource("")
-                        .route(web::post().to(create_order::create_order))
-                        .route(web::get().to(list_orders::list_orders)),
-                )
-                .service(resource("/{id}").route(web::get().to(get_order::get_order)))
-                .service(resource("/{id}/pay").route(web::post().to(pay_order::pay_order)))
-                .service(resource("/{id}/cancel").route(web::post().to(cancel_order::cancel_order)))
-                .service(
-                    resource("/{id}/refund").route(web::post().to(refund_order::refund_order)),
-                ),
-        )
-        .service(
-            web::scope("/v1/payments/alipay")
-                .service(resource("/notify").route(web::post().to(alipay_notify::alipay_notify)))
-                .service(resource("/return").route(web::get().to(alipay_return::alipay_return))),
-        );
+        .route("/readyz", web::get().to(health::readyz));
+    ApiDoc::routes(cfg);
 }
 
 /// The order `id` if `viewer` may see it; another traveller's order is a 404, exactly
@@ -65,8 +47,8 @@ pub(crate) fn require_owner(viewer: Viewer, order: &Order) -> Result<(), ApiErro
     if viewer.user_id == order.user_id {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "not_order_owner",
+        Err(ApiError::new(
+            Code::NotOrderOwner,
             "Only the traveller who placed the order can do this.",
         ))
     }

@@ -2,8 +2,8 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::ApiError;
 use shared::identity::Identity;
+use shared::{ApiError, Code};
 
 use crate::alipay::{Amount, Channel, TradeOrder};
 use crate::closing::alipay_unavailable;
@@ -55,8 +55,8 @@ pub async fn pay_order(
         chrono::Duration::from_std(ctx.orders().payment_timeout).map_err(ApiError::internal)?;
     let expires = order.created_at + timeout;
     if shared::time::now() >= expires {
-        return Err(ApiError::conflict(
-            "order_expired",
+        return Err(ApiError::new(
+            Code::OrderExpired,
             "The payment time of this order is over; place a new order.",
         ));
     }
@@ -81,6 +81,6 @@ pub async fn pay_order(
 }
 
 pub(crate) fn not_pending(status: OrderStatus) -> ApiError {
-    ApiError::conflict("order_not_pending", format!("The order is {status}."))
+    ApiError::new(Code::OrderNotPending, format!("The order is {status}."))
         .with_details(json!({ "status": status }))
 }

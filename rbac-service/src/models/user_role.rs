@@ -6,8 +6,8 @@
 //! Every change bumps the user's version, which orders writes of the roles cache.
 
 use diesel::prelude::*;
-use shared::ApiError;
 use shared::db::DbConnection;
+use shared::{ApiError, Code};
 
 use crate::schema::{roles, user_role_sets, user_roles};
 
@@ -136,8 +136,8 @@ pub fn ensure_not_last_super_admin(
         .count()
         .get_result(conn)?;
     if holders <= 1 {
-        return Err(ApiError::conflict(
-            "last_super_admin",
+        return Err(ApiError::new(
+            Code::LastSuperAdmin,
             "This is the last super_admin; grant the role to someone else first.",
         ));
     }

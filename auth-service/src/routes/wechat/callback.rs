@@ -1,7 +1,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use shared::ApiError;
 use shared::identity::ClientAddr;
+use shared::{ApiError, Code};
 
 use crate::context::AuthContext;
 use crate::domain::ReturnTo;
@@ -39,29 +39,29 @@ pub async fn callback(
 ) -> Result<HttpResponse, ApiError> {
     let wechat = ctx.wechat()?;
     let Some(state) = query.state.as_deref().filter(|s| !s.is_empty()) else {
-        return Err(ApiError::bad_request(
-            "wechat_state_missing",
+        return Err(ApiError::new(
+            Code::WechatStateMissing,
             "The callback has no state; start the sign-in again.",
         ));
     };
     let flow = wechat.flows().take(state).await?.ok_or_else(|| {
-        ApiError::bad_request(
-            "wechat_state_invalid",
+        ApiError::new(
+            Code::WechatStateInvalid,
             "This sign-in has expired or was already used; start it again.",
         )
     })?;
     let same_browser = Binding::from_request(&req).is_some_and(|b| b.matches(&flow.binding));
     if !same_browser {
         tracing::warn!("WeChat callback from a browser that did not start the flow");
-        return Err(ApiError::bad_request(
-            "wechat_state_mismatch",
+        return Err(ApiError::new(
+            Code::WechatStateMismatch,
             "This sign-in was started in another browser; start it again here.",
         ));
     }
     let return_to = ReturnTo::parse(&flow.return_to).unwrap_or_else(|_| ReturnTo::root());
     let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
-        return Err(ApiError::forbidden(
-            "wechat_access_denied",
+        return Err(ApiError::new(
+            Code::WechatAccessDenied,
             "Sign-in was declined in WeChat; nothing was changed.",
         ));
     };
@@ -75,8 +75,8 @@ pub async fn callback(
         tracing::Span::current().record("linking", true);
         tracing::Span::current().record("user_id", user_id);
         if ctx.sessions().owner(&session_id).await? != Some(user_id) {
-            return Err(ApiError::unauthorized(
-                "session_ended",
+            return Err(ApiError::new(
+                Code::SessionEnded,
                 "Your session ended before WeChat answered; sign in and link again.",
             ));
         }

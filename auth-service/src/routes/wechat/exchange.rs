@@ -1,6 +1,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use shared::ApiError;
+use shared::{ApiError, Code};
 
 use crate::context::AuthContext;
 
@@ -24,8 +24,8 @@ pub async fn exchange(
 ) -> Result<HttpResponse, ApiError> {
     let wechat = ctx.wechat()?;
     let invalid = || {
-        ApiError::unauthorized(
-            "invalid_exchange_code",
+        ApiError::new(
+            Code::InvalidExchangeCode,
             "The sign-in code is invalid, expired or already used; sign in again.",
         )
     };

@@ -1,9 +1,9 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use shared::ApiError;
 use shared::db;
 use shared::json::Json;
+use shared::{ApiError, Code};
 
 use crate::context::RbacContext;
 use crate::domain::Method;
@@ -37,8 +37,8 @@ pub async fn create_permission(
                 Resource::find(conn, body.resource_id)
                     .map_err(|_| ApiError::validation("resource_id", "no such resource"))?;
                 if Permission::find_by(conn, body.resource_id, method.as_str())?.is_some() {
-                    return Err(ApiError::conflict(
-                        "permission_exists",
+                    return Err(ApiError::new(
+                        Code::PermissionExists,
                         "This resource already has a permission for this method.",
                     )
                     .with_details(json!({ "field": "method" })));

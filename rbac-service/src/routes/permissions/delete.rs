@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
-use shared::ApiError;
 use shared::db;
+use shared::{ApiError, Code};
 
 use crate::context::RbacContext;
 use crate::models::Permission;
@@ -21,7 +21,7 @@ pub async fn delete_permission(
                 let permission = Permission::view(conn, id)?;
                 if permission.built_in {
                     return Err(built_in_conflict(
-                        "built_in_permission",
+                        Code::BuiltInPermission,
                         &permission.resource,
                         &format!("its {} permission cannot be deleted", permission.method),
                     ));

@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
-use shared::ApiError;
 use shared::db;
+use shared::{ApiError, Code};
 
 use crate::context::RbacContext;
 use crate::models::Resource;
@@ -21,7 +21,7 @@ pub async fn delete_resource(
                 let resource = Resource::find(conn, id)?;
                 if resource.built_in {
                     return Err(built_in_conflict(
-                        "built_in_resource",
+                        Code::BuiltInResource,
                         &resource.name,
                         "it cannot be deleted",
                     ));

@@ -7,8 +7,8 @@ pub mod list;
 pub mod replace;
 pub mod update;
 
-use shared::ApiError;
 use shared::db::DbConnection;
+use shared::{ApiError, Code};
 
 use crate::domain::{Category, Name, RoutePattern};
 
@@ -62,7 +62,7 @@ pub fn ensure_unique(
             .optional()?;
         if taken.is_some_and(|other| Some(other) != id) {
             return Err(
-                ApiError::conflict("name_taken", "Another resource has this name.")
+                ApiError::new(Code::NameTaken, "Another resource has this name.")
                     .with_details(serde_json::json!({ "field": "name" })),
             );
         }
@@ -75,8 +75,8 @@ pub fn ensure_unique(
             .first(conn)
             .optional()?;
         if let Some(other) = taken {
-            return Err(ApiError::conflict(
-                "route_taken",
+            return Err(ApiError::new(
+                Code::RouteTaken,
                 format!("The resource {other:?} already covers this route."),
             )
             .with_details(serde_json::json!({ "field": "pattern", "resource": other })));

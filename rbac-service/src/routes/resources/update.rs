@@ -1,8 +1,8 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use shared::ApiError;
 use shared::db;
 use shared::json::Json;
+use shared::{ApiError, Code};
 
 use super::{ensure_unique, validate};
 use crate::context::RbacContext;
@@ -94,7 +94,7 @@ fn ensure_built_in_kept(current: &Resource, changes: &ResourceChanges) -> Result
         return Ok(());
     };
     Err(built_in_conflict(
-        "built_in_resource",
+        Code::BuiltInResource,
         &current.name,
         "its name, route and public flag cannot change",
     )

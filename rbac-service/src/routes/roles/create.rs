@@ -1,9 +1,9 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use shared::ApiError;
 use shared::db;
 use shared::json::Json;
+use shared::{ApiError, Code};
 
 use crate::context::RbacContext;
 use crate::domain::Name;
@@ -34,7 +34,7 @@ pub async fn create_role(
             db::write_transaction(conn, |conn| {
                 if Role::find_by_name(conn, &name)?.is_some() {
                     return Err(
-                        ApiError::conflict("name_taken", "A role with this name exists.")
+                        ApiError::new(Code::NameTaken, "A role with this name exists.")
                             .with_details(json!({ "field": "name" })),
                     );
                 }

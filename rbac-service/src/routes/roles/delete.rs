@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
-use shared::ApiError;
 use shared::db;
+use shared::{ApiError, Code};
 
 use crate::context::RbacContext;
 use crate::models::Role;
@@ -18,8 +18,8 @@ pub async fn delete_role(
         .run(move |conn| {
             db::write_transaction(conn, |conn| {
                 if Role::find(conn, id)?.built_in {
-                    return Err(ApiError::conflict(
-                        "built_in_role",
+                    return Err(ApiError::new(
+                        Code::BuiltInRole,
                         "A built-in role cannot be deleted.",
                     ));
                 }

@@ -1,8 +1,8 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use shared::ApiError;
 use shared::db;
 use shared::json::Json;
+use shared::{ApiError, Code};
 
 use crate::context::RbacContext;
 use crate::models::{Permission, PermissionView, Role};
@@ -33,8 +33,8 @@ pub async fn grant_permission(
                 let view = Permission::view(conn, permission_id)
                     .map_err(|_| ApiError::validation("permission_id", "no such permission"))?;
                 if !Role::grant(conn, role_id, permission_id)? {
-                    return Err(ApiError::conflict(
-                        "already_granted",
+                    return Err(ApiError::new(
+                        Code::AlreadyGranted,
                         "The role already holds this permission.",
                     ));
                 }

@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
-use shared::ApiError;
 use shared::db;
+use shared::{ApiError, Code};
 
 use crate::context::RbacContext;
 use crate::models::{Permission, Role};
@@ -29,7 +29,7 @@ pub async fn revoke_permission(
                     if permission.built_in && seed::ADMIN_API.contains(&&*permission.resource) {
                         // Returning the error rolls the revocation back.
                         return Err(built_in_conflict(
-                            "built_in_grant",
+                            Code::BuiltInGrant,
                             &permission.resource,
                             &format!("super_admin keeps its {} permission", permission.method),
                         ));

@@ -1,9 +1,9 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use shared::ApiError;
 use shared::db;
 use shared::json::Json;
+use shared::{ApiError, Code};
 
 use crate::context::RbacContext;
 use crate::domain::Name;
@@ -46,14 +46,14 @@ pub async fn update_role(
                     && *name != role.name
                 {
                     if role.built_in {
-                        return Err(ApiError::conflict(
-                            "built_in_role",
+                        return Err(ApiError::new(
+                            Code::BuiltInRole,
                             "A built-in role cannot be renamed.",
                         ));
                     }
                     if Role::find_by_name(conn, name)?.is_some() {
-                        return Err(ApiError::conflict(
-                            "name_taken",
+                        return Err(ApiError::new(
+                            Code::NameTaken,
                             "A role with this name exists.",
                         )
                         .with_details(json!({ "field": "name" })));

@@ -1,8 +1,8 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use shared::ApiError;
 use shared::db;
 use shared::json::Json;
+use shared::{ApiError, Code};
 
 use crate::context::RbacContext;
 use crate::models::{Role, UserRoles};
@@ -37,8 +37,8 @@ pub async fn grant_role(
                 let role = Role::find(conn, role_id)
                     .map_err(|_| ApiError::validation("role_id", "no such role"))?;
                 if !UserRoles::grant(conn, user_id, role_id)? {
-                    return Err(ApiError::conflict(
-                        "already_granted",
+                    return Err(ApiError::new(
+                        Code::AlreadyGranted,
                         "The user already holds this role.",
                     ));
                 }
