@@ -3,13 +3,14 @@
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use shared::policy::MY_PERMISSIONS_PATH;
 use shared::{ApiError, Code, ErrorKind};
 
 use crate::auth;
 use crate::auth::session::{Edge, SessionCheck, session_ended, unavailable};
 use crate::client_ip;
 use crate::path::canonicalize;
-use crate::policy::Decision;
+use crate::policy::{Decision, Policy, RoleSet};
 use crate::proxy::{self, Forwarding, Granted};
 use crate::ratelimit::{self, Verdict};
 use crate::startup::GatewayState;
@@ -131,6 +132,10 @@ pub async fn gateway(
                 roles: policy.role_names(&role_ids),
                 scopes: policy.scope_names(&role_set),
             };
+            if path == MY_PERMISSIONS_PATH {
+                let mine = my_permissions(&policy, &granted, &role_set);
+                return Ok(with_rate_headers(mine, verdict));
+            }
             (Some(caller), Some(granted), verdict)
         }
     };
@@ -155,6 +160,21 @@ pub async fn gateway(
     }
     let response = proxy::forward(&client, &req, payload, forwarding).await?;
     Ok(with_rate_headers(response, verdict))
+}
+
+/// `GET /v1/me/permissions`: what the policy this gateway enforces allows the caller.
+fn my_permissions(policy: &Policy, granted: &Granted, roles: &RoleSet) -> HttpResponse {
+    let names = |list: &str| -> Vec<String> {
+        list.split(',')
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    HttpResponse::Ok().json(serde_json::json!({
+        "roles": names(&granted.roles),
+        "scopes": names(&granted.scopes),
+        "permissions": policy.allowed(roles),
+    }))
 }
 
 fn unknown_route(req: &HttpRequest, path: &str) -> ApiError {

@@ -42,6 +42,7 @@ pub struct MethodRule {
 #[derive(Debug)]
 struct CompiledResource {
     name: Box<str>,
+    pattern: Box<str>,
     methods: [Option<MethodRule>; 5],
 }
 
@@ -67,6 +68,17 @@ pub struct Policy {
     roles: HashMap<i64, (usize, Box<str>)>,
     /// Each scope with the roles that hold it (through any of its permissions).
     scopes: Vec<(Box<str>, RoleSet)>,
+}
+
+/// The methods in the order of [`method_index`].
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// One route + method a caller may use, as `GET /v1/me/permissions` lists it.
+#[derive(Debug, serde::Serialize, PartialEq, Eq)]
+pub struct Allowed<'a> {
+    pub resource: &'a str,
+    pub pattern: &'a str,
+    pub method: &'static str,
 }
 
 fn method_index(method: &Method) -> Option<usize> {
@@ -129,6 +141,7 @@ impl Policy {
                 .map_err(|err| anyhow::anyhow!("resource {}: {err}", resource.name))?;
             resources.push(CompiledResource {
                 name: resource.name.as_str().into(),
+                pattern: resource.pattern.as_str().into(),
                 methods,
             });
         }
@@ -169,6 +182,28 @@ impl Policy {
             }
         }
         set
+    }
+
+    /// Every protected route + method `roles` allow, in policy order (public routes are
+    /// allowed to everyone and not listed).
+    pub fn allowed(&self, roles: &RoleSet) -> Vec<Allowed<'_>> {
+        self.resources
+            .iter()
+            .flat_map(|resource| {
+                resource
+                    .methods
+                    .iter()
+                    .zip(METHODS)
+                    .filter_map(move |(rule, method)| {
+                        let rule = rule.as_ref()?;
+                        (!rule.public && rule.roles.intersects(roles)).then_some(Allowed {
+                            resource: &resource.name,
+                            pattern: &resource.pattern,
+                            method,
+                        })
+                    })
+            })
+            .collect()
     }
 
     /// The names of the scopes a user's roles hold, for `X-User-Scopes`.

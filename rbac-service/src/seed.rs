@@ -17,6 +17,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use shared::ApiError;
 use shared::db::{self, DbConnection};
+use shared::policy::MY_PERMISSIONS_PATH;
 use shared::policy::scopes::{self, ALL_ORDERS};
 
 use crate::domain::{Category, RoutePattern};
@@ -422,10 +423,21 @@ pub const RESOURCES: &[SeedResource] = &[
         "The API description",
         &[PUBLIC_GET],
     ),
+    r(
+        MY_PERMISSIONS,
+        MY_PERMISSIONS_PATH,
+        Other,
+        "What my roles allow (answered by the gateway)",
+        &[G],
+    ),
 ];
+
+/// The resource a client asks what its caller may do (the web UI shows what it allows).
+pub const MY_PERMISSIONS: &str = "my-permissions";
 
 /// What every signed-in person needs for their own account.
 const SELF: &[(&str, &str)] = &[
+    (MY_PERMISSIONS, "GET"),
     ("auth-logout", "POST"),
     ("auth-logout-all", "POST"),
     ("auth-me", "GET"),
@@ -502,6 +514,8 @@ pub fn built_in_because(name: &str) -> Option<&'static str> {
         Some("the platform is administered through it")
     } else if SIGN_IN.contains(&name) {
         Some("people sign up, in or out through it")
+    } else if name == MY_PERMISSIONS {
+        Some("clients learn what the caller may do from it")
     } else if scopes::ALL.iter().any(|scope| scope.name == name) {
         Some("services widen what a caller reaches by it")
     } else {

@@ -45,6 +45,11 @@ pub mod scopes {
     }
 }
 
+/// `GET` here answers what the caller may do: the gateway answers it itself, from the
+/// policy it enforces, so a client (the web UI) shows what a role allows whatever the role
+/// is called. rbac-service seeds it for every role.
+pub const MY_PERMISSIONS_PATH: &str = "/v1/me/permissions";
+
 pub const POLICY_VERSION_KEY: &str = "rbac:policy-version";
 pub const POLICY_CHANNEL: &str = "rbac:policy";
 

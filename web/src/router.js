@@ -29,7 +29,8 @@ export const router = createRouter({
 
 // Pages other than browsing need a session; the intended route is kept in ?next=.
 // (The admin pages are not hidden behind a role check here: the gateway decides, and a
-// 403 is shown in plain words. The navigation shows them only to admin roles.)
+// 403 is shown in plain words. The navigation shows them only to callers whose
+// permissions reach them: GET /v1/me/permissions.)
 router.beforeEach((to) => {
   if (!to.meta.public && !session.token) return { name: 'signin', query: { next: to.fullPath } }
   if ((to.name === 'signin' || to.name === 'register') && session.token) return { path: '/trips' }

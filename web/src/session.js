@@ -5,12 +5,13 @@
 import { reactive } from 'vue'
 
 export const COOKIE_TRANSPORT = { 'X-Refresh-Token-Transport': 'cookie' }
-export const ADMIN_ROLES = ['super_admin', 'product_admin', 'order_admin']
 
 export const session = reactive({
   token: null,
   expiresAt: 0,
   user: null, // GET /v1/auth/me
+  permissions: [], // GET /v1/me/permissions: [{resource, pattern, method}] the roles allow
+  scopes: [], // … and the scopes they hold (e.g. orders-all)
   ready: false, // the initial restore finished
   notice: '', // shown on the sign-in page (e.g. "your session has ended")
   refreshes: 0, // how many silent refreshes succeeded (shown on the account page)
@@ -35,7 +36,17 @@ const wechatCode = (() => {
 export const setSignedOutHandler = (fn) => { onSignedOut = fn }
 export const roles = () => (session.user && session.user.roles) || []
 export const hasRole = (...r) => roles().some((x) => r.includes(x))
-export const isAdmin = () => hasRole(...ADMIN_ROLES)
+// What the caller may do, as the gateway that decides it says: a custom role's holder is
+// shown what the role allows, whatever it is called.
+export const may = (method, pattern) => session.permissions.some((p) => p.method === method && p.pattern === pattern)
+export const holdsScope = (name) => session.scopes.includes(name)
+export const adminAreas = () => ({
+  users: may('GET', '/v1/users'),
+  roles: may('GET', '/v1/roles'),
+  trips: may('POST', '/v1/trips'),
+  orders: holdsScope('orders-all'),
+})
+export const isAdmin = () => Object.values(adminAreas()).some(Boolean)
 
 function schedule(expiresIn) {
   clearTimeout(timer)
@@ -64,6 +75,8 @@ function clear() {
   session.token = null
   session.expiresAt = 0
   session.user = null
+  session.permissions = []
+  session.scopes = []
   memoryRefresh = null
   hint(false)
 }
@@ -123,7 +136,13 @@ export function refresh() {
 export async function loadMe() {
   const res = await fetch('/v1/auth/me', { headers: { Authorization: `Bearer ${session.token}`, Accept: 'application/json' } })
   if (!res.ok) throw new Error('me')
-  session.user = await res.json()
+  const user = await res.json()
+  const mine = await fetch('/v1/me/permissions', { headers: { Authorization: `Bearer ${session.token}`, Accept: 'application/json' } })
+  if (!mine.ok) throw new Error('permissions')
+  const { permissions, scopes } = await mine.json()
+  session.permissions = permissions
+  session.scopes = scopes
+  session.user = user
   return session.user
 }
 

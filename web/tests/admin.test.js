@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { launch, newPage, newUser, signIn, shot, text, until, ADMIN, PHONE, DESKTOP } from './helpers.js'
+import { admin, api, launch, newPage, newUser, signIn, shot, text, unique, until, ADMIN, PHONE, DESKTOP } from './helpers.js'
 
 let browser
 before(async () => { browser = await launch() })
@@ -127,4 +127,20 @@ test('an admin creates a role, grants it a permission, and deletes it; a bad nam
   assert.equal(await a.page.locator('[data-role-tab=traveller]').getAttribute('aria-selected'), 'true')
   assert.equal(await a.page.locator('[data-test=delete-role]').count(), 0, 'a built-in role cannot be deleted')
   await a.context.close()
+})
+
+test('a role made by an admin shows its holder the admin areas it reaches, whatever it is called', async () => {
+  const token = await admin()
+  const role = await api('/v1/roles', { method: 'POST', body: { name: unique('curator_'), description: 'Keeps the catalog' }, token })
+  const create = await api('/v1/permissions?resource=trips&method=POST', { token })
+  await api(`/v1/roles/${role.id}/permissions`, { method: 'POST', body: { permission_id: create.results[0].id }, token })
+  const curator = await newUser('curator')
+  await api(`/v1/users/${curator.id}/roles`, { method: 'POST', body: { role_id: role.id }, token })
+
+  const c = await newPage(browser, DESKTOP)
+  await signIn(c.page, curator)
+  await c.page.getByRole('link', { name: 'Admin', exact: true }).click()
+  await c.page.locator('a.tile[href="/admin/trips"]').waitFor()
+  assert.equal(await c.page.locator('a.tile').count(), 1, 'the trips tile only: no users, roles or orders')
+  await c.context.close()
 })

@@ -213,3 +213,78 @@ async fn a_custom_role_refunds_sees_every_order_and_manages_trips() {
         "without the scope only one's own orders: {mine}"
     );
 }
+
+/// What `GET /v1/me/permissions` lists for a caller: (method, pattern) pairs and scopes.
+async fn my_permissions(stack: &Stack, token: &str) -> (Vec<(String, String)>, Value) {
+    let (status, mine) = stack
+        .call(
+            0,
+            Method::GET,
+            shared::policy::MY_PERMISSIONS_PATH,
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    let pairs = mine["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["method"].as_str().unwrap().to_owned(),
+                p["pattern"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (pairs, mine["scopes"].clone())
+}
+
+/// A client (the web UI) learns what a caller may do from the gateway that decides it, so
+/// a custom role's holder is shown what the role allows, whatever it is called.
+#[tokio::test]
+async fn a_caller_learns_what_their_roles_allow_from_the_gateway() {
+    let stack = Stack::start().await;
+    custom_role(
+        &stack,
+        "refunder",
+        &[("orders-refund", "POST"), (ALL_ORDERS.name, "GET")],
+    )
+    .await;
+    let ada = stack.sign_up_and_in("ada").await;
+    let refund = ("POST".to_owned(), "/v1/orders/{id}/refund".to_owned());
+    let users = ("GET".to_owned(), "/v1/users".to_owned());
+
+    let (traveller, scopes) = my_permissions(&stack, &ada.access_token).await;
+    assert!(
+        traveller.contains(&("POST".to_owned(), "/v1/orders".to_owned())),
+        "{traveller:?}"
+    );
+    assert!(
+        !traveller.contains(&refund) && !traveller.contains(&users),
+        "{traveller:?}"
+    );
+    assert_eq!(scopes, json!([]));
+
+    stack
+        .set_roles(ada.user_id, &["traveller", "refunder"])
+        .await;
+    let (refunder, scopes) = my_permissions(&stack, &ada.access_token).await;
+    assert!(refunder.contains(&refund), "{refunder:?}");
+    assert!(!refunder.contains(&users), "{refunder:?}");
+    assert_eq!(scopes, json!([ALL_ORDERS.name]));
+
+    let (status, body) = stack
+        .call(
+            0,
+            Method::GET,
+            shared::policy::MY_PERMISSIONS_PATH,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "missing_token")
+    );
+}

@@ -19,8 +19,9 @@ use crate::helpers::concrete;
 /// service-to-service `/internal/…` routes (the gateway never routes them).
 const EXCEPTIONS: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/internal/"];
 
-/// Seeded routes the gateway answers itself: the merged description.
-const GATEWAY_OWN: &[&str] = &["/v1/openapi.json"];
+/// Seeded routes the gateway answers itself: the merged description, and what the caller
+/// may do.
+const GATEWAY_OWN: &[&str] = &["/v1/openapi.json", shared::policy::MY_PERMISSIONS_PATH];
 
 fn excepted(path: &str) -> bool {
     EXCEPTIONS
