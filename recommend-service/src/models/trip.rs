@@ -196,6 +196,19 @@ impl Trip {
             .optional()
     }
 
+    /// The trip's version, read after locking its row until the transaction ends: no
+    /// other writer can change the trip before this one commits. The row is written
+    /// unchanged first, which locks it on PostgreSQL (as `SELECT … FOR UPDATE` would); on
+    /// SQLite [`shared::db::write_transaction`]'s `BEGIN IMMEDIATE` already holds the
+    /// database's write lock. Call it inside a write transaction.
+    pub fn lock_version(conn: &mut DbConnection, id: i64) -> QueryResult<Option<i64>> {
+        diesel::update(trips::table.find(id))
+            .set(trips::version.eq(trips::version))
+            .returning(trips::version)
+            .get_result(conn)
+            .optional()
+    }
+
     pub fn insert(conn: &mut DbConnection, new: &NewTrip) -> QueryResult<Trip> {
         let id = diesel::insert_into(trips::table)
             .values(new)
