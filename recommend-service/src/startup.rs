@@ -36,7 +36,7 @@ impl Application {
         let db = connect_db(&settings).await?;
         let redis = Redis::connect(&settings.redis)?;
         let recommender = Arc::new(Recommender::new(db.clone(), redis.clone()));
-        tokio::spawn(recommender.clone().run(settings.model_refresh_interval));
+        tokio::spawn(recommender.clone().run(settings.model_rebuild));
         let context = web::Data::new(RecommendContext {
             cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode),
             db,
