@@ -15,10 +15,18 @@
 //!   lowers a version, so concurrent writers' markers end at the newest version whatever
 //!   order they land in.
 //!
-//! A writer fences twice: before its transaction with the current version + 1 (if Redis
-//! cannot be reached then, the write is refused with 503 and nothing changes, so a
-//! committed change can never be hidden behind an old entry), and after commit with the
-//! version it wrote. Entries and markers expire after the configured TTL.
+//! A writer fences once, before its transaction, with the current version + 1; if Redis
+//! cannot be reached then, the write is refused with 503 and nothing changes. The
+//! transaction then locks the row and commits only if the trip is still at the version
+//! the fence was computed from (else the writer reads the version again and fences
+//! again). So every committed version was fenced before it became visible, whatever the
+//! number of concurrent writers, and a reader's older load can never be stored over it;
+//! nothing has to reach Redis after the commit, so no failure there can leave a stale
+//! entry. (Fencing "current + 1" without that check holds for one writer only: a second
+//! writer that read the version before the first committed fences a version the first
+//! already wrote, a reader caches the first's row, and a failed fence after the second
+//! commit would leave it there for the TTL.) Entries and markers expire after the
+//! configured TTL.
 //!
 //! Reads fall back to the database when Redis is down (the cache is never the source of
 //! truth), and concurrent misses of one trip in this process share a single database
@@ -54,6 +62,20 @@ pub enum CacheMode {
 /// interleaving there. Receives the trip id.
 pub type FillHook = Arc<dyn Fn(i64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
+/// Where a writer is when it calls the [`WriteHook`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteStep {
+    /// The pre-commit fence is set; the transaction has not begun.
+    Fenced,
+    /// The transaction committed.
+    Committed,
+}
+
+/// Runs at each [`WriteStep`] of a writer, so tests can interleave writers and readers
+/// there. Receives the step and the trip id.
+pub type WriteHook =
+    Arc<dyn Fn(WriteStep, i64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// What one database load found: the trip with its version, or nothing.
 type Loaded = Result<Option<(i64, TripView)>, LoadFailed>;
 
@@ -69,6 +91,7 @@ pub struct TripCache {
     flights: Mutex<HashMap<i64, Arc<OnceCell<Loaded>>>>,
     db_loads: AtomicU64,
     hook: RwLock<Option<FillHook>>,
+    write_hook: RwLock<Option<WriteHook>>,
 }
 
 impl TripCache {
@@ -81,6 +104,7 @@ impl TripCache {
             flights: Mutex::new(HashMap::new()),
             db_loads: AtomicU64::new(0),
             hook: RwLock::new(None),
+            write_hook: RwLock::new(None),
         }
     }
 
@@ -204,39 +228,54 @@ impl TripCache {
         Ok(())
     }
 
-    /// Changes trip `id` in a transaction with the fences around it. `work` returns its
-    /// result and the trip's new version (`None` when it changed nothing). 404 when the
-    /// trip does not exist; 503 when Redis cannot be fenced (nothing is written then).
+    /// Changes trip `id` in a transaction behind the fence of the version it commits.
+    /// `work` returns its result and the trip's new version (`None` when it changed
+    /// nothing); a change must bump the version by exactly one. 404 when the trip does not
+    /// exist; 503 when Redis cannot be fenced (nothing is written then).
     pub async fn write<T, F>(&self, id: i64, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<(T, Option<i64>), ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let current = self
-            .db
-            .run(move |conn| Ok(Trip::version(conn, id)?))
-            .await?
-            .ok_or_else(|| ApiError::not_found("trip"))?;
-        if self.mode == CacheMode::Versioned {
-            self.fence(id, current + 1).await.map_err(|err| {
-                ApiError::new(
-                    Code::CacheUnavailable,
-                    "The trip cache cannot be updated right now; nothing was changed.",
-                )
-                .with_source(anyhow::anyhow!("{err:?}"))
-            })?;
+        let mut work = work;
+        for _ in 0..WRITE_ATTEMPTS {
+            let current = self
+                .db
+                .run(move |conn| Ok(Trip::version(conn, id)?))
+                .await?
+                .ok_or_else(|| ApiError::not_found("trip"))?;
+            if self.mode == CacheMode::Versioned {
+                self.fence(id, current + 1).await.map_err(|err| {
+                    ApiError::new(
+                        Code::CacheUnavailable,
+                        "The trip cache cannot be updated right now; nothing was changed.",
+                    )
+                    .with_source(anyhow::anyhow!("{err:?}"))
+                })?;
+            }
+            self.write_step(WriteStep::Fenced, id).await;
+            let attempt = self
+                .db
+                .run(move |conn| {
+                    shared::db::write_transaction(conn, |conn| commit_at(conn, id, current, work))
+                })
+                .await?;
+            match attempt {
+                Attempt::Committed(result) => {
+                    self.write_step(WriteStep::Committed, id).await;
+                    if self.mode == CacheMode::Naive {
+                        self.fence(id, current + 1).await?;
+                    }
+                    return Ok(result);
+                }
+                // Another writer committed since `current` was read: fence again.
+                Attempt::Overtaken(unused) => work = unused,
+            }
         }
-        let (result, version) = self
-            .db
-            .run(move |conn| shared::db::write_transaction(conn, work))
-            .await?;
-        if let Some(version) = version
-            && let Err(err) = self.fence(id, version).await
-        {
-            // The fence before the transaction already keeps older versions out.
-            tracing::warn!(error = ?err, trip_id = id, "post-commit cache fence failed");
-        }
-        Ok(result)
+        Err(ApiError::new(
+            Code::TripBusy,
+            "The trip is being changed by others right now; nothing was changed.",
+        ))
     }
 
     /// Fences trips changed outside [`TripCache::write`] (bulk import), best effort.
@@ -263,6 +302,22 @@ impl TripCache {
         *self.hook.write().unwrap_or_else(|p| p.into_inner()) = hook;
     }
 
+    /// Installs (or removes) the writers' test hook; see [`WriteHook`].
+    pub fn set_write_hook(&self, hook: Option<WriteHook>) {
+        *self.write_hook.write().unwrap_or_else(|p| p.into_inner()) = hook;
+    }
+
+    async fn write_step(&self, step: WriteStep, id: i64) {
+        let hook = self
+            .write_hook
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            hook(step, id).await;
+        }
+    }
+
     /// The raw entry of a trip, for tests and diagnostics.
     pub async fn raw_entry(&self, id: i64) -> Result<Option<String>, ApiError> {
         Ok(self
@@ -270,6 +325,46 @@ impl TripCache {
             .query(redis::cmd("GET").arg(self.key(id)))
             .await?)
     }
+}
+
+/// How often a writer fences again when other writers keep committing first.
+const WRITE_ATTEMPTS: usize = 5;
+
+/// What one write transaction did.
+enum Attempt<T, F> {
+    Committed(T),
+    /// The trip had moved past the fenced version; `work` did not run and comes back.
+    Overtaken(F),
+}
+
+/// Runs `work` only if the trip is still at `fenced_from` once its row is locked, so the
+/// version it commits is exactly the one fenced before the transaction. That holds for
+/// any number of concurrent writers: a reader's older load can never be stored over the
+/// fence, and nothing needs to reach Redis after the commit.
+fn commit_at<T, F>(
+    conn: &mut DbConnection,
+    id: i64,
+    fenced_from: i64,
+    work: F,
+) -> Result<Attempt<T, F>, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<(T, Option<i64>), ApiError>,
+{
+    match Trip::lock_version(conn, id)? {
+        None => return Err(ApiError::not_found("trip")),
+        Some(version) if version != fenced_from => return Ok(Attempt::Overtaken(work)),
+        Some(_) => {}
+    }
+    let (result, version) = work(conn)?;
+    if let Some(version) = version
+        && version != fenced_from + 1
+    {
+        // Rolled back: a version past the fence could be hidden by an older entry.
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "trip {id} went from version {fenced_from} to {version}; a change bumps it by one"
+        )));
+    }
+    Ok(Attempt::Committed(result))
 }
 
 /// The trip in a cache entry; `None` for a marker or anything unreadable.

@@ -5,13 +5,14 @@
 //! item- and user-based models on the blocking pool and swaps the new snapshot in.
 //!
 //! When to rebuild: every change bumps a data version in Redis (shared by all replicas)
-//! and marks this replica dirty; a background task checks both every refresh interval
-//! and rebuilds when something changed, so bursts of ratings cost one rebuild, not one
-//! per request. With Redis down, local changes still trigger rebuilds.
+//! and marks this replica dirty; a background task checks both on the schedule of
+//! [`RebuildRule`] and rebuilds when something changed, so bursts of ratings cost one
+//! rebuild, not one per request, and fitting takes a bounded share of a core however
+//! busy the service is. With Redis down, local changes still trigger rebuilds.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -23,6 +24,7 @@ use shared::redis::Redis;
 use crate::domain::SignalKind;
 use crate::models::{Rating, Signal};
 use crate::recommend::{self, Direction, Model, Similarity, Strategy};
+use crate::schedule::{Fit, RebuildRule};
 
 /// The similarity the service ranks with (the best of `eval` on MovieLens-shaped data).
 pub const SIMILARITY: Similarity = Similarity::Cosine;
@@ -68,9 +70,27 @@ pub struct BuildReport {
     pub seconds: f64,
 }
 
+/// What this replica's rebuilds have cost and how fresh they kept the model.
+#[derive(Debug, Clone, Default)]
+pub struct RebuildStats {
+    pub fits: u64,
+    /// Wall time spent in rebuilds (loading and fitting).
+    pub fitting: Duration,
+    /// From the first change a model did not include to the swap of the one that did:
+    /// the last such lag and the longest.
+    pub last_lag: Duration,
+    pub max_lag: Duration,
+    /// How long the oldest change no model includes yet has been waiting.
+    pub waiting: Option<Duration>,
+}
+
 pub struct Recommender {
     current: ArcSwap<Snapshot>,
     dirty: AtomicBool,
+    /// When the oldest change not yet loaded by a rebuild was recorded.
+    pending_since: Mutex<Option<Instant>>,
+    last_fit: Mutex<Option<Fit>>,
+    stats: Mutex<RebuildStats>,
     builds: AtomicU64,
     /// Serialises rebuilds of this replica.
     building: tokio::sync::Mutex<()>,
@@ -83,6 +103,9 @@ impl Recommender {
         Self {
             current: ArcSwap::from_pointee(Snapshot::empty()),
             dirty: AtomicBool::new(true),
+            pending_since: Mutex::new(None),
+            last_fit: Mutex::new(None),
+            stats: Mutex::new(RebuildStats::default()),
             builds: AtomicU64::new(0),
             building: tokio::sync::Mutex::new(()),
             db,
@@ -101,6 +124,7 @@ impl Recommender {
     /// Records that ratings or signals changed: this replica and the others rebuild soon.
     pub async fn changed(&self) {
         self.dirty.store(true, Ordering::SeqCst);
+        lock(&self.pending_since).get_or_insert_with(Instant::now);
         if let Err(err) = self
             .redis
             .query::<i64>(redis::cmd("INCR").arg(self.data_version_key()))
@@ -115,6 +139,7 @@ impl Recommender {
         let _guard = self.building.lock().await;
         let started = Instant::now();
         self.dirty.store(false, Ordering::SeqCst);
+        let oldest_change = lock(&self.pending_since).take();
         let (ratings, signals) = self
             .db
             .run(|conn| Ok((Rating::all(conn)?, Signal::all(conn)?)))
@@ -139,17 +164,42 @@ impl Recommender {
             seconds: started.elapsed().as_secs_f64(),
         };
         self.current.store(Arc::new(snapshot));
+        self.finished(started, oldest_change);
         tracing::info!(?report, "recommendation model rebuilt");
         Ok(report)
     }
 
-    /// Rebuilds whenever this replica or another changed data; runs forever.
-    pub async fn run(self: Arc<Self>, every: Duration) {
+    fn finished(&self, started: Instant, oldest_change: Option<Instant>) {
+        let ended = Instant::now();
+        let took = ended - started;
+        *lock(&self.last_fit) = Some(Fit { ended, took });
+        let mut stats = lock(&self.stats);
+        stats.fits += 1;
+        stats.fitting += took;
+        if let Some(since) = oldest_change {
+            stats.last_lag = ended - since;
+            stats.max_lag = stats.max_lag.max(stats.last_lag);
+        }
+    }
+
+    pub fn stats(&self) -> RebuildStats {
+        let waiting = lock(&self.pending_since).map(|since| since.elapsed());
+        RebuildStats {
+            waiting,
+            ..lock(&self.stats).clone()
+        }
+    }
+
+    /// Rebuilds when this replica or another changed data, as often as `rule` allows;
+    /// runs forever.
+    pub async fn run(self: Arc<Self>, rule: RebuildRule) {
         let mut seen: Option<i64> = None;
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut checked = Instant::now();
         loop {
-            interval.tick().await;
+            let last_fit = *lock(&self.last_fit);
+            let next = rule.next_check(checked, last_fit);
+            tokio::time::sleep_until(tokio::time::Instant::from_std(next)).await;
+            checked = Instant::now();
             let remote = self
                 .redis
                 .query::<Option<i64>>(redis::cmd("GET").arg(self.data_version_key()))
@@ -168,6 +218,10 @@ impl Recommender {
             }
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// One preference per (user, trip): the rating when there is one, else the strongest

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod ranking;
 pub mod recommend;
 pub mod routes;
+pub mod schedule;
 pub mod schema;
 pub mod signals;
 pub mod startup;

@@ -38,8 +38,8 @@ impl Application {
         let redis = Redis::connect(&settings.redis)?;
         let recommender = Arc::new(Recommender::new(db.clone(), redis.clone()));
         let tasks = Tasks::default();
-        let (model, every) = (recommender.clone(), settings.model_refresh_interval);
-        tasks.supervise("model-refresh", move || model.clone().run(every));
+        let (model, rebuild) = (recommender.clone(), settings.model_rebuild);
+        tasks.supervise("model-rebuild", move || model.clone().run(rebuild));
         let context = web::Data::new(RecommendContext {
             cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode),
             db,

@@ -155,7 +155,11 @@ impl Stack {
                 redis: redis_settings.clone(),
                 internal_token: Secret::new(internal_token.clone()),
                 cache_ttl: Duration::from_secs(60),
-                model_refresh_interval: Duration::from_millis(200),
+                // Tests want a view's effect soon: fits as often as the interval allows.
+                model_rebuild: recommend_service::schedule::RebuildRule {
+                    check_every: Duration::from_millis(200),
+                    spacing: 0,
+                },
                 min_profile: 3,
             })
             .await

@@ -22,6 +22,7 @@ use crate::cache::{CacheMode, TripCache};
 use crate::config::Settings;
 use crate::domain::TripStatus;
 use crate::engine::Recommender;
+use crate::models::trip::tags_text;
 use crate::models::{NewRating, NewTrip, Trip};
 use crate::schema::{ratings, trips};
 
@@ -214,7 +215,7 @@ fn resolve_items(
         description: "Imported with ratings; details to be filled in.".into(),
         price_cents: 0,
         duration_days: 1,
-        tags: "[]".into(),
+        tags: tags_text(&[]),
         status: status.as_str().into(),
         created_at: now,
         updated_at: now,

@@ -26,6 +26,15 @@ impl TripStatus {
     }
 }
 
+/// The `status` column as stored.
+impl TryFrom<String> for TripStatus {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).map_err(|_| format!("trips.status holds {text:?}, not a trip status"))
+    }
+}
+
 /// Implicit signals and their weight as a pseudo-rating (1–5) for the model; an
 /// explicit rating of the same trip always wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,9 +5,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use shared::db::DbConnection;
 
-use crate::domain::TripDraft;
+use crate::domain::{TripDraft, TripStatus};
 use crate::schema::{ratings, trips};
 
+/// A row as stored. `tags` and `status` are text columns read into real types: a value
+/// that does not parse fails the query (a 500 with the cause logged), never a guess.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = trips)]
 pub struct Trip {
@@ -17,8 +19,10 @@ pub struct Trip {
     pub description: String,
     pub price_cents: i64,
     pub duration_days: i32,
-    pub tags: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub tags: Tags,
+    #[diesel(deserialize_as = String)]
+    pub status: TripStatus,
     pub rating_count: i64,
     pub rating_avg: f64,
     pub version: i64,
@@ -50,12 +54,31 @@ impl NewTrip {
             description: draft.description,
             price_cents: draft.price_cents,
             duration_days: draft.duration_days,
-            tags: serde_json::to_string(&draft.tags).unwrap_or_else(|_| "[]".into()),
+            tags: tags_text(&draft.tags),
             status: draft.status.as_str().to_owned(),
             created_at: now,
             updated_at: now,
         }
     }
+}
+
+/// The `tags` column: a JSON list of strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tags(pub Vec<String>);
+
+impl TryFrom<String> for Tags {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        serde_json::from_str(&text)
+            .map(Tags)
+            .map_err(|err| format!("trips.tags holds {text:?}, not a JSON list of strings: {err}"))
+    }
+}
+
+/// How `tags` are stored.
+pub fn tags_text(tags: &[String]) -> String {
+    serde_json::Value::from(tags.to_vec()).to_string()
 }
 
 /// A trip as the API shows it (and as the cache keeps it).
@@ -91,8 +114,8 @@ impl From<Trip> for TripView {
             description: trip.description,
             price_cents: trip.price_cents,
             duration_days: trip.duration_days,
-            tags: serde_json::from_str(&trip.tags).unwrap_or_default(),
-            status: trip.status,
+            tags: trip.tags.0,
+            status: trip.status.as_str().to_owned(),
             rating_avg: (trip.rating_count > 0).then_some(trip.rating_avg),
             rating_count: trip.rating_count,
             created_at: trip.created_at,
@@ -196,6 +219,19 @@ impl Trip {
             .optional()
     }
 
+    /// The trip's version, read after locking its row until the transaction ends: no
+    /// other writer can change the trip before this one commits. The row is written
+    /// unchanged first, which locks it on PostgreSQL (as `SELECT … FOR UPDATE` would); on
+    /// SQLite [`shared::db::write_transaction`]'s `BEGIN IMMEDIATE` already holds the
+    /// database's write lock. Call it inside a write transaction.
+    pub fn lock_version(conn: &mut DbConnection, id: i64) -> QueryResult<Option<i64>> {
+        diesel::update(trips::table.find(id))
+            .set(trips::version.eq(trips::version))
+            .returning(trips::version)
+            .get_result(conn)
+            .optional()
+    }
+
     pub fn insert(conn: &mut DbConnection, new: &NewTrip) -> QueryResult<Trip> {
         let id = diesel::insert_into(trips::table)
             .values(new)
@@ -218,7 +254,7 @@ impl Trip {
                 trips::description.eq(&draft.description),
                 trips::price_cents.eq(draft.price_cents),
                 trips::duration_days.eq(draft.duration_days),
-                trips::tags.eq(serde_json::to_string(&draft.tags).unwrap_or_default()),
+                trips::tags.eq(tags_text(&draft.tags)),
                 trips::status.eq(draft.status.as_str()),
                 trips::version.eq(trips::version + 1),
                 trips::updated_at.eq(now),

@@ -3,7 +3,7 @@ use shared::ApiError;
 use shared::identity::Identity;
 
 use crate::context::RecommendContext;
-use crate::domain::{TripDraft, TripPatch, TripStatus};
+use crate::domain::{TripDraft, TripPatch};
 use crate::models::{Trip, TripView};
 
 /// `PUT /v1/trips/{id}`: replaces every field.
@@ -53,7 +53,7 @@ async fn save(
         .cache()
         .write(id, move |conn| {
             let current = Trip::find(conn, id)?.ok_or_else(|| ApiError::not_found("trip"))?;
-            let was = current.status.clone();
+            let was = current.status;
             let draft = change(draft_of(&current))?;
             let version = Trip::update(conn, id, &draft, shared::time::now())?;
             let trip = Trip::find(conn, id)?.ok_or_else(|| ApiError::not_found("trip"))?;
@@ -74,7 +74,7 @@ fn draft_of(trip: &Trip) -> TripDraft {
         description: trip.description.clone(),
         price_cents: trip.price_cents,
         duration_days: trip.duration_days,
-        tags: serde_json::from_str(&trip.tags).unwrap_or_default(),
-        status: TripStatus::parse(&trip.status).unwrap_or(TripStatus::OffSale),
+        tags: trip.tags.0.clone(),
+        status: trip.status,
     }
 }

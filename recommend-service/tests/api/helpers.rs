@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use recommend_service::cache::CacheMode;
 use recommend_service::context::RecommendContext;
+use recommend_service::schedule::RebuildRule;
 use recommend_service::{Application, Settings};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -77,7 +78,10 @@ pub async fn spawn_with(options: Options) -> TestApp {
         internal_token: Secret::new(token.clone()),
         cache_ttl: Duration::from_secs(600),
         // Rebuilds happen when a test asks (POST /internal/model/rebuild).
-        model_refresh_interval: Duration::from_secs(3600),
+        model_rebuild: RebuildRule {
+            check_every: Duration::from_secs(3600),
+            spacing: 0,
+        },
         min_profile: options.min_profile,
     };
     let app = Application::build_with(settings, options.mode)

@@ -15,7 +15,10 @@ fn settings(app: &crate::helpers::TestApp) -> recommend_service::Settings {
         redis: shared::testing::RedisServer::shared().settings(),
         internal_token: Secret::new("unused"),
         cache_ttl: std::time::Duration::from_secs(60),
-        model_refresh_interval: std::time::Duration::from_secs(3600),
+        model_rebuild: recommend_service::schedule::RebuildRule {
+            check_every: std::time::Duration::from_secs(3600),
+            spacing: 0,
+        },
         min_profile: 3,
     }
 }

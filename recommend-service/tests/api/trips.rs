@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN, Who, error_code, fields, spawn_app};
+use crate::helpers::{ADMIN, TestApp, Who, error_code, fields, spawn_app};
 
 fn lijiang() -> Value {
     json!({
@@ -173,6 +173,74 @@ async fn put_replaces_patch_changes_and_delete_removes() {
         let (status, response) = app.call(method.clone(), &path, who, body).await;
         assert_eq!(status, expected, "{method}");
         assert_eq!(error_code(&response), "not_found");
+    }
+}
+
+/// Writes a raw value into a trip's text column, as a bad migration or a hand edit would.
+async fn store_raw(app: &TestApp, id: i64, column: &'static str, raw: &'static str) {
+    use diesel::prelude::*;
+    use recommend_service::schema::trips;
+    app.ctx
+        .db()
+        .run(move |conn| {
+            let row = trips::table.find(id);
+            match column {
+                "tags" => diesel::update(row).set(trips::tags.eq(raw)).execute(conn)?,
+                _ => diesel::update(row)
+                    .set(trips::status.eq(raw))
+                    .execute(conn)?,
+            };
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+async fn raw_column(app: &TestApp, id: i64) -> (String, String) {
+    use diesel::prelude::*;
+    use recommend_service::schema::trips;
+    app.ctx
+        .db()
+        .run(move |conn| {
+            Ok(trips::table
+                .find(id)
+                .select((trips::tags, trips::status))
+                .first(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_trip_whose_stored_tags_or_status_do_not_parse_is_a_500_and_is_left_as_it_is() {
+    let app = spawn_app().await;
+    for (column, raw) in [("tags", "culture, food"), ("status", "sold_out")] {
+        let id = app.trip("Tiger Leaping Gorge", "Lijiang", 90_000).await;
+        store_raw(&app, id, column, raw).await;
+        let before = raw_column(&app, id).await;
+        let path = format!("/v1/trips/{id}");
+
+        let (status, body) = app
+            .call(
+                Method::PATCH,
+                &path,
+                ADMIN,
+                Some(json!({ "price_cents": 1 })),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{column}: {body}"
+        );
+        assert_eq!(error_code(&body), "internal_error");
+        assert_eq!(
+            raw_column(&app, id).await,
+            before,
+            "{column} kept as stored"
+        );
+        let (status, _) = app.get(&path, Who::Anonymous).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{column}");
     }
 }
 

@@ -167,6 +167,7 @@ make_error_codes! {
     RedisUnavailable = "redis_unavailable", ServiceUnavailable, "Redis is unavailable.";
     RolesUnavailable = "roles_unavailable", ServiceUnavailable, "The gateway cannot read the caller's roles.";
     SessionStoreUnavailable = "session_store_unavailable", ServiceUnavailable, "The gateway cannot check sessions (Redis).";
+    TripBusy = "trip_busy", ServiceUnavailable, "Other writers kept changing the trip; nothing was changed.";
     UpstreamUnavailable = "upstream_unavailable", ServiceUnavailable, "No replica of the service behind the route can be reached.";
     // 504
     GatewayTimeout = "gateway_timeout", GatewayTimeout, "An upstream service did not answer in time.";
