@@ -171,6 +171,10 @@ mod tests {
             item.precision_at_10.unwrap(),
         );
         assert!(p_item > p_pop, "item {p_item} vs popular {p_pop}");
+        let ease = evaluate(Strategy::Ease, &train, &test);
+        assert_eq!(ease.rmse, None, "EASE ranks, it does not predict");
+        let p_ease = ease.precision_at_10.unwrap();
+        assert!(p_ease > p_item, "EASE {p_ease} vs item {p_item}");
         let mean = train.iter().map(|r| r.value as f64).sum::<f64>() / train.len() as f64;
         let mean_rmse = (test
             .iter()

@@ -2,6 +2,7 @@
 //! baselines, similarities, neighbourhood models, offline evaluation and synthetic data.
 
 pub mod baseline;
+pub mod ease;
 pub mod evaluate;
 pub mod generate;
 pub mod matrix;
