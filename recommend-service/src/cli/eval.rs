@@ -3,11 +3,15 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
 
 use super::file;
-use crate::recommend::Strategy;
+use crate::recommend::auto::{self, Choice};
 use crate::recommend::evaluate::{Figures, evaluate, split};
+use crate::recommend::{Rating, Strategy};
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -23,7 +27,7 @@ pub struct EvalArgs {
     /// Seed of the random split.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Only these strategies (repeatable); default all.
+    /// Only these strategies (repeatable; `auto` chooses by evidence); default all and auto.
     #[arg(long = "strategy")]
     pub strategies: Vec<String>,
     /// One JSON object instead of a table.
@@ -39,33 +43,57 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             let test_rows = file::read(test)?;
             let all = file::to_ratings(&[train_rows.clone(), test_rows].concat());
             let (train, test) = all.split_at(train_rows.len());
-            (train.to_vec(), test.to_vec())
+            (oldest_first(train.to_vec(), &train_rows), test.to_vec())
         }
         None => {
             anyhow::ensure!(
                 args.split > 0.0 && args.split < 1.0,
                 "--split must be between 0 and 1"
             );
-            let all = file::to_ratings(&file::read(&args.ratings)?);
-            split(&all, args.split, args.seed)
+            let rows = file::read(&args.ratings)?;
+            let all = file::to_ratings(&rows);
+            let (train, test) = split(&all, args.split, args.seed);
+            (oldest_first(train, &rows), test)
         }
     };
-    let strategies: Vec<Strategy> = if args.strategies.is_empty() {
-        Strategy::all()
+    let names: Vec<String> = if args.strategies.is_empty() {
+        let mut all: Vec<String> = Strategy::all().iter().map(Strategy::name).collect();
+        all.push("auto".into());
+        all
     } else {
-        args.strategies
-            .iter()
-            .map(|s| s.parse().map_err(anyhow::Error::msg))
-            .collect::<anyhow::Result<_>>()?
+        args.strategies.clone()
     };
-    let results: Vec<(String, Figures)> = strategies
-        .iter()
-        .map(|s| (s.name(), evaluate(*s, &train, &test)))
-        .collect();
+    let mut results: Vec<(String, Figures, Option<Choice>)> = Vec::new();
+    for name in names {
+        if name == "auto" {
+            let started = Instant::now();
+            let choice = auto::choose(&train);
+            let choosing = started.elapsed().as_secs_f64();
+            let mut figures = evaluate(choice.winner(), &train, &test);
+            figures.fit_seconds += choosing;
+            results.push((name, figures, Some(choice)));
+        } else {
+            let strategy: Strategy = name.parse().map_err(anyhow::Error::msg)?;
+            results.push((name, evaluate(strategy, &train, &test), None));
+        }
+    }
     if args.json {
         let object: Map<String, Value> = results
             .into_iter()
-            .map(|(name, figures)| Ok((name, serde_json::to_value(figures)?)))
+            .map(|(name, figures, choice)| {
+                let mut value = serde_json::to_value(figures)?;
+                if let (Some(choice), Some(fields)) = (choice, value.as_object_mut()) {
+                    fields.insert("chosen".into(), choice.winner().name().into());
+                    fields.insert("margin".into(), choice.margin().into());
+                    let held_out: Map<String, Value> = choice
+                        .ranked
+                        .iter()
+                        .map(|(s, p)| (s.name(), json!(p)))
+                        .collect();
+                    fields.insert("held_out_precision_at_10".into(), held_out.into());
+                }
+                Ok((name, value))
+            })
             .collect::<anyhow::Result<_>>()?;
         println!("{}", Value::Object(object));
     } else {
@@ -75,7 +103,16 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             "strategy", "RMSE", "MAE", "prec@10", "recall@10", "fit s", "top-10 s"
         );
         let show = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
-        for (name, f) in results {
+        let mut chose = None;
+        for (name, f, choice) in results {
+            let name = match choice {
+                Some(choice) => {
+                    let label = format!("auto→{}", choice.winner().name());
+                    chose = Some(choice);
+                    label
+                }
+                None => name,
+            };
             println!(
                 "{:<16} {:>7} {:>7} {:>9} {:>9} {:>8.3} {:>9.3}",
                 name,
@@ -87,6 +124,32 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 f.topn_seconds
             );
         }
+        if let Some(choice) = chose {
+            let scores: Vec<String> = choice
+                .ranked
+                .iter()
+                .map(|(s, p)| format!("{} {p:.4}", s.name()))
+                .collect();
+            println!(
+                "auto: precision@10 on each user's most recent {:.0} % of training: {} (margin {:.4})",
+                auto::HOLD_OUT * 100.0,
+                scores.join(", "),
+                choice.margin()
+            );
+        }
     }
     Ok(())
+}
+
+/// `train` sorted oldest first by the timestamps of `rows` (the file's lines, from which
+/// the ratings were made); without timestamps the file's order stands.
+fn oldest_first(mut train: Vec<Rating>, rows: &[file::Row]) -> Vec<Rating> {
+    let ratings = file::to_ratings(rows);
+    let at: HashMap<(i64, i64), i64> = ratings
+        .iter()
+        .zip(rows)
+        .filter_map(|(r, row)| row.at.map(|at| ((r.user, r.item), at)))
+        .collect();
+    train.sort_by_key(|r| at.get(&(r.user, r.item)).copied().unwrap_or(i64::MIN));
+    train
 }

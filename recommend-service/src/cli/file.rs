@@ -20,6 +20,8 @@ pub struct Row {
     pub user: i64,
     pub item: ItemKey,
     pub value: f32,
+    /// The MovieLens timestamp, when the line has one.
+    pub at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,11 +48,12 @@ pub fn parse(text: &str) -> Result<Vec<Row>, Vec<LineError>> {
             continue;
         }
         match parse_line(trimmed) {
-            Ok((user, item, value)) => rows.push(Row {
+            Ok((user, item, value, at)) => rows.push(Row {
                 line,
                 user,
                 item,
                 value,
+                at,
             }),
             Err(message) => errors.push(LineError { line, message }),
         }
@@ -67,7 +70,7 @@ fn is_header(line: &str) -> bool {
     lower.starts_with("user") && lower.contains("item")
 }
 
-fn parse_line(line: &str) -> Result<(i64, ItemKey, f32), String> {
+fn parse_line(line: &str) -> Result<(i64, ItemKey, f32, Option<i64>), String> {
     let movielens = line.contains('\t');
     let fields: Vec<&str> = if movielens {
         line.split('\t').collect()
@@ -104,15 +107,16 @@ fn parse_line(line: &str) -> Result<(i64, ItemKey, f32), String> {
         .ok()
         .filter(|v: &f32| (1.0..=5.0).contains(v))
         .ok_or_else(|| format!("rating {:?} is not a number from 1 to 5", fields[2].trim()))?;
-    if let Some(timestamp) = fields.get(3)
-        && timestamp.trim().parse::<i64>().is_err()
-    {
-        return Err(format!(
-            "timestamp {:?} is not an integer",
-            timestamp.trim()
-        ));
-    }
-    Ok((user, item, value))
+    let at = match fields.get(3) {
+        Some(timestamp) => Some(
+            timestamp
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("timestamp {:?} is not an integer", timestamp.trim()))?,
+        ),
+        None => None,
+    };
+    Ok((user, item, value, at))
 }
 
 /// Rows as model ratings: ids stay, names get ids after the largest id, in order of

@@ -63,6 +63,29 @@ pub fn evaluate(strategy: Strategy, train: &[Rating], test: &[Rating]) -> Figure
     let lists = all_top_n(&model);
     let topn_seconds = started.elapsed().as_secs_f64();
 
+    let (precision, recall) = precision_and_recall(&model, &lists, test);
+    Figures {
+        rmse,
+        mae,
+        precision_at_10: precision,
+        recall_at_10: recall,
+        fit_seconds,
+        topn_seconds,
+    }
+}
+
+/// precision@10 of `model`'s lists against `test` (`None` when no user has a relevant
+/// test item).
+pub fn ranking_precision(model: &Model, test: &[Rating]) -> Option<f64> {
+    precision_and_recall(model, &all_top_n(model), test).0
+}
+
+/// Mean precision@10 and recall@10 over the users with a relevant test item.
+fn precision_and_recall(
+    model: &Model,
+    lists: &[Vec<i64>],
+    test: &[Rating],
+) -> (Option<f64>, Option<f64>) {
     let mut relevant: HashMap<i64, HashSet<i64>> = HashMap::new();
     for r in test.iter().filter(|r| r.value >= RELEVANT) {
         relevant.entry(r.user).or_default().insert(r.item);
@@ -84,14 +107,7 @@ pub fn evaluate(strategy: Strategy, train: &[Rating], test: &[Rating]) -> Figure
         users += 1;
     }
     let average = |sum: f64| (users > 0).then(|| sum / users as f64);
-    Figures {
-        rmse,
-        mae,
-        precision_at_10: average(precision),
-        recall_at_10: average(recall),
-        fit_seconds,
-        topn_seconds,
-    }
+    (average(precision), average(recall))
 }
 
 /// The top-10 item ids of every user of the model, by user index.
@@ -171,6 +187,10 @@ mod tests {
             item.precision_at_10.unwrap(),
         );
         assert!(p_item > p_pop, "item {p_item} vs popular {p_pop}");
+        let ease = evaluate(Strategy::Ease, &train, &test);
+        assert_eq!(ease.rmse, None, "EASE ranks, it does not predict");
+        let p_ease = ease.precision_at_10.unwrap();
+        assert!(p_ease > p_item, "EASE {p_ease} vs item {p_item}");
         let mean = train.iter().map(|r| r.value as f64).sum::<f64>() / train.len() as f64;
         let mean_rmse = (test
             .iter()

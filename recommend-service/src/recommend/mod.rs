@@ -1,7 +1,9 @@
 //! Collaborative filtering, independent of HTTP and the database: indexing ratings,
 //! baselines, similarities, neighbourhood models, offline evaluation and synthetic data.
 
+pub mod auto;
 pub mod baseline;
+pub mod ease;
 pub mod evaluate;
 pub mod generate;
 pub mod matrix;

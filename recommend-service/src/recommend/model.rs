@@ -11,6 +11,7 @@
 use std::str::FromStr;
 
 use super::baseline::Baselines;
+use super::ease::{self, Ease};
 use super::matrix::{Matrix, Rating};
 use super::similarity::{self, Neighbours, Side, Similarity};
 
@@ -41,6 +42,9 @@ pub enum Strategy {
         direction: Direction,
         similarity: Similarity,
     },
+    /// The closed-form item-item model ([`ease`]); ranks only. Catalogs over
+    /// [`ease::MAX_ITEMS`] rank by item-cosine neighbours instead.
+    Ease,
 }
 
 impl Strategy {
@@ -55,6 +59,7 @@ impl Strategy {
                 });
             }
         }
+        all.push(Self::Ease);
         all
     }
 
@@ -63,6 +68,7 @@ impl Strategy {
             Self::Popular => "popular".into(),
             Self::Baseline => "baseline".into(),
             Self::Original => "original".into(),
+            Self::Ease => "ease".into(),
             Self::Knn {
                 direction,
                 similarity,
@@ -77,7 +83,7 @@ impl Strategy {
     }
 
     pub fn predicts(&self) -> bool {
-        !matches!(self, Self::Popular)
+        !matches!(self, Self::Popular | Self::Ease)
     }
 }
 
@@ -126,6 +132,8 @@ pub struct Model {
     neighbours: Neighbours,
     /// Entries per item.
     popularity: Vec<f32>,
+    /// The fitted EASE weights (strategy `Ease` on a catalog it can fit).
+    ease: Option<Ease>,
 }
 
 impl Model {
@@ -139,27 +147,23 @@ impl Model {
         let popularity = (0..matrix.items())
             .map(|i| matrix.by_item.len(i) as f32)
             .collect();
+        let ease = match strategy {
+            Strategy::Ease => Ease::fit(&matrix, ease::LAMBDA),
+            _ => None,
+        };
         let neighbours = match strategy {
             Strategy::Popular | Strategy::Baseline => Vec::new(),
+            Strategy::Ease if ease.is_some() => Vec::new(),
             Strategy::Original => user_neighbours(&matrix, &baselines, Similarity::Euclidean),
             Strategy::Knn {
                 direction: Direction::User,
                 similarity,
             } => user_neighbours(&matrix, &baselines, similarity),
+            Strategy::Ease => item_neighbours(&matrix, &baselines, Similarity::Cosine),
             Strategy::Knn {
                 direction: Direction::Item,
                 similarity,
-            } => similarity::neighbours(
-                &Side {
-                    rows: &matrix.by_item,
-                    cols: &matrix.by_user,
-                    mean: baselines.mean,
-                    row_bias: &baselines.item_bias,
-                    col_bias: &baselines.user_bias,
-                },
-                similarity,
-                STORED_NEIGHBOURS,
-            ),
+            } => item_neighbours(&matrix, &baselines, similarity),
         };
         Self {
             strategy,
@@ -167,6 +171,7 @@ impl Model {
             baselines,
             neighbours,
             popularity,
+            ease,
         }
     }
 
@@ -276,6 +281,9 @@ impl Model {
 
     /// Fills `score` (NaN = no score) for every item.
     fn score_all(&self, profile: Profile<'_>, score: &mut [f32], because: &mut [Option<Because>]) {
+        if let Some(ease) = &self.ease {
+            return ease.score(profile.items, score, because);
+        }
         match self.strategy {
             Strategy::Popular => score.copy_from_slice(&self.popularity),
             Strategy::Baseline => {
@@ -301,7 +309,9 @@ impl Model {
                     }
                 }
             }
-            Strategy::Knn {
+            // Without fitted weights (too large a catalog) EASE ranks as item-cosine.
+            Strategy::Ease
+            | Strategy::Knn {
                 direction: Direction::Item,
                 ..
             } => {
@@ -338,6 +348,20 @@ impl Model {
             }
         }
     }
+}
+
+fn item_neighbours(m: &Matrix, b: &Baselines, similarity: Similarity) -> Neighbours {
+    similarity::neighbours(
+        &Side {
+            rows: &m.by_item,
+            cols: &m.by_user,
+            mean: b.mean,
+            row_bias: &b.item_bias,
+            col_bias: &b.user_bias,
+        },
+        similarity,
+        STORED_NEIGHBOURS,
+    )
 }
 
 fn user_neighbours(m: &Matrix, b: &Baselines, similarity: Similarity) -> Neighbours {
@@ -450,7 +474,7 @@ mod tests {
     }
 
     #[test]
-    fn predictions_stay_within_the_rating_scale_and_popular_predicts_nothing() {
+    fn predictions_stay_within_the_rating_scale_and_popular_and_ease_predict_nothing() {
         let ratings: Vec<Rating> = (1..=10)
             .flat_map(|user| {
                 (1..=8).map(move |item| Rating {
@@ -463,7 +487,7 @@ mod tests {
         for strategy in Strategy::all() {
             let model = Model::fit(&ratings, strategy);
             match model.predict(3, 4) {
-                None => assert_eq!(strategy, Strategy::Popular),
+                None => assert!(matches!(strategy, Strategy::Popular | Strategy::Ease)),
                 Some(p) => assert!((1.0..=5.0).contains(&p), "{} {p}", strategy.name()),
             }
             assert!(
