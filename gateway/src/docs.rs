@@ -40,11 +40,11 @@ impl ApiDocs {
         }
     }
 
-    async fn merged(&self, client: &reqwest::Client) -> String {
+    async fn merged(&self, client: &reqwest::Client) -> Result<String, ApiError> {
         if let Some((at, json)) = self.cached.lock().ok().and_then(|c| c.clone())
             && at.elapsed() < FRESH_FOR
         {
-            return json;
+            return Ok(json);
         }
         let fetches = self.upstreams.iter().map(|base| async move {
             let fetched = async {
@@ -84,11 +84,11 @@ impl ApiDocs {
             .paths
             .paths
             .retain(|path, _| !path.starts_with("/internal/"));
-        let json = merged.to_json().unwrap_or_else(|_| "{}".into());
+        let json = merged.to_json().map_err(ApiError::internal)?;
         if complete && let Ok(mut cached) = self.cached.lock() {
             *cached = Some((Instant::now(), json.clone()));
         }
-        json
+        Ok(json)
     }
 }
 
@@ -96,10 +96,10 @@ impl ApiDocs {
 pub async fn openapi(
     state: web::Data<GatewayState>,
     client: web::Data<reqwest::Client>,
-) -> HttpResponse {
-    HttpResponse::Ok()
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(state.docs.merged(&client).await)
+        .body(state.docs.merged(&client).await?))
 }
 
 /// `GET /docs`
