@@ -177,18 +177,20 @@ impl RedisServer {
 
     /// Sends one command and returns the raw reply (for test set-up and inspection).
     pub fn command(&self, args: &[&str]) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+        self.try_command(args).expect("a reply from redis")
+    }
+
+    fn try_command(&self, args: &[&str]) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
         let mut request = format!("*{}\r\n", args.len());
         for arg in args {
             request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
         }
-        stream.write_all(request.as_bytes()).unwrap();
+        stream.write_all(request.as_bytes())?;
         let mut buf = [0u8; 4096];
-        let n = stream.read(&mut buf).unwrap();
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        let n = stream.read(&mut buf)?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
     }
 
     fn spawn(&mut self) {
@@ -215,8 +217,11 @@ impl RedisServer {
         self.wrapper = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                && self.command(&["PING"]).contains("PONG")
+            // Until redis-server listens, a connection can fail or even reach something
+            // else on the port (a reset, a self-connect): keep asking, never give up early.
+            if self
+                .try_command(&["PING"])
+                .is_ok_and(|reply| reply.contains("PONG"))
             {
                 return;
             }
