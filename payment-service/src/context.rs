@@ -21,6 +21,8 @@ pub struct PaymentContext {
     pub(crate) signals_queued: Arc<Notify>,
     /// The background jobs, reported by `/readyz`.
     pub(crate) tasks: shared::tasks::Tasks,
+    /// `payment_orders_total` by transition.
+    pub(crate) orders_moved: shared::metrics::CounterFamily,
 }
 
 impl PaymentContext {

@@ -15,6 +15,7 @@ pub mod http;
 pub mod identity;
 pub mod json;
 pub mod list;
+pub mod metrics;
 pub mod openapi;
 pub mod policy;
 pub mod random;

@@ -13,6 +13,7 @@ mod empty_patches;
 mod internal_token;
 mod jwt_rejection;
 mod login_throttling;
+mod metrics;
 mod payments;
 mod public_identity;
 mod rate_limits;
