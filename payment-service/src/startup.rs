@@ -76,6 +76,10 @@ impl Application {
             signals_queued: Arc::new(Notify::new()),
             tasks: Tasks::default(),
             orders_moved: metrics.counter("payment_orders", "Orders by state transition"),
+            notifications: metrics.counter(
+                "payment_notifications",
+                "Alipay notifications: verified (by outcome) or refused (by reason)",
+            ),
         });
         let jobs = Jobs::new(context.clone());
         let tasks = context.tasks.clone();

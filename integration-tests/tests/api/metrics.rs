@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{Nginx, PASSWORD, Stack, StackOptions};
+use crate::payments::paid_order;
 use crate::trip_catalog::create_trip;
 
 /// Every part's metrics, by part name.
@@ -189,6 +190,30 @@ async fn every_part_counts_what_it_served_on_its_own_listener() {
     for (part, scrape) in &after {
         assert_eq!(value(scrape, "http_requests_in_flight", &[]), 0.0, "{part}");
     }
+
+    // A payment: Alipay's notification verified and the order paid, once.
+    let (_, tokens) = login(PASSWORD).await;
+    let token = tokens["access_token"].as_str().unwrap();
+    paid_order(&stack, token, trip["id"].as_i64().unwrap()).await;
+    let paid = scrape_all(&stack).await;
+    let delta = Delta {
+        before: &after,
+        after: &paid,
+    };
+    let verified = [("result", "verified"), ("reason", "paid")];
+    delta.expect(
+        "payment-service",
+        "payment_notifications_total",
+        &verified,
+        1.0,
+    );
+    let paid_transition = [("transition", "paid")];
+    delta.expect(
+        "payment-service",
+        "payment_orders_total",
+        &paid_transition,
+        1.0,
+    );
 }
 
 #[tokio::test]
