@@ -137,6 +137,10 @@ pub(crate) fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -
     if let Some(id) = req.extensions().get::<RequestId>() {
         set("x-request-id", &id.0);
     }
+    // The client's traceparent (if sane) was continued here; the service's parent is us.
+    if let Some(trace) = req.extensions().get::<shared::trace::TraceContext>() {
+        set(shared::trace::TRACEPARENT, &trace.traceparent());
+    }
     if let Some(caller) = forwarding.caller {
         set(names::USER_ID, &caller.user_id.to_string());
         set(names::SESSION_ID, &caller.session_id);

@@ -26,6 +26,7 @@ pub mod tasks;
 pub mod telemetry;
 pub mod time;
 pub mod token;
+pub mod trace;
 
 #[cfg(feature = "testing")]
 pub mod testing;

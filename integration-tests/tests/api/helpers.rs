@@ -714,6 +714,7 @@ fn start_echo() -> String {
                 "user_id": header("x-user-id"),
                 "roles": header("x-user-roles"),
                 "scopes": header(shared::identity::names::USER_SCOPES),
+                "traceparent": header(shared::trace::TRACEPARENT),
             }))
         }))
     })

@@ -27,6 +27,7 @@ mod session_record;
 mod sessions;
 mod single_sign_on;
 mod spoofing;
+mod traces;
 mod trip_catalog;
 mod user_admin;
 mod wechat;
