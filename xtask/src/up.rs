@@ -37,6 +37,8 @@ pub fn run(root: &Path, args: &[String]) -> Result {
         gateway_env: Vec::new(),
     };
     let mut stack = stack::start(root, &bin, &options, Procs::default())?;
+    let prometheus =
+        crate::prometheus::start(root, &options.data, &stack.metrics, &mut stack.procs)?;
     let (demo, admin) = (&stack.demo, &stack.admin);
     let metrics: Vec<String> = stack
         .metrics
@@ -49,6 +51,7 @@ pub fn run(root: &Path, args: &[String]) -> Result {
          \n  admin            account: {}   password: {}\
          \n  API docs         http://127.0.0.1:{http_port}/docs\
          \n  Payments go to a fake Alipay (its cashier has a Pay button); see README.\
+         \n  Prometheus       http://127.0.0.1:{prometheus}/ (scrapes every process below)\
          \n  Metrics          {}\n\
          \n  Data lives in {}. Press Ctrl-C to stop.\n",
         demo.0,
