@@ -42,8 +42,9 @@ impl<T> LabelSet for T where
 #[derive(Clone, Debug)]
 pub struct RouteLabel(pub String);
 
-/// The content type of Prometheus' text exposition format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// prometheus-client writes OpenMetrics text (an `info` type, `# EOF`), which Prometheus
+/// reads only when told so: under the classic `text/plain` it refuses the whole scrape.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {

@@ -18,7 +18,7 @@ async fn scrape_all(stack: &Stack) -> Vec<(String, Scrape)> {
         assert_eq!(response.status(), StatusCode::OK, "{part}");
         let content_type = response.headers()["content-type"].to_str().unwrap();
         assert!(
-            content_type.starts_with("text/plain"),
+            content_type.starts_with("application/openmetrics-text"),
             "{part}: {content_type}"
         );
         let text = response.text().await.unwrap();
