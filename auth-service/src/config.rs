@@ -9,6 +9,8 @@ use shared::config::{self, ConfigError, RedisSettings, Secret};
 pub struct Settings {
     /// `BIND_ADDR`, default `127.0.0.1:8101`.
     pub bind_addr: String,
+    /// Where Prometheus scrapes this process (`METRICS_ADDR`); unset: no metrics listener.
+    pub metrics_addr: Option<String>,
     /// `WORKERS`: HTTP worker threads, default the number of CPUs.
     pub workers: usize,
     /// `DATABASE_URL`, default `sqlite://data/auth.db`.
@@ -153,6 +155,7 @@ impl Settings {
         };
         Ok(Self {
             bind_addr: config::string("BIND_ADDR", "127.0.0.1:8101"),
+            metrics_addr: config::raw("METRICS_ADDR"),
             workers: config::var(
                 "WORKERS",
                 std::thread::available_parallelism().map_or(2, |n| n.get()),

@@ -7,6 +7,7 @@ pub mod config;
 pub mod context;
 pub mod domain;
 pub mod keys;
+pub mod metrics;
 pub mod models;
 pub mod openapi;
 pub mod passwords;

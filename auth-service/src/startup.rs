@@ -23,6 +23,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
 }
 
@@ -45,30 +46,47 @@ impl Application {
             Some(wechat) => Some(WeChat::new(wechat, FlowStore::new(redis.clone()))?),
             None => None,
         };
+        let metrics = shared::metrics::Metrics::new("auth-service");
+        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let context = web::Data::new(AuthContext {
             sessions: SessionStore::new(redis.clone(), &settings.sessions),
             throttle: LoginThrottle::new(redis.clone(), settings.throttle.clone()),
             tokens: TokenIssuer::new(key, &settings.jwt),
             db,
             redis,
+            metrics: crate::metrics::AuthMetrics::new(&metrics),
             wechat,
         });
         let internal_token = settings.internal_token.clone();
         let listener = shared::server::bind(&settings.bind_addr)?;
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
-            shared::server::app(context.clone(), internal_token.clone(), routes::config)
+            shared::server::app(
+                context.clone(),
+                metrics.clone(),
+                internal_token.clone(),
+                routes::config,
+            )
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
         .listen(listener)?
         .run();
         tracing::info!(port, "auth-service listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            metrics_port,
+            server,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -202,6 +202,7 @@ impl Directory {
             .http
             .get(url)
             .header(INTERNAL_TOKEN, self.token.expose())
+            .header(shared::trace::TRACEPARENT, shared::trace::traceparent())
             .send()
             .await
             .map_err(|err| unavailable(err.into()))?;

@@ -34,6 +34,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
     stopper: Stopper,
 }
@@ -69,6 +70,8 @@ impl Application {
         let hub = Arc::new(hub);
         let tasks = Tasks::default();
         let writer = MessageWriter::start(db.clone(), Fanout::new(redis.clone()), &tasks);
+        let metrics = shared::metrics::Metrics::new("chat-service");
+        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let ctx = Arc::new(ChatContext {
             directory: Directory::new(&settings.directory, settings.internal_token.clone())?,
             tickets: Tickets::new(redis.clone(), socket.ticket_ttl),
@@ -96,7 +99,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let user_timeout = socket.tcp_user_timeout;
         let server = HttpServer::new(move || {
-            shared::server::app(data.clone(), internal_token.clone(), routes::config)
+            shared::server::app(
+                data.clone(),
+                metrics.clone(),
+                internal_token.clone(),
+                routes::config,
+            )
         })
         .on_connect(move |connection, _| {
             // A peer that stops reading leaves sent data unacknowledged: the kernel gives
@@ -118,6 +126,7 @@ impl Application {
             tasks,
         };
         Ok(Self {
+            metrics_port,
             port,
             server,
             stopper,
@@ -126,6 +135,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub fn stopper(&self) -> Stopper {

@@ -1,8 +1,10 @@
 //! The gateway's one handler: canonicalise, decide by policy, authenticate, throttle,
 //! authorise, forward.
 
+use std::time::Instant;
+
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use shared::policy::MY_PERMISSIONS_PATH;
 use shared::{ApiError, Code, ErrorKind};
 
@@ -15,6 +17,9 @@ use crate::proxy::{self, Forwarding, Granted};
 use crate::ratelimit::{self, Verdict};
 use crate::startup::GatewayState;
 
+/// Marks a request that reached its service: whatever it answers, the gateway allowed it.
+struct Forwarded;
+
 pub async fn gateway(
     req: HttpRequest,
     payload: web::Payload,
@@ -22,6 +27,20 @@ pub async fn gateway(
     client: web::Data<reqwest::Client>,
     sessions: web::Data<SessionCheck>,
 ) -> Result<HttpResponse, ApiError> {
+    let result = decide_and_forward(&req, payload, &state, &client, &sessions).await;
+    let forwarded = req.extensions().get::<Forwarded>().is_some();
+    state.metrics.decided(forwarded, &result);
+    result
+}
+
+async fn decide_and_forward(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &GatewayState,
+    client: &reqwest::Client,
+    sessions: &SessionCheck,
+) -> Result<HttpResponse, ApiError> {
+    let req = req.clone();
     let path = canonicalize(req.path())?;
     let accept = req
         .headers()
@@ -48,6 +67,8 @@ pub async fn gateway(
         Decision::Public { resource } => (resource, None),
         Decision::Protected { resource, roles } => (resource, Some(roles)),
     };
+    req.extensions_mut()
+        .insert(shared::metrics::RouteLabel(resource.to_owned()));
     let (caller, granted, verdict) = match required {
         // "Public" means "no credentials needed", not "credentials ignored": a request
         // that sends them is authenticated as on any route (a bad token is a 401) and
@@ -58,7 +79,10 @@ pub async fn gateway(
                     .limits
                     .counters(resource, req.method(), None, &client_ip.to_string(), now);
             // Public routes stay up without Redis; they are only left uncounted.
-            let verdict = match sessions.anonymous(&counters).await {
+            let started = Instant::now();
+            let counted = sessions.anonymous(&counters).await;
+            state.metrics.redis_round_trip("anonymous", started);
+            let verdict = match counted {
                 Ok(counts) => ratelimit::verdict(&counters, &counts),
                 Err(err) => {
                     tracing::warn!(error = %err, "rate limits not counted: Redis unavailable");
@@ -86,7 +110,10 @@ pub async fn gateway(
             let (caller, if_ended, counted) = match known {
                 Some(caller) => (caller, anonymous.as_slice(), None),
                 None => {
-                    let counts = sessions.anonymous(&anonymous).await.map_err(unavailable)?;
+                    let started = Instant::now();
+                    let counts = sessions.anonymous(&anonymous).await;
+                    state.metrics.redis_round_trip("anonymous", started);
+                    let counts = counts.map_err(unavailable)?;
                     let verdict = ratelimit::verdict(&anonymous, &counts);
                     if let Some(v) = verdict.filter(|v| v.exceeded) {
                         return Ok(with_rate_headers(throttled(v).error_response(), Some(v)));
@@ -102,7 +129,10 @@ pub async fn gateway(
                 state
                     .limits
                     .counters(resource, req.method(), Some(caller.user_id), &address, now);
-            let signed_in = match sessions.signed_in(&caller, &counters, if_ended).await? {
+            let started = Instant::now();
+            let checked = sessions.signed_in(&caller, &counters, if_ended).await;
+            state.metrics.redis_round_trip("signed_in", started);
+            let signed_in = match checked? {
                 Edge::Live(signed_in) => signed_in,
                 Edge::Ended(counts) => {
                     let verdict = ratelimit::verdict(if_ended, &counts).or(counted);
@@ -115,7 +145,7 @@ pub async fn gateway(
             }
             let role_ids = match signed_in.cached_roles {
                 Some(ids) => ids,
-                None => state.roles.fetch(&client, caller.user_id).await?,
+                None => state.roles.fetch(client, caller.user_id).await?,
             };
             let role_set = policy.role_set(&role_ids);
             let allowed =
@@ -155,10 +185,11 @@ pub async fn gateway(
         granted: granted.as_ref(),
         internal_token: &state.internal_token,
     };
+    req.extensions_mut().insert(Forwarded);
     if crate::websocket::is_upgrade(&req) {
         return crate::websocket::forward(&req, payload, forwarding).await;
     }
-    let response = proxy::forward(&client, &req, payload, forwarding).await?;
+    let response = proxy::forward(client, &req, payload, forwarding, &state.metrics).await?;
     Ok(with_rate_headers(response, verdict))
 }
 

@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod config;
 pub mod docs;
 pub mod handler;
+pub mod metrics;
 pub mod path;
 pub mod policy;
 pub mod policy_store;

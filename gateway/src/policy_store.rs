@@ -16,6 +16,7 @@ use shared::tasks::Tasks;
 use shared::{ApiError, Code};
 use tokio::sync::Notify;
 
+use crate::metrics::GatewayMetrics;
 use crate::policy::Policy;
 
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -27,11 +28,13 @@ pub struct PolicyStore {
     behind: std::sync::atomic::AtomicBool,
     url: String,
     wake: Notify,
+    metrics: Arc<GatewayMetrics>,
 }
 
 impl PolicyStore {
-    pub fn new(rbac_service_url: &str) -> Arc<Self> {
+    pub fn new(rbac_service_url: &str, metrics: Arc<GatewayMetrics>) -> Arc<Self> {
         Arc::new(Self {
+            metrics,
             current: RwLock::new(None),
             behind: Default::default(),
             url: format!("{}/internal/policy", rbac_service_url.trim_end_matches('/')),
@@ -130,6 +133,7 @@ impl PolicyStore {
         if let Ok(mut current) = self.current.write() {
             *current = Some(Arc::new(policy));
         }
+        self.metrics.policy_loaded(version);
         tracing::info!(
             version,
             resources = document.resources.len(),

@@ -20,6 +20,7 @@ use shared::identity::{GATEWAY_ONLY_HEADERS, names};
 use shared::{ApiError, Code};
 
 use crate::auth::Caller;
+use crate::metrics::GatewayMetrics;
 use crate::upstreams::Upstream;
 
 /// Bodies up to this size are read whole and sent with a length; larger or unsized
@@ -49,6 +50,7 @@ pub async fn forward(
     req: &HttpRequest,
     payload: web::Payload,
     forwarding: Forwarding<'_>,
+    metrics: &GatewayMetrics,
 ) -> Result<HttpResponse, ApiError> {
     let mut url =
         String::with_capacity(forwarding.upstream.base_url.len() + req.uri().path().len() + 64);
@@ -63,13 +65,21 @@ pub async fn forward(
     let headers = upstream_headers(req, &forwarding);
     let body = request_body(req, payload).await?;
 
+    let started = std::time::Instant::now();
     let response = client
         .request(method, url)
         .headers(headers)
         .body(body)
         .send()
         .await
-        .map_err(upstream_error)?;
+        .map_err(upstream_error);
+    let base_url = &forwarding.upstream.base_url;
+    metrics.upstream(
+        base_url,
+        started,
+        response.as_ref().err().map(ApiError::code),
+    );
+    let response = response?;
     Ok(client_response(req, response))
 }
 
@@ -126,6 +136,10 @@ pub(crate) fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -
     set(names::REAL_IP, &forwarding.client_ip.to_string());
     if let Some(id) = req.extensions().get::<RequestId>() {
         set("x-request-id", &id.0);
+    }
+    // The client's traceparent (if sane) was continued here; the service's parent is us.
+    if let Some(trace) = req.extensions().get::<shared::trace::TraceContext>() {
+        set(shared::trace::TRACEPARENT, &trace.traceparent());
     }
     if let Some(caller) = forwarding.caller {
         set(names::USER_ID, &caller.user_id.to_string());

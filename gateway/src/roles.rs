@@ -31,6 +31,7 @@ impl RolesSource {
         };
         let document: UserRolesDocument = client
             .get(format!("{}/internal/users/{user_id}/roles", self.base_url))
+            .header(shared::trace::TRACEPARENT, shared::trace::traceparent())
             .timeout(Duration::from_secs(2))
             .send()
             .await

@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use shared::metrics::Metrics;
 use shared::redis::Redis;
 use shared::tasks::Tasks;
 
@@ -17,6 +18,7 @@ use crate::auth::verifier::TokenVerifier;
 use crate::client_ip::TrustedProxies;
 use crate::config::Settings;
 use crate::docs::ApiDocs;
+use crate::metrics::GatewayMetrics;
 use crate::policy_store::PolicyStore;
 use crate::ratelimit::RateLimits;
 use crate::roles::RolesSource;
@@ -37,10 +39,12 @@ pub struct GatewayState {
     pub trusted_proxies: TrustedProxies,
     /// The key and policy refreshers, reported by `/readyz`.
     pub tasks: Tasks,
+    pub metrics: Arc<GatewayMetrics>,
 }
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
 }
 
@@ -57,13 +61,15 @@ impl Application {
         let internal_token =
             reqwest::header::HeaderValue::from_str(settings.internal_token.expose())?;
         let tasks = Tasks::default();
-        let keys = KeySet::new(&settings.services.auth);
+        let metrics = Metrics::new("gateway");
+        let gateway_metrics = GatewayMetrics::new(&metrics, &settings.services);
+        let keys = KeySet::new(&settings.services.auth, gateway_metrics.clone());
         keys.spawn_refresher(
             &tasks,
             upstream_client(&settings, &internal_token)?,
             settings.jwks_refresh_interval,
         );
-        let policy = PolicyStore::new(&settings.services.rbac);
+        let policy = PolicyStore::new(&settings.services.rbac, gateway_metrics.clone());
         policy.spawn(
             &tasks,
             redis.clone(),
@@ -94,7 +100,9 @@ impl Application {
             internal_token,
             trusted_proxies: settings.trusted_proxies.clone(),
             tasks,
+            metrics: gateway_metrics,
         });
+        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
 
         let port = listener.local_addr()?.port();
         // One connection pool and one Redis connection per worker thread, made before the
@@ -116,7 +124,9 @@ impl Application {
             App::new()
                 .wrap(shared::http::json_error_handlers())
                 .wrap(from_fn(shared::http::request_context))
+                .wrap(from_fn(shared::metrics::record_request))
                 .app_data(state.clone())
+                .app_data(web::Data::new(metrics.clone()))
                 .app_data(client)
                 .app_data(sessions)
                 .configure(shared::http::configure)
@@ -133,11 +143,20 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, "gateway listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            metrics_port,
+            server,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -21,9 +21,31 @@ pub struct PaymentContext {
     pub(crate) signals_queued: Arc<Notify>,
     /// The background jobs, reported by `/readyz`.
     pub(crate) tasks: shared::tasks::Tasks,
+    /// `payment_orders_total` by transition.
+    pub(crate) orders_moved: shared::metrics::CounterFamily,
+    /// `payment_notifications_total` by result and reason (outcome when verified).
+    pub(crate) notifications: shared::metrics::CounterFamily,
 }
 
 impl PaymentContext {
+    /// Counts a verified notification by its outcome, and the order transition it made.
+    pub(crate) fn notified(&self, outcome: crate::payments::Outcome) {
+        use crate::payments::Outcome;
+        let reason = match outcome {
+            Outcome::Paid => "paid",
+            Outcome::Closed => "closed",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Flagged => "flagged",
+            Outcome::Ignored => "ignored",
+        };
+        let labels = vec![("result", "verified"), ("reason", reason)];
+        self.notifications.get_or_create(&labels).inc();
+        if matches!(outcome, Outcome::Paid | Outcome::Closed) {
+            let transition = vec![("transition", reason)];
+            self.orders_moved.get_or_create(&transition).inc();
+        }
+    }
+
     pub fn db(&self) -> &Db {
         &self.db
     }

@@ -47,6 +47,7 @@ impl RecommendClient {
             .http
             .get(format!("{}/internal/trips/{id}", self.base_url))
             .header(names::INTERNAL_TOKEN, self.token.expose())
+            .header(shared::trace::TRACEPARENT, shared::trace::traceparent())
             .timeout(Duration::from_secs(5))
             .send()
             .await
@@ -75,6 +76,7 @@ impl RecommendClient {
             .http
             .post(format!("{}/internal/signals", self.base_url))
             .header(names::INTERNAL_TOKEN, self.token.expose())
+            .header(shared::trace::TRACEPARENT, shared::trace::traceparent())
             .timeout(Duration::from_secs(5))
             .json(&PurchaseSignal {
                 user_id,

@@ -27,6 +27,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
     jobs: Jobs,
     jobs_interval: Duration,
@@ -60,6 +61,8 @@ impl Application {
                 None
             }
         };
+        let metrics = shared::metrics::Metrics::new("payment-service");
+        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let context = Arc::new(PaymentContext {
             db,
             redis,
@@ -72,6 +75,11 @@ impl Application {
             orders: settings.orders.clone(),
             signals_queued: Arc::new(Notify::new()),
             tasks: Tasks::default(),
+            orders_moved: metrics.counter("payment_orders", "Orders by state transition"),
+            notifications: metrics.counter(
+                "payment_notifications",
+                "Alipay notifications: verified (by outcome) or refused (by reason)",
+            ),
         });
         let jobs = Jobs::new(context.clone());
         let tasks = context.tasks.clone();
@@ -79,7 +87,12 @@ impl Application {
         let internal_token = settings.internal_token.clone();
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
-            shared::server::app(data.clone(), internal_token.clone(), routes::config)
+            shared::server::app(
+                data.clone(),
+                metrics.clone(),
+                internal_token.clone(),
+                routes::config,
+            )
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
@@ -87,6 +100,7 @@ impl Application {
         .run();
         tracing::info!(port, "payment-service listening");
         Ok(Self {
+            metrics_port,
             port,
             server,
             jobs,
@@ -97,6 +111,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// The background jobs, to run a step at a chosen time (tests).

@@ -18,6 +18,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
 }
 
@@ -34,6 +35,8 @@ impl Application {
             .run(seed::apply)
             .await
             .map_err(|err| anyhow::anyhow!("seeding: {err:?}"))?;
+        let metrics = shared::metrics::Metrics::new("rbac-service");
+        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let context = web::Data::new(RbacContext {
             auth: AuthClient::new(&settings.auth_service_url, settings.internal_token.expose()),
             db,
@@ -50,18 +53,32 @@ impl Application {
         let listener = shared::server::bind(&settings.bind_addr)?;
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
-            shared::server::app(context.clone(), internal_token.clone(), routes::config)
+            shared::server::app(
+                context.clone(),
+                metrics.clone(),
+                internal_token.clone(),
+                routes::config,
+            )
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
         .listen(listener)?
         .run();
         tracing::info!(port, "rbac-service listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            metrics_port,
+            server,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// A handle to stop the server (tests take rbac-service down with it).

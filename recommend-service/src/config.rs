@@ -10,6 +10,8 @@ use crate::schedule::RebuildRule;
 pub struct Settings {
     /// `BIND_ADDR`, default `127.0.0.1:8105`.
     pub bind_addr: String,
+    /// Where Prometheus scrapes this process (`METRICS_ADDR`); unset: no metrics listener.
+    pub metrics_addr: Option<String>,
     /// `WORKERS`: HTTP worker threads, default the number of CPUs.
     pub workers: usize,
     /// `DATABASE_URL`, default `sqlite://data/recommend.db`.
@@ -37,6 +39,7 @@ impl Settings {
         let data = config::data_dir();
         Ok(Self {
             bind_addr: config::string("BIND_ADDR", "127.0.0.1:8105"),
+            metrics_addr: config::raw("METRICS_ADDR"),
             workers: config::var(
                 "WORKERS",
                 std::thread::available_parallelism().map_or(2, |n| n.get()),

@@ -23,6 +23,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
     context: web::Data<RecommendContext>,
 }
@@ -40,6 +41,8 @@ impl Application {
         let tasks = Tasks::default();
         let (model, rebuild) = (recommender.clone(), settings.model_rebuild);
         tasks.supervise("model-rebuild", move || model.clone().run(rebuild));
+        let metrics = shared::metrics::Metrics::new("recommend-service");
+        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let context = web::Data::new(RecommendContext {
             cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode),
             db,
@@ -53,7 +56,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let app_context = context.clone();
         let server = HttpServer::new(move || {
-            shared::server::app(app_context.clone(), internal_token.clone(), routes::config)
+            shared::server::app(
+                app_context.clone(),
+                metrics.clone(),
+                internal_token.clone(),
+                routes::config,
+            )
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
@@ -61,6 +69,7 @@ impl Application {
         .run();
         tracing::info!(port, "recommend-service listening");
         Ok(Self {
+            metrics_port,
             port,
             server,
             context,
@@ -69,6 +78,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// The shared state, for tests (cache hooks, forced rebuilds).

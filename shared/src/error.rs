@@ -322,7 +322,10 @@ impl ResponseError for ApiError {
             response.insert_header((header::RETRY_AFTER, secs));
         }
         response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-        response.json(self.body())
+        let mut response = response.json(self.body());
+        // For whoever counts refusals by reason (the gateway's decisions).
+        response.extensions_mut().insert(self.code());
+        response
     }
 }
 

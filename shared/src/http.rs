@@ -65,19 +65,21 @@ pub async fn request_context(
         .and_then(sane_request_id)
         .unwrap_or_else(|| crate::random::token_hex(8));
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    let trace =
+        crate::trace::TraceContext::continue_from(req.headers().get(crate::trace::TRACEPARENT));
+    req.extensions_mut().insert(trace.clone());
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
         path = %req.path(),
         request_id = %request_id,
+        trace_id = %trace.trace_id(),
         user_id = tracing::field::Empty,
     );
     let started = Instant::now();
     // Handlers' errors arrive here already rendered; an `Err` can only come from another
     // middleware, and actix renders it after us.
-    let mut response = next
-        .call(req)
-        .instrument(span.clone())
+    let mut response = crate::trace::scope(trace, next.call(req).instrument(span.clone()))
         .await?
         .map_into_boxed_body();
     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -15,6 +15,7 @@ pub mod http;
 pub mod identity;
 pub mod json;
 pub mod list;
+pub mod metrics;
 pub mod openapi;
 pub mod policy;
 pub mod random;
@@ -25,6 +26,7 @@ pub mod tasks;
 pub mod telemetry;
 pub mod time;
 pub mod token;
+pub mod trace;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -19,12 +19,14 @@ use crate::identity::InternalToken;
 /// that moment would fail, and a proxy does not retry a POST (a 502 for the user).
 pub const KEEP_ALIVE: Duration = Duration::from_secs(75);
 
-/// A service's app: every error in the JSON shape, a span and request id per request, the
-/// internal token required on every path but the health checks, the service's context and
-/// the token as app data, the shared extractor settings and the JSON 404, then the
-/// service's own routes.
+/// A service's app: every request measured (latency by route template, method and
+/// status class; in flight), every error in the JSON shape, a span and request id per
+/// request, the internal token required on every path but the health checks, the service's
+/// context, metrics and the token as app data, the shared extractor settings and the JSON
+/// 404, then the service's own routes.
 pub fn app<T: 'static>(
     context: web::Data<T>,
+    metrics: crate::metrics::Metrics,
     internal_token: Secret,
     routes: fn(&mut web::ServiceConfig),
 ) -> App<
@@ -40,7 +42,9 @@ pub fn app<T: 'static>(
         .wrap(from_fn(require_internal_token))
         .wrap(crate::http::json_error_handlers())
         .wrap(from_fn(crate::http::request_context))
+        .wrap(from_fn(crate::metrics::record_request))
         .app_data(context)
+        .app_data(web::Data::new(metrics))
         .app_data(InternalToken::new(internal_token))
         .configure(crate::http::configure)
         .configure(routes)
@@ -93,6 +97,7 @@ mod tests {
     async fn only_the_health_checks_answer_without_the_internal_token() {
         let app = test::init_service(super::app(
             web::Data::new(()),
+            crate::metrics::Metrics::new("test"),
             Secret::new("s3cret"),
             routes,
         ))

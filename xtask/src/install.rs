@@ -18,6 +18,11 @@ pub const NGINX: Tool = Tool {
     program: "nginx",
     package: "nginx",
 };
+/// Debian's package also brings `promtool`.
+pub const PROMETHEUS: Tool = Tool {
+    program: "prometheus",
+    package: "prometheus",
+};
 pub const POSTGRES: Tool = Tool {
     program: "initdb",
     package: "postgresql",

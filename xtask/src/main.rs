@@ -9,6 +9,7 @@ mod fuzz;
 mod install;
 mod postgres;
 mod procs;
+mod prometheus;
 mod seed_trips;
 mod stack;
 mod test;

@@ -44,6 +44,20 @@ pub struct Stack {
     pub admin: (String, String),
     /// The demo traveller's account and password.
     pub demo: (String, String),
+    /// Every process's metrics listener: (process name, port).
+    pub metrics: Vec<(String, u16)>,
+}
+
+/// Gives `command` (the process `name`) a metrics listener of its own on a free port.
+fn metrics_listener(
+    command: &mut Command,
+    name: &str,
+    targets: &mut Vec<(String, u16)>,
+) -> Result<()> {
+    let port = free_port()?;
+    command.env("METRICS_ADDR", format!("127.0.0.1:{port}"));
+    targets.push((name.to_owned(), port));
+    Ok(())
 }
 
 /// Builds every server (debug) and the API docs' assets; returns where the binaries are.
@@ -98,6 +112,7 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
             );
         command
     };
+    let mut metrics = Vec::new();
     let admin = admin_account(data)?;
     let auth_port = free_port()?;
     let auth_url = format!("http://127.0.0.1:{auth_port}");
@@ -105,6 +120,7 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
     auth.env("WAYPOINT_ADMIN_ACCOUNT", &admin.0)
         .env("WAYPOINT_ADMIN_PASSWORD", &admin.1)
         .envs(wechat_env(bin, data, http_port, &mut procs)?);
+    metrics_listener(&mut auth, "auth", &mut metrics)?;
     procs.spawn("auth", auth)?;
     wait_ready("auth-service", auth_port, "/readyz", &mut procs)?;
 
@@ -112,12 +128,15 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
     let mut rbac = service("rbac-service", rbac_port);
     rbac.env("AUTH_SERVICE_URL", &auth_url)
         .env("WAYPOINT_ADMIN_ACCOUNT", &admin.0);
+    metrics_listener(&mut rbac, "rbac", &mut metrics)?;
     procs.spawn("rbac", rbac)?;
     wait_ready("rbac-service", rbac_port, "/readyz", &mut procs)?;
 
     let recommend_port = free_port()?;
     let recommend_url = format!("http://127.0.0.1:{recommend_port}");
-    procs.spawn("recommend", service("recommend-service", recommend_port))?;
+    let mut recommend = service("recommend-service", recommend_port);
+    metrics_listener(&mut recommend, "recommend", &mut metrics)?;
+    procs.spawn("recommend", recommend)?;
     wait_ready("recommend-service", recommend_port, "/readyz", &mut procs)?;
 
     // The fake Alipay and payment-service share key pairs generated once under data/alipay.
@@ -145,6 +164,7 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
         .env("ALIPAY_NOTIFY_URL", format!("{public}/notify"))
         .env("ALIPAY_RETURN_URL", format!("{public}/return"))
         .env("RECOMMEND_SERVICE_URL", &recommend_url);
+    metrics_listener(&mut payment, "payment", &mut metrics)?;
     procs.spawn("payment", payment)?;
     wait_ready("payment-service", payment_port, "/readyz", &mut procs)?;
 
@@ -158,6 +178,7 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
                 "CHAT_ALLOWED_ORIGINS",
                 format!("http://127.0.0.1:{http_port},http://localhost:{http_port}"),
             );
+        metrics_listener(&mut chat, &format!("chat-{replica}"), &mut metrics)?;
         procs.spawn(&format!("chat-{replica}"), chat)?;
         wait_ready("chat-service", port, "/readyz", &mut procs)?;
         chat_ports.push(port);
@@ -183,6 +204,7 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
             // nginx reaches the gateways over loopback, from 127.0.0.1.
             .env("TRUSTED_PROXIES", "127.0.0.1/32")
             .envs(options.gateway_env.iter().cloned());
+        metrics_listener(&mut gateway, &format!("gateway-{replica}"), &mut metrics)?;
         procs.spawn(&format!("gateway-{replica}"), gateway)?;
         wait_ready("gateway", port, "/readyz", &mut procs)?;
         gateway_ports.push(port);
@@ -210,6 +232,7 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
         http_port,
         admin,
         demo,
+        metrics,
     })
 }
 

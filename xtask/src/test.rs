@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::fuzz::{self, Fuzz};
-use crate::install::{self, NGINX, REDIS};
+use crate::install::{self, NGINX, PROMETHEUS, REDIS};
 use crate::postgres::Cluster;
 use crate::procs::run as exec;
 use crate::{Result, cargo, step};
@@ -55,8 +55,15 @@ pub fn run(root: &Path, args: &[String]) -> Result {
             ],
         ))?;
     }
-    install::ensure(&[REDIS, NGINX], |t| install::on_path(t.program))?;
+    install::ensure(&[REDIS, NGINX, PROMETHEUS], |t| install::on_path(t.program))?;
     crate::web::install_docs_assets(root);
+
+    step("promtool check rules");
+    let mut promtool = Command::new("promtool");
+    promtool
+        .args(["check", "rules"])
+        .arg(root.join(crate::prometheus::RULES));
+    exec(promtool)?;
 
     step("tests on SQLite");
     let mut sqlite = cargo_in(root, &["test"]);

@@ -37,18 +37,28 @@ pub fn run(root: &Path, args: &[String]) -> Result {
         gateway_env: Vec::new(),
     };
     let mut stack = stack::start(root, &bin, &options, Procs::default())?;
+    let prometheus =
+        crate::prometheus::start(root, &options.data, &stack.metrics, &mut stack.procs)?;
     let (demo, admin) = (&stack.demo, &stack.admin);
+    let metrics: Vec<String> = stack
+        .metrics
+        .iter()
+        .map(|(name, port)| format!("{name} http://127.0.0.1:{port}/metrics"))
+        .collect();
     println!(
         "\n  Waypoint is running at http://127.0.0.1:{http_port}/\n\
          \n  demo traveller   account: {}   password: {}\
          \n  admin            account: {}   password: {}\
          \n  API docs         http://127.0.0.1:{http_port}/docs\
-         \n  Payments go to a fake Alipay (its cashier has a Pay button); see README.\n\
+         \n  Payments go to a fake Alipay (its cashier has a Pay button); see README.\
+         \n  Prometheus       http://127.0.0.1:{prometheus}/ (scrapes every process below)\
+         \n  Metrics          {}\n\
          \n  Data lives in {}. Press Ctrl-C to stop.\n",
         demo.0,
         demo.1,
         admin.0,
         admin.1,
+        metrics.join("\n                   "),
         options.data.display(),
     );
 

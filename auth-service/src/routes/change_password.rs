@@ -66,8 +66,7 @@ pub async fn change_password(
         .run(move |conn| Ok(User::set_password(conn, user_id, &hash, now)?))
         .await?;
     let ended = ctx
-        .sessions()
-        .end_all(user_id, Some(&who.session_id))
+        .end_sessions(user_id, Some(&who.session_id), "password_changed")
         .await?;
     tracing::info!(ended, "password changed; other sessions ended");
     Ok(HttpResponse::NoContent().finish())

@@ -31,7 +31,17 @@ pub async fn login(
     req: HttpRequest,
     body: shared::json::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let LoginRequest { account, password } = body.into_inner();
+    let result = sign_in(&ctx, ip, &req, body.into_inner()).await;
+    ctx.metrics().login(&result);
+    result
+}
+
+async fn sign_in(
+    ctx: &AuthContext,
+    ip: std::net::IpAddr,
+    req: &HttpRequest,
+    LoginRequest { account, password }: LoginRequest,
+) -> Result<HttpResponse, ApiError> {
     let account = account.trim().to_ascii_lowercase();
     let reservation = ctx.throttle().reserve(&account, ip).await?;
 
@@ -73,5 +83,5 @@ pub async fn login(
         .await?;
     tracing::info!("signed in");
     let lifetime = ctx.sessions().absolute_lifetime();
-    Ok(crate::refresh_cookie::respond(&req, pair, lifetime))
+    Ok(crate::refresh_cookie::respond(req, pair, lifetime))
 }

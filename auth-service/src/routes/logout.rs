@@ -13,7 +13,8 @@ pub async fn logout(
     who: Identity,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    ctx.sessions().end(who.user_id, &who.session_id).await?;
+    ctx.end_session(who.user_id, &who.session_id, "logout")
+        .await?;
     Ok(HttpResponse::NoContent()
         .cookie(crate::refresh_cookie::clear(&req))
         .finish())

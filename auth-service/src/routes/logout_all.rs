@@ -13,7 +13,7 @@ pub async fn logout_all(
     who: Identity,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let ended = ctx.sessions().end_all(who.user_id, None).await?;
+    let ended = ctx.end_sessions(who.user_id, None, "logout_all").await?;
     tracing::info!(ended, "signed out everywhere");
     Ok(HttpResponse::NoContent()
         .cookie(crate::refresh_cookie::clear(&req))

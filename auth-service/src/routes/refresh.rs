@@ -57,6 +57,7 @@ pub async fn refresh(
             ));
         }
         Refresh::Replayed => {
+            ctx.metrics().refresh_reused();
             return Err(ApiError::new(
                 Code::RefreshTokenReused,
                 "This refresh token was already used; the session has been ended.",
@@ -69,7 +70,8 @@ pub async fn refresh(
         .run(move |conn| Ok(User::find(conn, user_id)?))
         .await;
     if !matches!(&user, Ok(user) if !user.is_disabled) {
-        ctx.sessions().end(user_id, &session_id).await?;
+        ctx.end_session(user_id, &session_id, "account_disabled")
+            .await?;
         return Err(ApiError::new(
             Code::AccountDisabled,
             "This account is disabled.",

@@ -15,7 +15,7 @@ pub async fn revoke_session(
     who: Identity,
     sid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if ctx.sessions().end(who.user_id, &sid).await? {
+    if ctx.end_session(who.user_id, &sid, "revoked").await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("session"))

@@ -81,7 +81,7 @@ pub async fn update_user(
         })
         .await?;
     if disabling {
-        let ended = ctx.sessions().end_all(id, None).await?;
+        let ended = ctx.end_sessions(id, None, "account_disabled").await?;
         tracing::info!(ended, "account disabled; sessions ended");
     }
     Ok(HttpResponse::Ok().json(UserView::from(user)))

@@ -89,6 +89,7 @@ async fn orders_rate() {
         .unwrap();
     let payment = payment_service::Application::build(payment_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
+        metrics_addr: None,
         workers: 2,
         database_url: payment_db.url.clone(),
         database_pool_size: 8,
@@ -120,6 +121,7 @@ async fn orders_rate() {
     let auth_db = TestDatabase::new();
     let auth = auth_service::Application::build(auth_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
+        metrics_addr: None,
         workers: 1,
         database_url: auth_db.url.clone(),
         database_pool_size: 4,
@@ -152,6 +154,7 @@ async fn orders_rate() {
     let rbac_db = TestDatabase::new();
     let rbac = rbac_service::Application::build(rbac_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
+        metrics_addr: None,
         workers: 1,
         database_url: rbac_db.url.clone(),
         database_pool_size: 4,
@@ -173,6 +176,7 @@ async fn orders_rate() {
     };
     let gw = gateway::Application::build(gateway::Settings {
         bind_addr: "127.0.0.1:0".into(),
+        metrics_addr: None,
         workers: 2,
         redis: settings,
         internal_token: Secret::new(token),

@@ -88,6 +88,7 @@ impl TestApp {
         let db = TestDatabase::new();
         let settings = Settings {
             bind_addr: "127.0.0.1:0".into(),
+            metrics_addr: None,
             workers: 1,
             database_url: db.url.clone(),
             database_pool_size: 4,

@@ -10,15 +10,19 @@ use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use shared::tasks::Tasks;
 use tokio::sync::Notify;
 
+use crate::metrics::GatewayMetrics;
+
 pub struct KeySet {
     keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
     url: String,
     wake: Notify,
+    metrics: Arc<GatewayMetrics>,
 }
 
 impl KeySet {
-    pub fn new(auth_service_url: &str) -> Arc<Self> {
+    pub fn new(auth_service_url: &str, metrics: Arc<GatewayMetrics>) -> Arc<Self> {
         Arc::new(Self {
+            metrics,
             keys: RwLock::new(Arc::default()),
             url: format!(
                 "{}/v1/auth/jwks.json",
@@ -96,6 +100,7 @@ impl KeySet {
         }
         anyhow::ensure!(!keys.is_empty(), "the JWKS holds no RS256 key");
         tracing::debug!(count = keys.len(), "JWKS loaded");
+        self.metrics.jwks_loaded();
         if let Ok(mut current) = self.keys.write() {
             *current = Arc::new(keys);
         }

@@ -92,6 +92,8 @@ pub struct Stack {
     pub db: TestDatabase,
     pub rbac_db: TestDatabase,
     _other_dbs: Vec<TestDatabase>,
+    /// Each started part's `/metrics` URL: (`auth-service`, …, `gateway-0`, `gateway-1`).
+    pub metrics: Vec<(String, String)>,
 }
 
 /// A signed-in user.
@@ -126,6 +128,7 @@ impl Stack {
         .await
         .expect("auth-service starts");
         let auth_url = format!("http://127.0.0.1:{}", auth.port());
+        let mut metrics = vec![("auth-service".to_owned(), metrics_url(auth.metrics_port()))];
         tokio::spawn(auth.run_until_stopped());
 
         let rbac = rbac_service::Application::build(rbac_settings(
@@ -137,6 +140,7 @@ impl Stack {
         .await
         .expect("rbac-service starts");
         let rbac_url = format!("http://127.0.0.1:{}", rbac.port());
+        metrics.push(("rbac-service".into(), metrics_url(rbac.metrics_port())));
         let rbac_handle = rbac.handle();
         tokio::spawn(rbac.run_until_stopped());
 
@@ -149,6 +153,7 @@ impl Stack {
             let db = TestDatabase::new();
             let app = recommend_service::Application::build(recommend_service::Settings {
                 bind_addr: "127.0.0.1:0".into(),
+                metrics_addr: Some("127.0.0.1:0".into()),
                 workers: 1,
                 database_url: db.url.clone(),
                 database_pool_size: 4,
@@ -167,6 +172,7 @@ impl Stack {
             recommend_db_url = Some(db.url.clone());
             other_dbs.push(db);
             let url = format!("http://127.0.0.1:{}", app.port());
+            metrics.push(("recommend-service".into(), metrics_url(app.metrics_port())));
             tokio::spawn(app.run_until_stopped());
             Some(url)
         } else {
@@ -174,7 +180,7 @@ impl Stack {
         };
         let (payment_url, alipay) = if options.payments {
             let public = format!("http://127.0.0.1:{}/v1/payments/alipay", gateway_ports[0]);
-            let (url, alipay, db) = start_payments(
+            let (url, alipay, db, metrics_port) = start_payments(
                 &redis_settings,
                 &internal_token,
                 recommend_url.as_deref().unwrap_or_default(),
@@ -182,6 +188,7 @@ impl Stack {
             )
             .await;
             other_dbs.push(db);
+            metrics.push(("payment-service".into(), metrics_url(metrics_port)));
             (Some(url), Some(alipay))
         } else {
             (None, None)
@@ -227,6 +234,7 @@ impl Stack {
                 reservation.into_listener(),
                 gateway::Settings {
                     bind_addr,
+                    metrics_addr: Some("127.0.0.1:0".into()),
                     workers: 1,
                     redis: redis_settings.clone(),
                     internal_token: Secret::new(internal_token.clone()),
@@ -249,6 +257,10 @@ impl Stack {
             .await
             .expect("gateway starts");
             gateways.push(format!("http://127.0.0.1:{}", app.port()));
+            metrics.push((
+                format!("gateway-{replica}"),
+                metrics_url(app.metrics_port()),
+            ));
             tokio::spawn(app.run_until_stopped());
         }
 
@@ -272,6 +284,7 @@ impl Stack {
             db,
             rbac_db,
             _other_dbs: other_dbs,
+            metrics,
         };
         for gateway in &stack.gateways {
             stack.wait_ready(gateway).await;
@@ -288,6 +301,7 @@ impl Stack {
             listener,
             chat_service::Settings {
                 bind_addr,
+                metrics_addr: Some("127.0.0.1:0".into()),
                 workers: 1,
                 database_url: db.url.clone(),
                 database_pool_size: 4,
@@ -566,6 +580,7 @@ fn auth_settings(
 ) -> auth_service::Settings {
     auth_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
+        metrics_addr: Some("127.0.0.1:0".into()),
         workers: 1,
         database_url: db.url.clone(),
         database_pool_size: 4,
@@ -605,6 +620,7 @@ pub fn rbac_settings(
 ) -> rbac_service::Settings {
     rbac_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
+        metrics_addr: Some("127.0.0.1:0".into()),
         workers: 1,
         database_url: db.url.clone(),
         database_pool_size: 4,
@@ -613,6 +629,14 @@ pub fn rbac_settings(
         auth_service_url: auth_url.into(),
         admin_account: Some(ADMIN.into()),
     }
+}
+
+/// The `/metrics` URL of a part started with `METRICS_ADDR=127.0.0.1:0`.
+fn metrics_url(port: Option<u16>) -> String {
+    format!(
+        "http://127.0.0.1:{}/metrics",
+        port.expect("a metrics listener")
+    )
 }
 
 /// The Alipay test keys made independently with openssl (see `fixtures/README.md`).
@@ -630,7 +654,7 @@ async fn start_payments(
     token: &str,
     recommend_url: &str,
     public: &str,
-) -> (String, fake_alipay::FakeAlipay, TestDatabase) {
+) -> (String, fake_alipay::FakeAlipay, TestDatabase, Option<u16>) {
     let mut fake = fake_alipay::FakeConfig::new(
         alipay_fixture("app_public.pem"),
         alipay_fixture("alipay_private_pkcs8.pem"),
@@ -642,6 +666,7 @@ async fn start_payments(
     let db = TestDatabase::new();
     let app = payment_service::Application::build(payment_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
+        metrics_addr: Some("127.0.0.1:0".into()),
         workers: 1,
         database_url: db.url.clone(),
         database_pool_size: 4,
@@ -668,8 +693,9 @@ async fn start_payments(
     .await
     .expect("payment-service starts");
     let url = format!("http://127.0.0.1:{}", app.port());
+    let metrics_port = app.metrics_port();
     tokio::spawn(app.run_until_stopped());
-    (url, alipay, db)
+    (url, alipay, db, metrics_port)
 }
 
 /// A server answering every request with 200 and what it received (method, path, the
@@ -692,6 +718,7 @@ fn start_echo() -> String {
                 "user_id": header("x-user-id"),
                 "roles": header("x-user-roles"),
                 "scopes": header(shared::identity::names::USER_SCOPES),
+                "traceparent": header(shared::trace::TRACEPARENT),
             }))
         }))
     })

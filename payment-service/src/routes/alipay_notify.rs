@@ -25,10 +25,13 @@ pub async fn alipay_notify(
     let answer = match handle(&ctx, &req, &body).await {
         Ok(outcome) => {
             tracing::info!(?outcome, "notification applied");
+            ctx.notified(outcome);
             "success"
         }
-        Err(reason) => {
+        Err((why, reason)) => {
             tracing::warn!(%reason, "notification refused");
+            let labels = vec![("result", "refused"), ("reason", why)];
+            ctx.notifications.get_or_create(&labels).inc();
             "failure"
         }
     };
@@ -37,7 +40,13 @@ pub async fn alipay_notify(
         .body(answer)
 }
 
-async fn handle(ctx: &PaymentContext, req: &HttpRequest, body: &[u8]) -> Result<Outcome, String> {
+/// The outcome, or why the notification was refused: a bounded reason for the metrics and
+/// the message for the log.
+async fn handle(
+    ctx: &PaymentContext,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<Outcome, (&'static str, String)> {
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -48,12 +57,14 @@ async fn handle(ctx: &PaymentContext, req: &HttpRequest, body: &[u8]) -> Result<
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
     if !is_form {
-        return Err("not a form".into());
+        return Err(("not_a_form", "not a form".into()));
     }
-    let alipay = ctx.alipay_configured().ok_or("Alipay is not configured")?;
+    let alipay = ctx
+        .alipay_configured()
+        .ok_or(("not_configured", "Alipay is not configured".into()))?;
     let notification = alipay
         .verify_notification(body)
-        .map_err(|err| format!("{}: {err}", err.code()))?;
+        .map_err(|err| ("unverified", format!("{}: {err}", err.code())))?;
     tracing::Span::current().record("out_trade_no", notification.out_trade_no.as_str());
     let report = TradeReport::from(notification);
     let now = shared::time::now();
@@ -61,7 +72,7 @@ async fn handle(ctx: &PaymentContext, req: &HttpRequest, body: &[u8]) -> Result<
         .db()
         .run(move |conn| payments::apply(conn, &report, now))
         .await
-        .map_err(|err| format!("{}: {}", err.code(), err.message()))?;
+        .map_err(|err| ("not_applied", format!("{}: {}", err.code(), err.message())))?;
     if outcome == Outcome::Paid {
         ctx.wake_outbox();
     }

@@ -137,6 +137,9 @@ pub async fn create_order(
         return replay(&ctx, order, &body);
     }
     tracing::info!(order_id = order.id, amount_cents = amount, "order created");
+    ctx.orders_moved
+        .get_or_create(&vec![("transition", "created")])
+        .inc();
     Ok(shared::http::created(
         format!("/v1/orders/{}", order.id),
         order.view(ctx.orders().payment_timeout),

@@ -23,6 +23,8 @@ struct State {
     signals: Mutex<Vec<Value>>,
     deliveries: AtomicU32,
     fail_next: AtomicU32,
+    /// The `traceparent` of every trip lookup.
+    traceparents: Mutex<Vec<Option<String>>>,
 }
 
 #[derive(Clone)]
@@ -77,6 +79,11 @@ impl FakeRecommend {
         self.state.signals.lock().unwrap().clone()
     }
 
+    /// The `traceparent` each trip lookup carried, in order.
+    pub fn traceparents(&self) -> Vec<Option<String>> {
+        self.state.traceparents.lock().unwrap().clone()
+    }
+
     /// Every delivery attempt, accepted or not.
     pub fn deliveries(&self) -> u32 {
         self.state.deliveries.load(Ordering::SeqCst)
@@ -98,6 +105,9 @@ async fn trip_handler(
         return HttpResponse::Forbidden()
             .json(json!({"error": {"code": "internal_only", "message": "no", "details": {}}}));
     }
+    let traceparent = req.headers().get("traceparent");
+    let traceparent = traceparent.and_then(|v| v.to_str().ok()).map(str::to_owned);
+    state.traceparents.lock().unwrap().push(traceparent);
     match state.trips.get(&id) {
         Some(trip) => HttpResponse::Ok().json(trip),
         None => HttpResponse::NotFound().json(

@@ -89,6 +89,7 @@ impl TestApp {
         let public_base = options.public_base.clone().unwrap_or(standin_base);
         let settings = payment_service::Settings {
             bind_addr,
+            metrics_addr: None,
             workers: 2,
             database_url: database.url.clone(),
             database_pool_size: 8,

@@ -33,6 +33,28 @@ async fn an_order_is_priced_from_the_trip_and_starts_pending() {
 }
 
 #[tokio::test]
+async fn the_trip_lookup_carries_the_trace_the_order_came_with() {
+    let app = TestApp::spawn().await;
+    // What the gateway sends: its span, in the client's trace.
+    let sent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let response = app
+        .request(Method::POST, "/v1/orders", TRAVELLER, OWN_ORDERS)
+        .header("traceparent", sent)
+        .json(&json!({"trip_id": TRIP, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let received = app.recommend.traceparents();
+    let received = received.last().unwrap().as_deref().unwrap();
+    assert_eq!(shared::trace::parse(received), shared::trace::parse(sent));
+    assert_ne!(
+        received, sent,
+        "payment-service's span is recommend's parent"
+    );
+}
+
+#[tokio::test]
 async fn bad_order_requests_are_refused_naming_the_field() {
     let app = TestApp::spawn().await;
     let cases = [

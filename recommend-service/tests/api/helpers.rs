@@ -71,6 +71,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let token = shared::random::token_hex(16);
     let settings = Settings {
         bind_addr: "127.0.0.1:0".into(),
+        metrics_addr: None,
         workers: 1,
         database_url: db.url.clone(),
         database_pool_size: 4,

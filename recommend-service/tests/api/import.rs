@@ -9,6 +9,7 @@ use crate::helpers::{Who, spawn_app};
 fn settings(app: &crate::helpers::TestApp) -> recommend_service::Settings {
     recommend_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
+        metrics_addr: None,
         workers: 1,
         database_url: app.db.url.clone(),
         database_pool_size: 2,

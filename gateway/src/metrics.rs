@@ -1,0 +1,145 @@
+//! The gateway's own signals, registered beside the common request metrics: what it
+//! decided and why, how its upstreams and Redis answer, and how fresh its policy and keys
+//! are.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::HttpResponse;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use shared::metrics::{Labels, Metrics};
+use shared::{ApiError, Code};
+
+use crate::config::ServiceUrls;
+
+pub struct GatewayMetrics {
+    decisions: Family<Labels, Counter>,
+    upstream: Family<Labels, Histogram, fn() -> Histogram>,
+    upstream_errors: Family<Labels, Counter>,
+    redis: Family<Labels, Histogram, fn() -> Histogram>,
+    policy_version: Gauge,
+    policy_loaded: Gauge,
+    jwks_loaded: Gauge,
+    /// Upstream base URL → service name, so a label never holds a URL.
+    services: HashMap<Arc<str>, &'static str>,
+}
+
+impl GatewayMetrics {
+    pub fn new(metrics: &Metrics, services: &ServiceUrls) -> Arc<Self> {
+        let services = [
+            (&services.auth, "auth"),
+            (&services.rbac, "rbac"),
+            (&services.chat, "chat"),
+            (&services.payment, "payment"),
+            (&services.recommend, "recommend"),
+        ]
+        .into_iter()
+        .map(|(url, name)| (Arc::from(url.trim_end_matches('/')), name))
+        .collect();
+        Arc::new(Self {
+            decisions: metrics.counter(
+                "gateway_decisions",
+                "Requests decided: allowed (forwarded) or refused, by status and error code",
+            ),
+            upstream: metrics.histogram(
+                "gateway_upstream_duration_seconds",
+                "Forwarded requests until the service's response head, by service",
+            ),
+            upstream_errors: metrics.counter(
+                "gateway_upstream_errors",
+                "Forwarded requests the service did not answer, by service and error code",
+            ),
+            redis: metrics.histogram(
+                "gateway_redis_round_trip_seconds",
+                "The per-request Redis round trip (session check and rate-limit counters)",
+            ),
+            policy_version: metrics
+                .single_gauge("gateway_policy_version", "The policy version loaded"),
+            policy_loaded: metrics.single_gauge(
+                "gateway_policy_loaded_timestamp_seconds",
+                "When the policy was last (re)loaded, Unix seconds",
+            ),
+            jwks_loaded: metrics.single_gauge(
+                "gateway_jwks_loaded_timestamp_seconds",
+                "When auth-service's signing keys were last loaded, Unix seconds",
+            ),
+            services,
+        })
+    }
+
+    /// Counts a handled request: `forwarded` when it reached a service (whatever the
+    /// service answered), otherwise a refusal by status and code.
+    pub fn decided(&self, forwarded: bool, result: &Result<HttpResponse, ApiError>) {
+        let (status, code) = match result {
+            Ok(response) => (
+                response.status().as_u16(),
+                response.extensions().get::<Code>().copied(),
+            ),
+            Err(err) => (err.kind().status().as_u16(), Some(err.code())),
+        };
+        let labels = if forwarded {
+            vec![("decision", "allowed"), ("reason", "forwarded")]
+        } else {
+            let decision = match status {
+                400 => "400",
+                401 => "401",
+                403 => "403",
+                404 => "404",
+                406 => "406",
+                429 => "429",
+                503 => "503",
+                s if s < 400 => "allowed",
+                _ => "other",
+            };
+            vec![
+                ("decision", decision),
+                ("reason", code.map_or("none", Code::as_str)),
+            ]
+        };
+        self.decisions.get_or_create(&labels).inc();
+    }
+
+    fn service(&self, base_url: &str) -> &'static str {
+        self.services.get(base_url).copied().unwrap_or("other")
+    }
+
+    /// Records a forwarded request's wait for the service, or its failure.
+    pub fn upstream(&self, base_url: &str, started: Instant, error: Option<Code>) {
+        let service = self.service(base_url);
+        match error {
+            None => self
+                .upstream
+                .get_or_create(&vec![("service", service)])
+                .observe(started.elapsed().as_secs_f64()),
+            Some(code) => {
+                self.upstream_errors
+                    .get_or_create(&vec![("service", service), ("code", code.as_str())])
+                    .inc();
+            }
+        }
+    }
+
+    pub fn redis_round_trip(&self, op: &'static str, started: Instant) {
+        self.redis
+            .get_or_create(&vec![("op", op)])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    pub fn policy_loaded(&self, version: u64) {
+        let version = i64::try_from(version).unwrap_or(i64::MAX);
+        self.policy_version.set(version);
+        self.policy_loaded.set(unix_now());
+    }
+
+    pub fn jwks_loaded(&self) {
+        self.jwks_loaded.set(unix_now());
+    }
+}
+
+fn unix_now() -> i64 {
+    shared::time::now_millis() / 1000
+}

@@ -1,0 +1,135 @@
+//! W3C Trace Context: one trace id across every hop of a request.
+//!
+//! [`crate::http::request_context`] continues the caller's `traceparent` when it is sane
+//! (version `00`, non-zero ids in lower-case hex) and starts a trace otherwise, puts the
+//! trace id on the request's span (so on every log line, next to the request id), and
+//! runs the request inside [`scope`]. A call to another part adds
+//! `.header(TRACEPARENT, traceparent())`: the current trace with this hop's span as parent,
+//! or a fresh trace outside any request (a background job's call roots its own).
+
+use std::future::Future;
+
+use actix_web::http::header::HeaderValue;
+
+pub const TRACEPARENT: &str = "traceparent";
+
+tokio::task_local! {
+    static CURRENT: TraceContext;
+}
+
+/// A trace id (32 hex digits) and the id of this hop's span (16 hex digits).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceContext {
+    trace_id: String,
+    span_id: String,
+}
+
+impl TraceContext {
+    /// A new trace.
+    pub fn start() -> Self {
+        Self {
+            trace_id: crate::random::token_hex(16),
+            span_id: crate::random::token_hex(8),
+        }
+    }
+
+    /// This hop of the caller's trace when `header` is a sane `traceparent`, else a new
+    /// trace.
+    pub fn continue_from(header: Option<&HeaderValue>) -> Self {
+        match header.and_then(|h| h.to_str().ok()).and_then(parse) {
+            Some(trace_id) => Self {
+                trace_id: trace_id.to_owned(),
+                span_id: crate::random::token_hex(8),
+            },
+            None => Self::start(),
+        }
+    }
+
+    pub fn trace_id(&self) -> &str {
+        &self.trace_id
+    }
+
+    pub fn span_id(&self) -> &str {
+        &self.span_id
+    }
+
+    /// The `traceparent` naming this hop as the parent (sampled).
+    pub fn traceparent(&self) -> String {
+        format!("00-{}-{}-01", self.trace_id, self.span_id)
+    }
+}
+
+fn is_hex_id(text: &str, len: usize) -> bool {
+    text.len() == len
+        && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && text.bytes().any(|b| b != b'0')
+}
+
+/// The trace id of a sane version-00 `traceparent`.
+pub fn parse(header: &str) -> Option<&str> {
+    let mut parts = header.trim().split('-');
+    let (version, trace_id, parent_id, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let sane = version == "00"
+        && parts.next().is_none()
+        && is_hex_id(trace_id, 32)
+        && is_hex_id(parent_id, 16)
+        && flags.len() == 2
+        && flags.bytes().all(|b| b.is_ascii_hexdigit());
+    sane.then_some(trace_id)
+}
+
+/// Runs `work` as part of `trace`.
+pub async fn scope<F: Future>(trace: TraceContext, work: F) -> F::Output {
+    CURRENT.scope(trace, work).await
+}
+
+/// The trace of the request (or job) being served, if any.
+pub fn current() -> Option<TraceContext> {
+    CURRENT.try_with(TraceContext::clone).ok()
+}
+
+/// The `traceparent` for a call made now: the current trace, or a fresh one.
+pub fn traceparent() -> String {
+    current().unwrap_or_else(TraceContext::start).traceparent()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::HeaderValue;
+
+    use super::{TraceContext, parse, scope, traceparent};
+
+    const SAMPLE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn only_a_sane_traceparent_is_continued() {
+        assert_eq!(parse(SAMPLE), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        for insane in [
+            "",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-zz",
+        ] {
+            assert_eq!(parse(insane), None, "{insane}");
+        }
+        let continued = TraceContext::continue_from(Some(&HeaderValue::from_static(SAMPLE)));
+        assert_eq!(continued.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_ne!(continued.span_id(), "00f067aa0ba902b7");
+        let fresh = TraceContext::continue_from(Some(&HeaderValue::from_static("garbage")));
+        assert!(parse(&fresh.traceparent()).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_call_made_inside_a_scope_carries_its_trace() {
+        let trace = TraceContext::continue_from(Some(&HeaderValue::from_static(SAMPLE)));
+        let inside = scope(trace.clone(), async { traceparent() }).await;
+        assert_eq!(inside, trace.traceparent());
+        let outside = traceparent();
+        assert_ne!(parse(&outside), parse(SAMPLE));
+    }
+}
