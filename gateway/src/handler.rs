@@ -158,14 +158,14 @@ async fn decide_and_forward(
                 .with_details(serde_json::json!({ "resource": resource }));
                 return Ok(with_rate_headers(denied.error_response(), verdict));
             }
+            if path == MY_PERMISSIONS_PATH {
+                let mine = my_permissions(&policy, &role_ids, &role_set);
+                return Ok(with_rate_headers(mine, verdict));
+            }
             let granted = Granted {
                 roles: policy.role_names(&role_ids),
                 scopes: policy.scope_names(&role_set),
             };
-            if path == MY_PERMISSIONS_PATH {
-                let mine = my_permissions(&policy, &granted, &role_set);
-                return Ok(with_rate_headers(mine, verdict));
-            }
             (Some(caller), Some(granted), verdict)
         }
     };
@@ -194,16 +194,10 @@ async fn decide_and_forward(
 }
 
 /// `GET /v1/me/permissions`: what the policy this gateway enforces allows the caller.
-fn my_permissions(policy: &Policy, granted: &Granted, roles: &RoleSet) -> HttpResponse {
-    let names = |list: &str| -> Vec<String> {
-        list.split(',')
-            .filter(|name| !name.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
+fn my_permissions(policy: &Policy, role_ids: &[i64], roles: &RoleSet) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
-        "roles": names(&granted.roles),
-        "scopes": names(&granted.scopes),
+        "roles": policy.named_roles(role_ids),
+        "scopes": policy.held_scopes(roles),
         "permissions": policy.allowed(roles),
     }))
 }

@@ -206,24 +206,31 @@ impl Policy {
             .collect()
     }
 
-    /// The names of the scopes a user's roles hold, for `X-User-Scopes`.
-    pub fn scope_names(&self, roles: &RoleSet) -> String {
-        let held: Vec<&str> = self
-            .scopes
+    /// The names of the scopes a user's roles hold.
+    pub fn held_scopes(&self, roles: &RoleSet) -> Vec<&str> {
+        self.scopes
             .iter()
             .filter(|(_, holders)| holders.intersects(roles))
             .map(|(name, _)| &**name)
-            .collect();
-        held.join(",")
+            .collect()
+    }
+
+    /// The names of a user's roles.
+    pub fn named_roles(&self, role_ids: &[i64]) -> Vec<&str> {
+        role_ids
+            .iter()
+            .filter_map(|id| self.roles.get(id).map(|(_, name)| &**name))
+            .collect()
+    }
+
+    /// The names of the scopes a user's roles hold, for `X-User-Scopes`.
+    pub fn scope_names(&self, roles: &RoleSet) -> String {
+        self.held_scopes(roles).join(",")
     }
 
     /// The names of a user's roles, for `X-User-Roles`.
     pub fn role_names(&self, role_ids: &[i64]) -> String {
-        let names: Vec<&str> = role_ids
-            .iter()
-            .filter_map(|id| self.roles.get(id).map(|(_, name)| &**name))
-            .collect();
-        names.join(",")
+        self.named_roles(role_ids).join(",")
     }
 }
 
