@@ -13,7 +13,7 @@ use crate::auth::session::{Edge, SessionCheck, session_ended, unavailable};
 use crate::client_ip;
 use crate::path::canonicalize;
 use crate::policy::{Decision, Policy, RoleSet};
-use crate::proxy::{self, Forwarding, Granted};
+use crate::proxy::{self, Forwarding, Granted, UpstreamClient};
 use crate::ratelimit::{self, Verdict};
 use crate::startup::GatewayState;
 
@@ -25,9 +25,11 @@ pub async fn gateway(
     payload: web::Payload,
     state: web::Data<GatewayState>,
     client: web::Data<reqwest::Client>,
+    forwarder: web::Data<UpstreamClient>,
     sessions: web::Data<SessionCheck>,
 ) -> Result<HttpResponse, ApiError> {
-    let result = decide_and_forward(&req, payload, &state, &client, &sessions).await;
+    let clients = (client.get_ref(), forwarder.get_ref());
+    let result = decide_and_forward(&req, payload, &state, clients, &sessions).await;
     let forwarded = req.extensions().get::<Forwarded>().is_some();
     state.metrics.decided(forwarded, &result);
     result
@@ -37,7 +39,7 @@ async fn decide_and_forward(
     req: &HttpRequest,
     payload: web::Payload,
     state: &GatewayState,
-    client: &reqwest::Client,
+    (client, forwarder): (&reqwest::Client, &UpstreamClient),
     sessions: &SessionCheck,
 ) -> Result<HttpResponse, ApiError> {
     let req = req.clone();
@@ -189,7 +191,7 @@ async fn decide_and_forward(
     if crate::websocket::is_upgrade(&req) {
         return crate::websocket::forward(&req, payload, forwarding).await;
     }
-    let response = proxy::forward(client, &req, payload, forwarding, &state.metrics).await?;
+    let response = proxy::forward(forwarder, &req, payload, forwarding, &state.metrics).await?;
     Ok(with_rate_headers(response, verdict))
 }
 

@@ -20,6 +20,7 @@ use crate::config::Settings;
 use crate::docs::ApiDocs;
 use crate::metrics::GatewayMetrics;
 use crate::policy_store::PolicyStore;
+use crate::proxy::UpstreamClient;
 use crate::ratelimit::RateLimits;
 use crate::roles::RolesSource;
 use crate::upstreams::RouteTable;
@@ -112,14 +113,16 @@ impl Application {
         let per_worker = (0..settings.workers.max(1))
             .map(|_| {
                 let client = upstream_client(&settings, &state.internal_token)?;
-                Ok((client, Redis::connect(&settings.redis)?))
+                let forwarder = UpstreamClient::new(settings.upstream_timeout);
+                Ok((client, forwarder, Redis::connect(&settings.redis)?))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let next_worker = Arc::new(AtomicUsize::new(0));
         let server = HttpServer::new(move || {
             let worker = next_worker.fetch_add(1, Ordering::Relaxed) % per_worker.len();
-            let (client, own) = per_worker[worker].clone();
+            let (client, forwarder, own) = per_worker[worker].clone();
             let client = web::Data::new(client);
+            let forwarder = web::Data::new(forwarder);
             let sessions = web::Data::new(SessionCheck::new(own));
             App::new()
                 .wrap(shared::http::json_error_handlers())
@@ -128,6 +131,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(web::Data::new(metrics.clone()))
                 .app_data(client)
+                .app_data(forwarder)
                 .app_data(sessions)
                 .configure(shared::http::configure)
                 .route("/healthz", web::get().to(shared::http::healthz))
