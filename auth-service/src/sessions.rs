@@ -21,7 +21,7 @@ use redis::Script;
 use serde::Serialize;
 use sha2::Sha256;
 use shared::redis::{Redis, RedisError};
-use shared::session::{self, NewSession, field};
+use shared::session::{self, Invalidation, NewSession, field};
 
 #[derive(Clone)]
 pub struct SessionStore {
@@ -73,6 +73,11 @@ impl SessionStore {
 
     fn session_key(&self, sid: &str) -> String {
         self.redis.key(session::key(sid))
+    }
+
+    /// Where ending a session is announced (see `shared::session::INVALIDATION_CHANNEL`).
+    fn channel(&self) -> String {
+        self.redis.key(session::INVALIDATION_CHANNEL)
     }
 
     fn index_key(&self, user_id: i64) -> String {
@@ -151,7 +156,9 @@ impl SessionStore {
                     .arg(shared::time::now_millis())
                     .arg(sid)
                     .arg(self.refresh_grace.as_millis() as i64)
-                    .arg(user_id),
+                    .arg(user_id)
+                    .arg(self.channel())
+                    .arg(Invalidation::Session(sid.to_owned()).message()),
             )
             .await?;
         Ok(match outcome {
@@ -189,7 +196,9 @@ impl SessionStore {
                     .key(self.session_key(sid))
                     .key(self.index_key(user_id))
                     .arg(user_id)
-                    .arg(sid),
+                    .arg(sid)
+                    .arg(self.channel())
+                    .arg(Invalidation::Session(sid.to_owned()).message()),
             )
             .await?;
         Ok(ended == 1)
@@ -202,7 +211,9 @@ impl SessionStore {
                 END_ALL
                     .key(self.index_key(user_id))
                     .arg(self.redis.key(session::KEY_PREFIX))
-                    .arg(keep.unwrap_or("")),
+                    .arg(keep.unwrap_or(""))
+                    .arg(self.channel())
+                    .arg(Invalidation::User(user_id).message()),
             )
             .await
     }
@@ -321,12 +332,12 @@ fn parse_refresh_token(token: &str) -> Option<(&str, u64, &str)> {
 }
 
 /// KEYS: session, user index. ARGV: presented generation, now (ms), sid, grace (ms),
-/// user id. 1 rotated, 2 a retry within the grace window (the same successor), 0 gone,
+/// user id, invalidation channel and message. 1 rotated, 2 a retry within the grace window (the same successor), 0 gone,
 /// -1 replay (session ended). A rotation is a use: it slides the session.
 static ROTATE: LazyLock<Script> = LazyLock::new(|| {
     use field::*;
     Script::new(&format!(
-        r#"{slide}
+        r#"{slide}{announce}
 local s = redis.call('HMGET', KEYS[1], '{REFRESH_GENERATION}', '{REFRESH_ROTATED_MS}')
 if not s[1] then return 0 end
 local presented = tonumber(ARGV[1])
@@ -338,33 +349,39 @@ end
 if presented ~= current then
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[3])
+  announce(ARGV[6], ARGV[7])
   return -1
 end
 if slide(KEYS[1], ARGV[5], now) == 0 then return 0 end
 redis.call('HSET', KEYS[1], '{REFRESH_GENERATION}', current + 1, '{REFRESH_ROTATED_MS}', now)
 return 1
 "#,
-        slide = *session::SLIDE
+        slide = *session::SLIDE,
+        announce = session::ANNOUNCE,
     ))
 });
 
-/// KEYS: session, user index. ARGV: user id, sid. 1 ended, 0 not theirs or gone.
+/// KEYS: session, user index. ARGV: user id, sid, invalidation channel and message.
+/// 1 ended, 0 not theirs or gone.
 static END_ONE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r#"
+        r#"{announce}
 if redis.call('HGET', KEYS[1], '{user}') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[2])
+announce(ARGV[3], ARGV[4])
 return 1
 "#,
-        user = field::USER
+        user = field::USER,
+        announce = session::ANNOUNCE,
     ))
 });
 
-/// KEYS: user index. ARGV: session key prefix, sid to keep ('' for none). Returns count.
+/// KEYS: user index. ARGV: session key prefix, sid to keep ('' for none), invalidation
+/// channel and message. Returns count.
 static END_ALL: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
+    Script::new(&format!(
+        r#"{}
 local ended = 0
 for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if sid ~= ARGV[2] then
@@ -372,9 +389,11 @@ for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     redis.call('SREM', KEYS[1], sid)
   end
 end
+if ended > 0 then announce(ARGV[3], ARGV[4]) end
 return ended
 "#,
-    )
+        session::ANNOUNCE
+    ))
 });
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use shared::config::{self, ConfigError, RedisSettings, Secret};
 
+use crate::auth::cache::CacheSettings;
 use crate::client_ip::TrustedProxies;
 use crate::ratelimit::{Rate, RateLimits};
 use crate::upstreams::{RouteEntry, parse_routes};
@@ -42,6 +43,9 @@ pub struct Settings {
     /// `POLICY_PUBSUB`, default `on`: reload the policy on rbac-service's messages (`off`
     /// leaves only the once-a-second version check, e.g. to test that path).
     pub policy_pubsub: bool,
+    /// `SESSION_CACHE`, `SESSION_CACHE_HEARTBEAT`, `SESSION_CACHE_STALE_AFTER`,
+    /// `SESSION_SLIDE_EVERY`: session state held in process.
+    pub session_cache: CacheSettings,
     /// `DOCS_DIR`, default `docs`: the API docs page's assets (`npm ci` there installs them).
     pub docs_dir: std::path::PathBuf,
 }
@@ -113,9 +117,20 @@ impl Settings {
                 write: rate("RATE_LIMIT_WRITE", "300/min")?,
             },
             policy_pubsub: !config::string("POLICY_PUBSUB", "on").eq_ignore_ascii_case("off"),
+            session_cache: session_cache()?,
             docs_dir: config::var("DOCS_DIR", std::path::PathBuf::from("docs"))?,
         })
     }
+}
+
+fn session_cache() -> Result<CacheSettings, ConfigError> {
+    let default = CacheSettings::default();
+    Ok(CacheSettings {
+        enabled: !config::string("SESSION_CACHE", "on").eq_ignore_ascii_case("off"),
+        heartbeat: config::duration("SESSION_CACHE_HEARTBEAT", default.heartbeat)?,
+        stale_after: config::duration("SESSION_CACHE_STALE_AFTER", default.stale_after)?,
+        slide_every: config::duration("SESSION_SLIDE_EVERY", default.slide_every)?,
+    })
 }
 
 /// The routes of every service, each at its configured URL.

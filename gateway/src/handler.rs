@@ -147,7 +147,7 @@ async fn decide_and_forward(
             }
             let role_ids = match signed_in.cached_roles {
                 Some(ids) => ids,
-                None => state.roles.fetch(client, caller.user_id).await?,
+                None => state.roles.fetch(client, caller.user_id).await?.into(),
             };
             let role_set = policy.role_set(&role_ids);
             let allowed =

@@ -13,6 +13,7 @@ pub mod path;
 pub mod policy;
 pub mod policy_store;
 pub mod proxy;
+pub mod pubsub;
 pub mod ratelimit;
 pub mod roles;
 pub mod startup;

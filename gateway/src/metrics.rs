@@ -24,6 +24,7 @@ pub struct GatewayMetrics {
     policy_version: Gauge,
     policy_loaded: Gauge,
     jwks_loaded: Gauge,
+    sessions_current: Gauge,
     /// Upstream base URL → service name, so a label never holds a URL.
     services: HashMap<Arc<str>, &'static str>,
 }
@@ -66,6 +67,10 @@ impl GatewayMetrics {
             jwks_loaded: metrics.single_gauge(
                 "gateway_jwks_loaded_timestamp_seconds",
                 "When auth-service's signing keys were last loaded, Unix seconds",
+            ),
+            sessions_current: metrics.single_gauge(
+                "gateway_session_cache_current",
+                "1 while this replica sees every session invalidation (its heartbeat comes back) and serves sessions from memory; 0 while it checks each in Redis",
             ),
             services,
         })
@@ -133,6 +138,10 @@ impl GatewayMetrics {
         let version = i64::try_from(version).unwrap_or(i64::MAX);
         self.policy_version.set(version);
         self.policy_loaded.set(unix_now());
+    }
+
+    pub fn sessions_current(&self, current: bool) {
+        self.sessions_current.set(i64::from(current));
     }
 
     pub fn jwks_loaded(&self) {

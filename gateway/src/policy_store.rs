@@ -143,15 +143,12 @@ impl PolicyStore {
     }
 
     async fn listen(self: Arc<Self>, redis: Redis) {
-        let channel = redis.key(POLICY_CHANNEL);
         loop {
-            match redis.client().get_async_pubsub().await {
+            match crate::pubsub::subscribe(&redis, POLICY_CHANNEL).await {
                 Ok(mut pubsub) => {
-                    if pubsub.subscribe(&channel).await.is_ok() {
-                        let mut messages = pubsub.on_message();
-                        while messages.next().await.is_some() {
-                            self.wake.notify_one();
-                        }
+                    let mut messages = pubsub.on_message();
+                    while messages.next().await.is_some() {
+                        self.wake.notify_one();
                     }
                 }
                 Err(err) => tracing::debug!(error = %err, "policy channel unavailable"),

@@ -12,6 +12,7 @@ use shared::metrics::Metrics;
 use shared::redis::Redis;
 use shared::tasks::Tasks;
 
+use crate::auth::cache::SessionCache;
 use crate::auth::jwks::KeySet;
 use crate::auth::session::SessionCheck;
 use crate::auth::verifier::TokenVerifier;
@@ -77,6 +78,9 @@ impl Application {
             upstream_client(&settings, &internal_token)?,
             settings.policy_pubsub,
         );
+        let session_cache =
+            SessionCache::new(settings.session_cache, Some(gateway_metrics.clone()));
+        session_cache.spawn(&tasks, redis.clone());
         let mut upstreams: Vec<String> = settings
             .routes
             .iter()
@@ -123,7 +127,7 @@ impl Application {
             let (client, forwarder, own) = per_worker[worker].clone();
             let client = web::Data::new(client);
             let forwarder = web::Data::new(forwarder);
-            let sessions = web::Data::new(SessionCheck::new(own));
+            let sessions = web::Data::new(SessionCheck::new(own, session_cache.clone()));
             App::new()
                 .wrap(shared::http::json_error_handlers())
                 .wrap(from_fn(shared::http::request_context))

@@ -19,6 +19,7 @@ use redis::Script;
 use shared::ApiError;
 use shared::policy::{FENCED_ROLES, user_roles_key};
 use shared::redis::{Redis, RedisError};
+use shared::session::{ANNOUNCE, INVALIDATION_CHANNEL, Invalidation};
 
 use crate::models::UserRoles;
 
@@ -33,7 +34,9 @@ pub async fn publish(redis: &Redis, roles: &UserRoles) -> Result<(), RedisError>
                 .arg(roles.version)
                 .arg(ids.join(","))
                 .arg(TTL.as_millis() as u64)
-                .arg(FENCED_ROLES),
+                .arg(FENCED_ROLES)
+                .arg(redis.key(INVALIDATION_CHANNEL))
+                .arg(Invalidation::Roles(roles.user_id).message()),
         )
         .await
         .map(drop)
@@ -56,19 +59,21 @@ pub fn fence_before_commit(redis: &Redis, roles: &UserRoles) -> Result<(), ApiEr
         .key(redis.key(user_roles_key(roles.user_id)))
         .arg(roles.version)
         .arg(FENCED_ROLES)
-        .arg(TTL.as_millis() as u64);
+        .arg(TTL.as_millis() as u64)
+        .arg(redis.key(INVALIDATION_CHANNEL))
+        .arg(Invalidation::Roles(roles.user_id).message());
     tokio::runtime::Handle::current()
         .block_on(redis.script::<i64>(&fence))
         .map(drop)
         .map_err(ApiError::from)
 }
 
-/// KEYS: cache key. ARGV: version, comma-separated role ids, ttl ms, the fence marker.
-/// Writes unless the cached version is newer, or equal and not a fence (the roles of a
+/// KEYS: cache key. ARGV: version, comma-separated role ids, ttl ms, the fence marker,
+/// invalidation channel and message (announced on a write). Writes unless the cached version is newer, or equal and not a fence (the roles of a
 /// version replace its fence; nothing else of that version does).
 static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
+    Script::new(&format!(
+        r#"{}
 local current = redis.call('GET', KEYS[1])
 if current then
   local version, rest = string.match(current, '^(-?%d+)|(.*)$')
@@ -79,23 +84,28 @@ if current then
   end
 end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[3])
+announce(ARGV[5], ARGV[6])
 return 1
 "#,
-    )
+        ANNOUNCE
+    ))
 });
 
-/// KEYS: cache key. ARGV: version, the fence marker, ttl ms.
-/// Fences unless a newer version is cached (then that one already supersedes ours).
+/// KEYS: cache key. ARGV: version, the fence marker, ttl ms, invalidation channel and
+/// message. Fences unless a newer version is cached (then that one already supersedes
+/// ours), and announces it: replicas holding the roles in process drop them at once.
 static FENCE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
+    Script::new(&format!(
+        r#"{}
 local current = redis.call('GET', KEYS[1])
 if current then
   local version = tonumber(string.match(current, '^(-?%d+)|'))
   if version and version > tonumber(ARGV[1]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[3])
+announce(ARGV[4], ARGV[5])
 return 1
 "#,
-    )
+        ANNOUNCE
+    ))
 });

@@ -116,9 +116,74 @@ end
     )
 });
 
+/// The channel (before the deployment's key prefix) on which whatever ends sessions or
+/// changes a user's roles announces it, so that replicas holding session state in process
+/// drop it. Publish from inside the script that makes the change (Lua `PUBLISH`), so that
+/// no change happens unannounced.
+pub const INVALIDATION_CHANNEL: &str = "sess:invalidate";
+
+/// A message of [`INVALIDATION_CHANNEL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// Session `sid` ended (`sid:{sid}`).
+    Session(String),
+    /// Some or all sessions of the user ended (`user:{id}`): drop them all.
+    User(i64),
+    /// The user's roles changed (`roles:{id}`).
+    Roles(i64),
+    /// A listener's own liveness probe (`hb:{anything}`), which it expects to see back.
+    Heartbeat(String),
+}
+
+impl Invalidation {
+    pub fn message(&self) -> String {
+        match self {
+            Self::Session(sid) => format!("sid:{sid}"),
+            Self::User(id) => format!("user:{id}"),
+            Self::Roles(id) => format!("roles:{id}"),
+            Self::Heartbeat(probe) => format!("hb:{probe}"),
+        }
+    }
+
+    /// `None` for a message this version does not know: a listener must then drop
+    /// everything, as it cannot tell what changed.
+    pub fn parse(message: &str) -> Option<Self> {
+        let (kind, rest) = message.split_once(':')?;
+        match kind {
+            "sid" => Some(Self::Session(rest.to_owned())),
+            "user" => rest.parse().ok().map(Self::User),
+            "roles" => rest.parse().ok().map(Self::Roles),
+            "hb" => Some(Self::Heartbeat(rest.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+/// Lua: `announce(channel, message)`, for scripts that end sessions or change roles
+/// (ARGV carries the prefixed [`INVALIDATION_CHANNEL`] and an [`Invalidation::message`]).
+pub const ANNOUNCE: &str = r#"
+local function announce(channel, message)
+  if channel and channel ~= '' then redis.call('PUBLISH', channel, message) end
+end
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalidation_messages_read_back_as_what_was_sent() {
+        for sent in [
+            Invalidation::Session("0123abcd".into()),
+            Invalidation::User(42),
+            Invalidation::Roles(7),
+            Invalidation::Heartbeat("r1:9".into()),
+        ] {
+            assert_eq!(Invalidation::parse(&sent.message()), Some(sent));
+        }
+        assert_eq!(Invalidation::parse("user:x"), None);
+        assert_eq!(Invalidation::parse("later:1"), None);
+    }
 
     #[test]
     fn the_slide_script_names_the_fields_of_this_module() {

@@ -190,6 +190,7 @@ async fn orders_rate() {
         trusted_proxies: gateway::client_ip::TrustedProxies::none(),
         rate_limits: gateway::ratelimit::RateLimits::default(),
         policy_pubsub: true,
+        session_cache: Default::default(),
         docs_dir: "docs".into(),
     })
     .await

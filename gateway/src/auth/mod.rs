@@ -1,6 +1,8 @@
 //! Authentication at the edge: a bearer JWT verified locally, then its session checked
-//! (and its idle timeout slid) in Redis, in one round trip.
+//! (and its idle timeout slid) in Redis, in one round trip, or in the session state held
+//! in process (see [`cache`]).
 
+pub mod cache;
 pub mod jwks;
 pub mod session;
 pub mod verifier;

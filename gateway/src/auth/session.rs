@@ -1,11 +1,12 @@
-//! The per-request Redis round trip. For a signed-in caller one script checks that the
+//! The per-request Redis round trip, unless the session is held in process ([`SessionCache`]).
+//! For a signed-in caller one script checks that the
 //! session exists and belongs to the token's user, slides its idle timeout (capped by its
 //! absolute lifetime), reads the user's cached roles and counts the request against its
 //! rate limits, or, if the session has ended, against the anonymous limit of its address.
 //! For an anonymous caller only the counters run. Redis unreachable or slow → 503 for
 //! protected routes: the gateway fails closed.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use redis::Script;
 use shared::policy::{parse_cached_roles, user_roles_key};
@@ -14,16 +15,18 @@ use shared::session;
 use shared::{ApiError, Code};
 
 use super::Caller;
+use super::cache::{Loaded, SessionCache};
 use crate::ratelimit::Counter;
 
 pub struct SessionCheck {
     redis: Redis,
+    cache: Arc<SessionCache>,
 }
 
 /// What the round trip found for a live session.
 pub struct SignedIn {
     /// The cached role ids, or `None` on a cache miss.
-    pub cached_roles: Option<Vec<i64>>,
+    pub cached_roles: Option<Arc<[i64]>>,
     /// (count, ms until reset) per counter, in the order given.
     pub counts: Vec<(u64, i64)>,
 }
@@ -37,8 +40,8 @@ pub enum Edge {
 }
 
 impl SessionCheck {
-    pub fn new(redis: Redis) -> Self {
-        Self { redis }
+    pub fn new(redis: Redis, cache: Arc<SessionCache>) -> Self {
+        Self { redis, cache }
     }
 
     /// Checks and slides the session, counting the request against `counters` if it is
@@ -49,12 +52,18 @@ impl SessionCheck {
         counters: &[Counter],
         if_ended: &[Counter],
     ) -> Result<Edge, ApiError> {
+        let now = shared::time::now_millis();
+        if let Some(roles) = self.cache.lookup(caller, now) {
+            let counts = self.anonymous(counters).await.map_err(unavailable)?;
+            return Ok(Edge::Live(SignedIn {
+                cached_roles: Some(roles),
+                counts,
+            }));
+        }
+        let generation = self.cache.generation();
         let mut invocation = EDGE.key(self.redis.key(session::key(&caller.session_id)));
         invocation.key(self.redis.key(user_roles_key(caller.user_id)));
-        invocation
-            .arg(caller.user_id)
-            .arg(shared::time::now_millis())
-            .arg(counters.len());
+        invocation.arg(caller.user_id).arg(now).arg(counters.len());
         for counter in counters.iter().chain(if_ended) {
             invocation.key(self.redis.key(&counter.key));
             invocation.arg(counter.rate.window.as_millis() as u64);
@@ -62,19 +71,29 @@ impl SessionCheck {
         // Safe to repeat after a dropped connection: sliding twice leaves the same expiry
         // (`now` is an argument), and a repeated count errs towards throttling by one
         // request (see `shared::redis`).
-        let (live, roles, counts): (i64, String, Vec<i64>) = self
+        let (live, roles, counts, absolute_ms, idle_ms): (i64, String, Vec<i64>, i64, i64) = self
             .redis
             .script_repeatable(&invocation)
             .await
             .map_err(unavailable)?;
-        Ok(if live == 1 {
-            Edge::Live(SignedIn {
-                cached_roles: parse_cached_roles(&roles),
-                counts: pairs(&counts),
-            })
-        } else {
-            Edge::Ended(pairs(&counts))
-        })
+        if live != 1 {
+            return Ok(Edge::Ended(pairs(&counts)));
+        }
+        let cached_roles: Option<Arc<[i64]>> = parse_cached_roles(&roles).map(Arc::from);
+        // Roles read from rbac-service (a miss or a fence) are not held: only the cache
+        // entry's changes are announced.
+        if let Some(roles) = &cached_roles {
+            let loaded = Loaded {
+                idle_ms,
+                absolute_ms,
+                roles: roles.clone(),
+            };
+            self.cache.insert(generation, caller, now, loaded);
+        }
+        Ok(Edge::Live(SignedIn {
+            cached_roles,
+            counts: pairs(&counts),
+        }))
     }
 
     /// Counts an anonymous request: (count, ms until reset) per counter.
@@ -128,20 +147,20 @@ end
 
 /// KEYS: session, roles cache, counters if live…, counters if ended…
 /// ARGV: user id, now (ms), how many counters if live, window ms per counter.
-/// Returns {live, cached roles or '', {count, pttl, …}}.
+/// Returns {live, cached roles or '', {count, pttl, …}, absolute expiry ms, idle ms}.
 static EDGE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        "{}{COUNT_FUNCTION}{}",
-        *session::SLIDE,
-        r#"
+    let edge = r#"
 local live_last = 2 + tonumber(ARGV[3])
 if slide(KEYS[1], ARGV[1], tonumber(ARGV[2])) == 0 then
-  return {0, '', count(live_last + 1, #KEYS, 1)}
+  return {0, '', count(live_last + 1, #KEYS, 1), 0, 0}
 end
 local counts = count(3, live_last, 1)
-return {1, redis.call('GET', KEYS[2]) or '', counts}
+local s = redis.call('HMGET', KEYS[1], '{absolute}', '{idle}')
+return {1, redis.call('GET', KEYS[2]) or '', counts, tonumber(s[1]), tonumber(s[2])}
 "#
-    ))
+    .replace("{absolute}", session::field::ABSOLUTE_EXPIRY_MS)
+    .replace("{idle}", session::field::IDLE_MS);
+    Script::new(&format!("{}{COUNT_FUNCTION}{edge}", *session::SLIDE))
 });
 
 /// KEYS: counters. ARGV: window ms per counter. Returns {count, pttl, …}.

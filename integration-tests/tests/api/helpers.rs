@@ -39,6 +39,7 @@ pub struct StackOptions {
     pub echo_on_b: bool,
     pub rate_limits: RateLimits,
     pub policy_pubsub: bool,
+    pub session_cache: gateway::auth::cache::CacheSettings,
     /// Start recommend-service (the trips catalog).
     pub recommend: bool,
     /// Start payment-service with a fake Alipay (and recommend-service for prices).
@@ -65,6 +66,7 @@ impl Default for StackOptions {
                 write: Rate::parse("100000/min").unwrap(),
             },
             policy_pubsub: true,
+            session_cache: Default::default(),
             recommend: false,
             payments: false,
             wechat: None,
@@ -251,6 +253,7 @@ impl Stack {
                     trusted_proxies: NGINX.parse().unwrap(),
                     rate_limits: options.rate_limits.clone(),
                     policy_pubsub: options.policy_pubsub,
+                    session_cache: options.session_cache,
                     docs_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../docs").into(),
                 },
             )

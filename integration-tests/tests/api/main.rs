@@ -23,6 +23,7 @@ mod rbac_enforcement;
 mod redis_outage;
 mod role_revocation;
 mod route_table;
+mod session_cache;
 mod session_record;
 mod sessions;
 mod single_sign_on;

@@ -10,6 +10,7 @@ use auth_service::config::SessionSettings;
 use auth_service::sessions::SessionStore;
 use chat_service::sessions::{SessionCheck as ChatCheck, SessionProbe};
 use gateway::auth::Caller;
+use gateway::auth::cache::SessionCache;
 use gateway::auth::session::{Edge, SessionCheck as GatewayCheck};
 use shared::redis::Redis;
 use shared::session::{self, field};
@@ -35,7 +36,9 @@ impl Readers {
             },
         );
         Self {
-            gateway: GatewayCheck::new(redis.clone()),
+            // The in-memory view is never current here (no listener): every check reads the
+            // record, which is what these tests compare.
+            gateway: GatewayCheck::new(redis.clone(), SessionCache::new(Default::default(), None)),
             chat: ChatCheck::new(redis.clone()),
             auth,
             redis,
