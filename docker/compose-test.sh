@@ -215,8 +215,15 @@ while :; do
 done
 say "all $total containers ready (name, state, status, restarts):"
 for c in $(cut -d' ' -f1 <<< "$states" | sort); do
-    printf '  %-40s %s\n' "$c" "$(docker inspect -f '{{.State.Status}} {{.State.Health.Status}} restarts={{.RestartCount}}' "$c" 2> /dev/null \
-        || docker inspect -f '{{.State.Status}} restarts={{.RestartCount}}' "$c")"
+    printf '  %-40s %s\n' "$c" "$(docker inspect -f \
+        '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}} {{end}}restarts={{.RestartCount}}' "$c")"
+done
+# Why a container restarted (its earlier run's log stays): the first errors and warnings.
+for c in $(docker ps --filter "label=com.docker.compose.project=$PROJECT" --format '{{.Names}}' | sort); do
+    if [ "$(docker inspect -f '{{.RestartCount}}' "$c")" != 0 ]; then
+        echo "  $c restarted; its first errors:"
+        docker logs "$c" 2>&1 | grep -m3 -E '"level":"(ERROR|WARN)"|[Ee]rror:|panicked' | cut -c1-400 | sed 's/^/    /'
+    fi
 done
 
 say "walk through nginx on 127.0.0.1:$WAYPOINT_HTTP_PORT"
