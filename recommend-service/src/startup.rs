@@ -14,6 +14,7 @@ use crate::cache::{CacheMode, TripCache};
 use crate::config::Settings;
 use crate::context::RecommendContext;
 use crate::engine::Recommender;
+use crate::metrics::RecommendMetrics;
 use crate::routes;
 
 pub const MIGRATIONS: Migrations = Migrations {
@@ -37,14 +38,17 @@ impl Application {
     pub async fn build_with(settings: Settings, mode: CacheMode) -> anyhow::Result<Self> {
         let db = connect_db(&settings).await?;
         let redis = Redis::connect(&settings.redis)?;
-        let recommender = Arc::new(Recommender::new(db.clone(), redis.clone()));
+        let metrics = shared::metrics::Metrics::new("recommend-service");
+        let own = RecommendMetrics::register(&metrics);
+        let recommender =
+            Arc::new(Recommender::new(db.clone(), redis.clone()).with_metrics(own.clone()));
         let tasks = Tasks::default();
         let (model, rebuild) = (recommender.clone(), settings.model_rebuild);
         tasks.supervise("model-rebuild", move || model.clone().run(rebuild));
-        let metrics = shared::metrics::Metrics::new("recommend-service");
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let context = web::Data::new(RecommendContext {
-            cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode),
+            cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode)
+                .with_metrics(own),
             db,
             redis,
             recommender,
