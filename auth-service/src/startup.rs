@@ -47,6 +47,8 @@ impl Application {
             None => None,
         };
         let metrics = shared::metrics::Metrics::new("auth-service");
+        metrics.observe_db(&db);
+        metrics.observe_redis(&redis);
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let context = web::Data::new(AuthContext {
             sessions: SessionStore::new(redis.clone(), &settings.sessions),

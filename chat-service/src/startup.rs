@@ -15,6 +15,7 @@ use shared::tasks::Tasks;
 use crate::config::Settings;
 use crate::context::ChatContext;
 use crate::directory::Directory;
+use crate::metrics::ChatMetrics;
 use crate::presence::Presence;
 use crate::routes;
 use crate::sessions::SessionCheck;
@@ -69,8 +70,18 @@ impl Application {
         let (hub, subscriptions) = Hub::new(replica.clone(), socket.outbound_queue);
         let hub = Arc::new(hub);
         let tasks = Tasks::default();
-        let writer = MessageWriter::start(db.clone(), Fanout::new(redis.clone()), &tasks);
         let metrics = shared::metrics::Metrics::new("chat-service");
+        metrics.observe_db(&db);
+        metrics.observe_redis(&redis);
+        metrics.observe_redis(&upkeep_redis);
+        let presence = Presence::new(upkeep_redis.clone(), socket.presence_ttl);
+        let chat_metrics = ChatMetrics::new(&metrics, &hub, &presence);
+        let writer = MessageWriter::start(
+            db.clone(),
+            Fanout::new(redis.clone()),
+            &tasks,
+            chat_metrics.stored(),
+        );
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let ctx = Arc::new(ChatContext {
             directory: Directory::new(&settings.directory, settings.internal_token.clone())?,
@@ -78,7 +89,7 @@ impl Application {
             // The periodic checks and refreshes send thousands of commands at once: on a
             // connection of their own they never hold up a publish queued behind them.
             sessions: SessionCheck::new(upkeep_redis.clone()),
-            presence: Presence::new(upkeep_redis, socket.presence_ttl),
+            presence,
             fanout: Fanout::new(redis.clone()),
             hub: hub.clone(),
             writer,
@@ -86,6 +97,7 @@ impl Application {
             db,
             redis: redis.clone(),
             tasks: tasks.clone(),
+            metrics: chat_metrics,
         });
         let subscriptions = Arc::new(tokio::sync::Mutex::new(subscriptions));
         tasks.supervise("fanout-subscriber", move || {

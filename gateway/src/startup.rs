@@ -62,6 +62,7 @@ impl Application {
             reqwest::header::HeaderValue::from_str(settings.internal_token.expose())?;
         let tasks = Tasks::default();
         let metrics = Metrics::new("gateway");
+        metrics.observe_redis(&redis);
         let gateway_metrics = GatewayMetrics::new(&metrics, &settings.services);
         let keys = KeySet::new(&settings.services.auth, gateway_metrics.clone());
         keys.spawn_refresher(
@@ -112,7 +113,9 @@ impl Application {
         let per_worker = (0..settings.workers.max(1))
             .map(|_| {
                 let client = upstream_client(&settings, &state.internal_token)?;
-                Ok((client, Redis::connect(&settings.redis)?))
+                let own = Redis::connect(&settings.redis)?;
+                metrics.observe_redis(&own);
+                Ok((client, own))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let next_worker = Arc::new(AtomicUsize::new(0));

@@ -62,6 +62,8 @@ impl Application {
             }
         };
         let metrics = shared::metrics::Metrics::new("payment-service");
+        metrics.observe_db(&db);
+        metrics.observe_redis(&redis);
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let context = Arc::new(PaymentContext {
             db,
@@ -79,6 +81,19 @@ impl Application {
             notifications: metrics.counter(
                 "payment_notifications",
                 "Alipay notifications: verified (by outcome) or refused (by reason)",
+            ),
+            flags: metrics.counter(
+                "payment_reconciliation_flags",
+                "Orders flagged for an order_admin (a payment after a close, a second trade), \
+                 by what reported it: notification or query",
+            ),
+            outbox_depth: metrics.single_gauge(
+                "payment_outbox_depth",
+                "Purchase signals not yet delivered to recommend-service",
+            ),
+            outbox_age: metrics.single_gauge(
+                "payment_outbox_oldest_age_seconds",
+                "Age of the oldest undelivered purchase signal (0 when none waits)",
             ),
         });
         let jobs = Jobs::new(context.clone());

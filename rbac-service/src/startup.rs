@@ -9,6 +9,7 @@ use shared::redis::Redis;
 use crate::auth_client::AuthClient;
 use crate::config::Settings;
 use crate::context::RbacContext;
+use crate::role_cache::RolesCache;
 use crate::{bootstrap, routes, seed};
 
 pub const MIGRATIONS: Migrations = Migrations {
@@ -37,8 +38,15 @@ impl Application {
             .map_err(|err| anyhow::anyhow!("seeding: {err:?}"))?;
         let metrics = shared::metrics::Metrics::new("rbac-service");
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        metrics.observe_db(&db);
+        metrics.observe_redis(&redis);
         let context = web::Data::new(RbacContext {
             auth: AuthClient::new(&settings.auth_service_url, settings.internal_token.expose()),
+            roles_cache: RolesCache::new(redis.clone(), &metrics),
+            policy_changes: metrics.counter(
+                "rbac_policy_changes",
+                "Policy changes by how far the news got: published, unpublished, not_bumped",
+            ),
             db,
             redis,
         });

@@ -39,6 +39,8 @@ impl Application {
         let db = connect_db(&settings).await?;
         let redis = Redis::connect(&settings.redis)?;
         let metrics = shared::metrics::Metrics::new("recommend-service");
+        metrics.observe_db(&db);
+        metrics.observe_redis(&redis);
         let own = RecommendMetrics::register(&metrics);
         let recommender =
             Arc::new(Recommender::new(db.clone(), redis.clone()).with_metrics(own.clone()));

@@ -19,7 +19,7 @@
 //! a replay), gives back (DECR of a throttle slot) or whose reply reports what it changed.
 
 use std::fmt::Display;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -53,6 +53,8 @@ pub struct Redis {
     client: redis::Client,
     prefix: Arc<str>,
     timeout: Duration,
+    /// Where failed commands are counted, once the part's metrics exist.
+    stats: Arc<OnceLock<crate::metrics::PoolStats>>,
 }
 
 impl Redis {
@@ -72,12 +74,17 @@ impl Redis {
             client,
             prefix: settings.key_prefix.as_str().into(),
             timeout: settings.timeout,
+            stats: Arc::default(),
         })
     }
 
     /// The full name of a key or channel: the prefix, then `name`.
     pub fn key(&self, name: impl Display) -> String {
         format!("{}{}", self.prefix, name)
+    }
+
+    pub(crate) fn observe(&self, stats: crate::metrics::PoolStats) {
+        let _ = self.stats.set(stats);
     }
 
     pub fn prefix(&self) -> &str {
@@ -179,9 +186,19 @@ impl Redis {
         &self,
         fut: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, RedisError> {
-        match tokio::time::timeout(self.timeout, fut).await {
+        let result = match tokio::time::timeout(self.timeout, fut).await {
             Ok(result) => result.map_err(RedisError::from),
             Err(_) => Err(RedisError::Timeout(self.timeout)),
+        };
+        if let (Err(err), Some(stats)) = (&result, self.stats.get()) {
+            stats.redis_failed(match err {
+                RedisError::Timeout(_) => "timeout",
+                RedisError::Redis(err) if err.is_io_error() || err.is_connection_dropped() => {
+                    "connection"
+                }
+                RedisError::Redis(_) => "other",
+            });
         }
+        result
     }
 }

@@ -311,3 +311,33 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// A `/metrics` answer read with a real parser of the exposition format.
+pub struct Scraped(prometheus_parse::Scrape);
+
+impl Scraped {
+    pub fn parse(text: &str) -> Self {
+        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        Self(prometheus_parse::Scrape::parse(lines).expect("a valid exposition"))
+    }
+
+    /// The sum of `metric`'s samples carrying `labels` (0 when there are none yet).
+    pub fn value(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
+        use prometheus_parse::Value;
+        self.0
+            .samples
+            .iter()
+            .filter(|s| s.metric == metric)
+            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+                _ => panic!("{metric} is not a plain sample"),
+            })
+            .sum()
+    }
+
+    /// Every sample, for what [`Scraped::value`] does not ask (labels of any value).
+    pub fn samples(&self) -> &[prometheus_parse::Sample] {
+        &self.0.samples
+    }
+}
