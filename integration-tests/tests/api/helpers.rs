@@ -83,6 +83,8 @@ pub struct Stack {
     /// recommend-service's database, when the options started it.
     pub recommend_db_url: Option<String>,
     pub gateways: Vec<String>,
+    /// Stops gateway `i` the drained way, as SIGTERM does.
+    pub gateway_stoppers: Vec<shared::server::Stopper>,
     pub internal_token: String,
     pub admin_token: String,
     pub redis_settings: RedisSettings,
@@ -200,6 +202,7 @@ impl Stack {
             });
         }
         let mut gateways = Vec::new();
+        let mut gateway_stoppers = Vec::new();
         for (replica, reservation) in reserved.into_iter().enumerate() {
             let routes = if replica == 1 && options.echo_on_b {
                 vec![gateway::upstreams::RouteEntry {
@@ -247,6 +250,7 @@ impl Stack {
             .await
             .expect("gateway starts");
             gateways.push(format!("http://127.0.0.1:{}", app.port()));
+            gateway_stoppers.push(app.stopper());
             metrics.push((
                 format!("gateway-{replica}"),
                 metrics_url(app.metrics_port()),
@@ -265,6 +269,7 @@ impl Stack {
             recommend_url,
             recommend_db_url,
             gateways,
+            gateway_stoppers,
             internal_token,
             admin_token: String::new(),
             redis_settings,

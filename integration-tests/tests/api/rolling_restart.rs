@@ -1,4 +1,5 @@
-//! A deploy of one service, short: two recommend-service replicas behind the gateways
+//! A gateway leaving (SIGTERM) says so on `/readyz` before it stops listening; and a
+//! deploy of one service, short: two recommend-service replicas behind the gateways
 //! under a steady load of reads and idempotent writes, each replica stopped (the drained
 //! way, as on SIGTERM) and started again in turn. Not one request may fail.
 
@@ -133,5 +134,51 @@ async fn restarting_each_replica_in_turn_fails_no_request() {
         tally.failures.len(),
         tally.sent,
         tally.failures
+    );
+}
+
+#[tokio::test]
+async fn a_stopping_gateway_is_unready_before_its_listener_closes() {
+    let stack = Stack::start().await;
+    let gateway = stack.gw(1).to_owned();
+    let stopper = stack.gateway_stoppers[1].clone();
+    let started = Instant::now();
+    let stopping = tokio::spawn(async move { stopper.stop().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let readyz = stack
+        .http
+        .get(format!("{gateway}/readyz"))
+        .send()
+        .await
+        .expect("still listening during the grace");
+    assert_eq!(readyz.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(readyz.headers()["connection"], "close");
+    let body: serde_json::Value = readyz.json().await.unwrap();
+    assert_eq!(body["checks"]["draining"], "down");
+    // Meanwhile it still serves, and the other gateway is unaffected.
+    let (status, _) = stack.call(1, Method::GET, "/v1/trips", None, None).await;
+    assert_ne!(status, StatusCode::NOT_FOUND);
+    let ready = stack
+        .http
+        .get(format!("{}/readyz", stack.gw(0)))
+        .send()
+        .await;
+    assert_eq!(ready.unwrap().status(), StatusCode::OK);
+
+    tokio::time::timeout(Duration::from_secs(30), stopping)
+        .await
+        .expect("stopped within grace and timeout")
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the grace was kept"
+    );
+    assert!(
+        stack
+            .http
+            .get(format!("{gateway}/readyz"))
+            .send()
+            .await
+            .is_err()
     );
 }
