@@ -29,6 +29,7 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    stopper: shared::server::Stopper,
     jobs: Jobs,
     jobs_interval: Duration,
     tasks: Tasks,
@@ -73,7 +74,7 @@ impl Application {
                 &settings.recommend_service_url,
                 settings.internal_token.clone(),
                 http,
-            ),
+            )?,
             orders: settings.orders.clone(),
             signals_queued: Arc::new(Notify::new()),
             tasks: Tasks::default(),
@@ -101,6 +102,8 @@ impl Application {
         let data = web::Data::from(context);
         let internal_token = settings.internal_token.clone();
         let port = listener.local_addr()?.port();
+        let drain = shared::server::Drain::from_env()?;
+        let app_drain = drain.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 data.clone(),
@@ -108,16 +111,21 @@ impl Application {
                 internal_token.clone(),
                 routes::config,
             )
+            .app_data(app_drain.clone())
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
+        .disable_signals()
+        .shutdown_timeout(drain.timeout_secs())
         .listen(listener)?
         .run();
+        let stopper = shared::server::Stopper::new(&server, &drain);
         tracing::info!(port, "payment-service listening");
         Ok(Self {
             metrics_port,
             port,
             server,
+            stopper,
             jobs,
             jobs_interval: settings.orders.jobs_interval,
             tasks,
@@ -139,6 +147,11 @@ impl Application {
     }
 
     /// Serves until stopped, running the background jobs beside the server.
+    /// Stops this replica the drained way (what SIGTERM does; see `shared::server::Drain`).
+    pub fn stopper(&self) -> shared::server::Stopper {
+        self.stopper.clone()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (jobs, interval) = (self.jobs, self.jobs_interval);
         self.tasks

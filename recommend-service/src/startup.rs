@@ -26,6 +26,7 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    stopper: shared::server::Stopper,
     context: web::Data<RecommendContext>,
 }
 
@@ -61,6 +62,8 @@ impl Application {
         let listener = shared::server::bind(&settings.bind_addr)?;
         let port = listener.local_addr()?.port();
         let app_context = context.clone();
+        let drain = shared::server::Drain::from_env()?;
+        let app_drain = drain.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 app_context.clone(),
@@ -68,16 +71,21 @@ impl Application {
                 internal_token.clone(),
                 routes::config,
             )
+            .app_data(app_drain.clone())
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
+        .disable_signals()
+        .shutdown_timeout(drain.timeout_secs())
         .listen(listener)?
         .run();
+        let stopper = shared::server::Stopper::new(&server, &drain);
         tracing::info!(port, "recommend-service listening");
         Ok(Self {
             metrics_port,
             port,
             server,
+            stopper,
             context,
         })
     }
@@ -94,6 +102,11 @@ impl Application {
     /// The shared state, for tests (cache hooks, forced rebuilds).
     pub fn context(&self) -> web::Data<RecommendContext> {
         self.context.clone()
+    }
+
+    /// Stops this replica the drained way (what SIGTERM does; see `shared::server::Drain`).
+    pub fn stopper(&self) -> shared::server::Stopper {
+        self.stopper.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

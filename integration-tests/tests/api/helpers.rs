@@ -83,6 +83,8 @@ pub struct Stack {
     /// recommend-service's database, when the options started it.
     pub recommend_db_url: Option<String>,
     pub gateways: Vec<String>,
+    /// Stops gateway `i` the drained way, as SIGTERM does.
+    pub gateway_stoppers: Vec<shared::server::Stopper>,
     pub internal_token: String,
     pub admin_token: String,
     pub redis_settings: RedisSettings,
@@ -151,22 +153,12 @@ impl Stack {
         let mut recommend_db_url = None;
         let recommend_url = if options.recommend || options.payments {
             let db = TestDatabase::new();
-            let app = recommend_service::Application::build(recommend_service::Settings {
-                bind_addr: "127.0.0.1:0".into(),
-                metrics_addr: Some("127.0.0.1:0".into()),
-                workers: 1,
-                database_url: db.url.clone(),
-                database_pool_size: 4,
-                redis: redis_settings.clone(),
-                internal_token: Secret::new(internal_token.clone()),
-                cache_ttl: Duration::from_secs(60),
-                // Tests want a view's effect soon: fits as often as the interval allows.
-                model_rebuild: recommend_service::schedule::RebuildRule {
-                    check_every: Duration::from_millis(200),
-                    spacing: 0,
-                },
-                min_profile: 3,
-            })
+            let app = recommend_service::Application::build(recommend_settings(
+                "127.0.0.1:0",
+                &db.url,
+                &redis_settings,
+                &internal_token,
+            ))
             .await
             .expect("recommend-service starts");
             recommend_db_url = Some(db.url.clone());
@@ -210,6 +202,7 @@ impl Stack {
             });
         }
         let mut gateways = Vec::new();
+        let mut gateway_stoppers = Vec::new();
         for (replica, reservation) in reserved.into_iter().enumerate() {
             let routes = if replica == 1 && options.echo_on_b {
                 vec![gateway::upstreams::RouteEntry {
@@ -257,6 +250,7 @@ impl Stack {
             .await
             .expect("gateway starts");
             gateways.push(format!("http://127.0.0.1:{}", app.port()));
+            gateway_stoppers.push(app.stopper());
             metrics.push((
                 format!("gateway-{replica}"),
                 metrics_url(app.metrics_port()),
@@ -275,6 +269,7 @@ impl Stack {
             recommend_url,
             recommend_db_url,
             gateways,
+            gateway_stoppers,
             internal_token,
             admin_token: String::new(),
             redis_settings,
@@ -612,6 +607,31 @@ fn auth_settings(
     }
 }
 
+/// recommend-service's settings in a test stack, listening on `bind_addr`.
+pub fn recommend_settings(
+    bind_addr: &str,
+    database_url: &str,
+    redis: &RedisSettings,
+    internal_token: &str,
+) -> recommend_service::Settings {
+    recommend_service::Settings {
+        bind_addr: bind_addr.into(),
+        metrics_addr: Some("127.0.0.1:0".into()),
+        workers: 1,
+        database_url: database_url.into(),
+        database_pool_size: 4,
+        redis: redis.clone(),
+        internal_token: Secret::new(internal_token.to_owned()),
+        cache_ttl: Duration::from_secs(60),
+        // Tests want a view's effect soon: fits as often as the interval allows.
+        model_rebuild: recommend_service::schedule::RebuildRule {
+            check_every: Duration::from_millis(200),
+            spacing: 0,
+        },
+        min_profile: 3,
+    }
+}
+
 pub fn rbac_settings(
     db: &TestDatabase,
     redis: &RedisSettings,
@@ -700,7 +720,7 @@ async fn start_payments(
 
 /// A server answering every request with 200 and what it received (method, path, the
 /// identity headers), standing in for services not under test.
-fn start_echo() -> String {
+pub fn start_echo() -> String {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
