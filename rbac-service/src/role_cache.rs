@@ -11,6 +11,8 @@
 //! Redis failing before the commit refuses the change (503: nothing changed); failing
 //! after it leaves the fence, which sends every reader to the database until it expires.
 //! Either way no gateway can act on the old roles once the change has been answered.
+//! Both writes wait for a replica (with Redis Sentinel), so a failover cannot bring back
+//! the entry from before the change.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -26,6 +28,7 @@ const TTL: Duration = Duration::from_secs(300);
 
 pub async fn publish(redis: &Redis, roles: &UserRoles) -> Result<(), RedisError> {
     let ids: Vec<String> = roles.role_ids.iter().map(i64::to_string).collect();
+    let redis = redis.replicated();
     redis
         .script::<i64>(
             COMPARE_AND_SET
@@ -35,8 +38,8 @@ pub async fn publish(redis: &Redis, roles: &UserRoles) -> Result<(), RedisError>
                 .arg(TTL.as_millis() as u64)
                 .arg(FENCED_ROLES),
         )
-        .await
-        .map(drop)
+        .await?;
+    redis.wait_for_replica().await
 }
 
 /// Like [`publish`], but a failure is only logged: the change itself is committed, and
@@ -57,9 +60,12 @@ pub fn fence_before_commit(redis: &Redis, roles: &UserRoles) -> Result<(), ApiEr
         .arg(roles.version)
         .arg(FENCED_ROLES)
         .arg(TTL.as_millis() as u64);
+    let redis = redis.replicated();
     tokio::runtime::Handle::current()
-        .block_on(redis.script::<i64>(&fence))
-        .map(drop)
+        .block_on(async {
+            redis.script::<i64>(&fence).await?;
+            redis.wait_for_replica().await
+        })
         .map_err(ApiError::from)
 }
 
