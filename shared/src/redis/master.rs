@@ -244,3 +244,44 @@ impl Follower {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::Redis;
+
+    /// Port 1 refuses at once: no sentinel to ask.
+    fn unreachable_sentinels() -> RedisSettings {
+        RedisSettings {
+            url: "redis://127.0.0.1:1".into(),
+            timeout: Duration::from_millis(200),
+            key_prefix: "t:".into(),
+            sentinel: Some(SentinelSettings {
+                addresses: vec!["127.0.0.1:1".into()],
+                master_name: "waypoint".into(),
+                replica_wait: Duration::from_millis(100),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn with_no_sentinel_reachable_every_kind_of_call_fails_at_once() {
+        let redis = Redis::connect(&unreachable_sentinels()).expect("settings are valid");
+        // Refused by the sentinels, not timed out waiting for a lookup that cannot end.
+        let refused =
+            |err: &crate::redis::RedisError| matches!(err, crate::redis::RedisError::Redis(_));
+        let read: Result<Option<String>, _> = redis.query(redis::cmd("GET").arg("k")).await;
+        assert!(read.is_err_and(|err| refused(&err)));
+        // Each call looks up afresh; spaced so none waits for the pacing of lookups.
+        tokio::time::sleep(LOOKUP_SPACING).await;
+        let repeatable: Result<Option<String>, _> =
+            redis.query_repeatable(redis::cmd("GET").arg("k")).await;
+        assert!(repeatable.is_err_and(|err| refused(&err)));
+        tokio::time::sleep(LOOKUP_SPACING).await;
+        assert!(redis.pubsub().await.is_err_and(|err| refused(&err)));
+        tokio::time::sleep(LOOKUP_SPACING).await;
+        let wait = redis.replicated().wait_for_replica().await;
+        assert!(wait.is_err_and(|err| refused(&err)));
+        assert!(!redis.ping().await);
+    }
+}
