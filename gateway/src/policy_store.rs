@@ -146,7 +146,7 @@ impl PolicyStore {
     async fn listen(self: Arc<Self>, redis: Redis) {
         let channel = redis.key(POLICY_CHANNEL);
         loop {
-            match redis.client().get_async_pubsub().await {
+            match redis.pubsub().await {
                 Ok(mut pubsub) => {
                     if pubsub.subscribe(&channel).await.is_ok() {
                         let mut messages = pubsub.on_message();

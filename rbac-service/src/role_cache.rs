@@ -11,6 +11,8 @@
 //! Redis failing before the commit refuses the change (503: nothing changed); failing
 //! after it leaves the fence, which sends every reader to the database until it expires.
 //! Either way no gateway can act on the old roles once the change has been answered.
+//! Both writes wait for a replica (with Redis Sentinel), so a failover cannot bring back
+//! the entry from before the change.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -58,6 +60,7 @@ impl RolesCache {
 pub async fn publish(cache: &RolesCache, roles: &UserRoles) -> Result<(), RedisError> {
     let redis = &cache.redis;
     let ids: Vec<String> = roles.role_ids.iter().map(i64::to_string).collect();
+    let redis = redis.replicated();
     let result = redis
         .script::<i64>(
             COMPARE_AND_SET
@@ -69,7 +72,8 @@ pub async fn publish(cache: &RolesCache, roles: &UserRoles) -> Result<(), RedisE
         )
         .await;
     cache.count("roles", &result);
-    result.map(drop)
+    result?;
+    redis.wait_for_replica().await
 }
 
 /// Like [`publish`], but a failure is only logged: the change itself is committed, and
@@ -91,9 +95,15 @@ pub fn fence_before_commit(cache: &RolesCache, roles: &UserRoles) -> Result<(), 
         .arg(roles.version)
         .arg(FENCED_ROLES)
         .arg(TTL.as_millis() as u64);
-    let result = tokio::runtime::Handle::current().block_on(redis.script::<i64>(&fence));
-    cache.count("fence", &result);
-    result.map(drop).map_err(ApiError::from)
+    let redis = redis.replicated();
+    tokio::runtime::Handle::current()
+        .block_on(async {
+            let result = redis.script::<i64>(&fence).await;
+            cache.count("fence", &result);
+            result?;
+            redis.wait_for_replica().await
+        })
+        .map_err(ApiError::from)
 }
 
 /// KEYS: cache key. ARGV: version, comma-separated role ids, ttl ms, the fence marker.

@@ -111,9 +111,7 @@ async fn subscribe_and_route(
     commands: &mut mpsc::UnboundedReceiver<SubscriptionCommand>,
     prefix: &str,
 ) -> anyhow::Result<()> {
-    let pubsub = tokio::time::timeout(Duration::from_secs(2), redis.client().get_async_pubsub())
-        .await
-        .map_err(|_| anyhow::anyhow!("connecting timed out"))??;
+    let pubsub = redis.pubsub().await?;
     let (mut sink, mut stream) = pubsub.split();
     let mut subscribed: HashSet<i64> = HashSet::new();
     let users = hub.users();

@@ -30,6 +30,8 @@ pub fn signing_key_pem() -> &'static str {
 pub struct StackOptions {
     /// Run on a Redis of this test alone (for tests that kill or flush it).
     pub private_redis: bool,
+    /// Run on these Redis settings instead (a `SentinelGroup`'s).
+    pub redis: Option<RedisSettings>,
     pub idle_timeout: Duration,
     /// auth-service's `SESSION_REFRESH_GRACE`.
     pub refresh_grace: Duration,
@@ -54,6 +56,7 @@ impl Default for StackOptions {
     fn default() -> Self {
         Self {
             private_redis: false,
+            redis: None,
             idle_timeout: Duration::from_secs(30 * 60),
             refresh_grace: Duration::from_secs(30),
             extra_routes: Vec::new(),
@@ -113,9 +116,10 @@ impl Stack {
     pub async fn start_with(options: StackOptions) -> Self {
         shared::telemetry::init_for_tests();
         let private_redis = options.private_redis.then(RedisServer::start);
-        let redis_settings = match &private_redis {
-            Some(server) => server.settings(),
-            None => RedisServer::shared().settings(),
+        let redis_settings = match (&options.redis, &private_redis) {
+            (Some(settings), _) => settings.clone(),
+            (None, Some(server)) => server.settings(),
+            (None, None) => RedisServer::shared().settings(),
         };
         let db = TestDatabase::new();
         let rbac_db = TestDatabase::new();

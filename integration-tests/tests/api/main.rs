@@ -20,6 +20,7 @@ mod rate_limits;
 mod rbac_admin;
 mod rbac_built_ins;
 mod rbac_enforcement;
+mod redis_failover;
 mod redis_outage;
 mod replicas;
 mod role_revocation;
