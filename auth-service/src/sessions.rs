@@ -26,6 +26,9 @@ use shared::session::{self, Invalidation, NewSession, field};
 #[derive(Clone)]
 pub struct SessionStore {
     redis: Redis,
+    /// For the writes a failover must not lose (a new session, a rotation): on a connection
+    /// of their own, each followed by `WAIT` for a replica (see [`Redis::wait_for_replica`]).
+    replicated: Redis,
     idle: Duration,
     absolute: Duration,
     refresh_grace: Duration,
@@ -64,6 +67,7 @@ impl SessionStore {
 
     pub fn new(redis: Redis, settings: &crate::config::SessionSettings) -> Self {
         Self {
+            replicated: redis.replicated(),
             redis,
             idle: settings.idle_timeout,
             absolute: settings.absolute_lifetime,
@@ -105,7 +109,7 @@ impl SessionStore {
         let key = self.session_key(&sid);
         let index = self.index_key(user_id);
         // Safe to repeat after a dropped connection: the same fields under the same fresh id.
-        self.redis
+        self.replicated
             .pipeline_repeatable::<()>(
                 redis::pipe()
                     .atomic()
@@ -119,6 +123,7 @@ impl SessionStore {
                     .ignore(),
             )
             .await?;
+        self.replicated.wait_for_replica().await?;
         let token = refresh_token(&sid, 0, &secret);
         Ok((sid, token))
     }
@@ -147,7 +152,7 @@ impl SessionStore {
             return Ok(Refresh::Invalid);
         }
         let outcome: i64 = self
-            .redis
+            .replicated
             .script(
                 ROTATE
                     .key(&key)
@@ -161,6 +166,10 @@ impl SessionStore {
                     .arg(Invalidation::Session(sid.to_owned()).message()),
             )
             .await?;
+        if outcome == 1 {
+            // A rotation lost in a failover would make the new token look like a replay.
+            self.replicated.wait_for_replica().await?;
+        }
         Ok(match outcome {
             // Rotated now, or a retry within the grace window: either way the successor.
             1 | 2 => Refresh::Rotated {

@@ -25,6 +25,7 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    stopper: shared::server::Stopper,
 }
 
 impl Application {
@@ -47,6 +48,8 @@ impl Application {
             None => None,
         };
         let metrics = shared::metrics::Metrics::new("auth-service");
+        metrics.observe_db(&db);
+        metrics.observe_redis(&redis);
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let context = web::Data::new(AuthContext {
             sessions: SessionStore::new(redis.clone(), &settings.sessions),
@@ -60,6 +63,8 @@ impl Application {
         let internal_token = settings.internal_token.clone();
         let listener = shared::server::bind(&settings.bind_addr)?;
         let port = listener.local_addr()?.port();
+        let drain = shared::server::Drain::from_env()?;
+        let app_drain = drain.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 context.clone(),
@@ -67,16 +72,21 @@ impl Application {
                 internal_token.clone(),
                 routes::config,
             )
+            .app_data(app_drain.clone())
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
+        .disable_signals()
+        .shutdown_timeout(drain.timeout_secs())
         .listen(listener)?
         .run();
+        let stopper = shared::server::Stopper::new(&server, &drain);
         tracing::info!(port, "auth-service listening");
         Ok(Self {
             port,
             metrics_port,
             server,
+            stopper,
         })
     }
 
@@ -87,6 +97,11 @@ impl Application {
     /// Where `/metrics` answers, when `METRICS_ADDR` is set.
     pub fn metrics_port(&self) -> Option<u16> {
         self.metrics_port
+    }
+
+    /// Stops this replica the drained way (what SIGTERM does; see `shared::server::Drain`).
+    pub fn stopper(&self) -> shared::server::Stopper {
+        self.stopper.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

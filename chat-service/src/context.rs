@@ -27,6 +27,7 @@ pub struct ChatContext {
     pub(crate) hub: Arc<Hub>,
     pub(crate) writer: MessageWriter,
     pub(crate) socket: SocketSettings,
+    pub(crate) metrics: crate::metrics::ChatMetrics,
 }
 
 impl ChatContext {
@@ -64,6 +65,10 @@ impl ChatContext {
 
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::ChatMetrics {
+        &self.metrics
     }
 
     pub fn socket_settings(&self) -> &SocketSettings {

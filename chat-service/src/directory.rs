@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use shared::config::Secret;
 use shared::identity::names::INTERNAL_TOKEN;
+use shared::replicas::Replicas;
 use shared::{ApiError, Code};
 
 use crate::config::DirectorySettings;
@@ -38,8 +39,8 @@ const LOOKUP_BATCH: usize = 100;
 
 pub struct Directory {
     http: reqwest::Client,
-    rbac_url: String,
-    auth_url: String,
+    rbac: Replicas,
+    auth: Replicas,
     token: Secret,
     ttl: Duration,
     experts: Mutex<Option<(Instant, Arc<Vec<i64>>)>>,
@@ -57,8 +58,10 @@ impl Directory {
             .build()?;
         Ok(Self {
             http,
-            rbac_url: settings.rbac_service_url.trim_end_matches('/').to_owned(),
-            auth_url: settings.auth_service_url.trim_end_matches('/').to_owned(),
+            rbac: Replicas::parse(&settings.rbac_service_url)
+                .map_err(|err| anyhow::anyhow!("RBAC_SERVICE_URL: {err}"))?,
+            auth: Replicas::parse(&settings.auth_service_url)
+                .map_err(|err| anyhow::anyhow!("AUTH_SERVICE_URL: {err}"))?,
             token,
             ttl: settings.cache_ttl,
             experts: Mutex::new(None),
@@ -174,21 +177,22 @@ impl Directory {
     }
 
     async fn fetch_experts(&self) -> Result<Vec<i64>, ApiError> {
-        let url = format!("{}/internal/roles/expert/users", self.rbac_url);
-        let holders: RoleHolders = self.get_json(&url, "rbac-service").await?;
+        let path = "/internal/roles/expert/users";
+        let holders: RoleHolders = self.get_json(&self.rbac, path, "rbac-service").await?;
         Ok(holders.user_ids)
     }
 
     async fn fetch_profiles(&self, ids: &[i64]) -> Result<Vec<Profile>, ApiError> {
         let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-        let url = format!("{}/internal/users?ids={}", self.auth_url, ids.join(","));
-        let profiles: Profiles = self.get_json(&url, "auth-service").await?;
+        let path = format!("/internal/users?ids={}", ids.join(","));
+        let profiles: Profiles = self.get_json(&self.auth, &path, "auth-service").await?;
         Ok(profiles.results)
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
-        url: &str,
+        replicas: &Replicas,
+        path: &str,
         service: &'static str,
     ) -> Result<T, ApiError> {
         let unavailable = |err: anyhow::Error| {
@@ -198,17 +202,22 @@ impl Directory {
             )
             .with_source(err.context(service))
         };
-        let response = self
-            .http
-            .get(url)
-            .header(INTERNAL_TOKEN, self.token.expose())
-            .header(shared::trace::TRACEPARENT, shared::trace::traceparent())
-            .send()
+        let response = replicas
+            .call(
+                |base| {
+                    self.http
+                        .get(format!("{base}{path}"))
+                        .header(INTERNAL_TOKEN, self.token.expose())
+                        .header(shared::trace::TRACEPARENT, shared::trace::traceparent())
+                        .send()
+                },
+                reqwest::Error::is_connect,
+            )
             .await
             .map_err(|err| unavailable(err.into()))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(unavailable(anyhow::anyhow!("{url} answered {status}")));
+            return Err(unavailable(anyhow::anyhow!("{path} answered {status}")));
         }
         response.json().await.map_err(|err| unavailable(err.into()))
     }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod context;
 pub mod directory;
 pub mod domain;
+pub mod metrics;
 pub mod models;
 pub mod openapi;
 pub mod presence;

@@ -9,6 +9,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use prometheus_client::metrics::gauge::Gauge;
 use redis::Script;
 use shared::redis::{Redis, RedisError};
 
@@ -25,11 +26,22 @@ pub enum Attach {
 pub struct Presence {
     redis: Redis,
     ttl: Duration,
+    /// Entries this replica holds: one per attached socket, until it detaches (a detach
+    /// Redis did not take still counts: the entry expires by itself).
+    entries: Gauge,
 }
 
 impl Presence {
     pub fn new(redis: Redis, ttl: Duration) -> Self {
-        Self { redis, ttl }
+        Self {
+            redis,
+            ttl,
+            entries: Gauge::default(),
+        }
+    }
+
+    pub fn entries(&self) -> &Gauge {
+        &self.entries
     }
 
     pub fn ttl(&self) -> Duration {
@@ -52,14 +64,18 @@ impl Presence {
             .await?;
         Ok(match before {
             -1 => Attach::TooMany,
-            n => Attach::Attached {
-                came_online: n == 0,
-            },
+            n => {
+                self.entries.inc();
+                Attach::Attached {
+                    came_online: n == 0,
+                }
+            }
         })
     }
 
     /// Unregisters a socket; true when the user has no live socket left.
     pub async fn detach(&self, user_id: i64, member: &str) -> Result<bool, RedisError> {
+        self.entries.dec();
         let left: i64 = self
             .redis
             .script(

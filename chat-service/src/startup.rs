@@ -3,9 +3,9 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
@@ -15,6 +15,7 @@ use shared::tasks::Tasks;
 use crate::config::Settings;
 use crate::context::ChatContext;
 use crate::directory::Directory;
+use crate::metrics::ChatMetrics;
 use crate::presence::Presence;
 use crate::routes;
 use crate::sessions::SessionCheck;
@@ -29,23 +30,18 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: embed_migrations!("migrations/postgres"),
 };
 
-/// How long a stopping replica waits for its sockets to say goodbye.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
-
 pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
     stopper: Stopper,
-}
-
-/// Stops a running replica: sockets get a close frame (1001), then the server stops.
-#[derive(Clone)]
-pub struct Stopper {
-    server: ServerHandle,
-    ctx: Arc<ChatContext>,
     tasks: Tasks,
 }
+
+/// Stops a running replica (see `shared::server::Drain`): when the grace is over its
+/// sockets get a close frame (1001, going away) so that clients resume on another replica,
+/// then the server stops.
+pub use shared::server::Stopper;
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
@@ -69,8 +65,18 @@ impl Application {
         let (hub, subscriptions) = Hub::new(replica.clone(), socket.outbound_queue);
         let hub = Arc::new(hub);
         let tasks = Tasks::default();
-        let writer = MessageWriter::start(db.clone(), Fanout::new(redis.clone()), &tasks);
         let metrics = shared::metrics::Metrics::new("chat-service");
+        metrics.observe_db(&db);
+        metrics.observe_redis(&redis);
+        metrics.observe_redis(&upkeep_redis);
+        let presence = Presence::new(upkeep_redis.clone(), socket.presence_ttl);
+        let chat_metrics = ChatMetrics::new(&metrics, &hub, &presence);
+        let writer = MessageWriter::start(
+            db.clone(),
+            Fanout::new(redis.clone()),
+            &tasks,
+            chat_metrics.stored(),
+        );
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let ctx = Arc::new(ChatContext {
             directory: Directory::new(&settings.directory, settings.internal_token.clone())?,
@@ -78,7 +84,7 @@ impl Application {
             // The periodic checks and refreshes send thousands of commands at once: on a
             // connection of their own they never hold up a publish queued behind them.
             sessions: SessionCheck::new(upkeep_redis.clone()),
-            presence: Presence::new(upkeep_redis, socket.presence_ttl),
+            presence,
             fanout: Fanout::new(redis.clone()),
             hub: hub.clone(),
             writer,
@@ -86,6 +92,7 @@ impl Application {
             db,
             redis: redis.clone(),
             tasks: tasks.clone(),
+            metrics: chat_metrics,
         });
         let subscriptions = Arc::new(tokio::sync::Mutex::new(subscriptions));
         tasks.supervise("fanout-subscriber", move || {
@@ -98,6 +105,8 @@ impl Application {
         let internal_token = settings.internal_token.clone();
         let port = listener.local_addr()?.port();
         let user_timeout = socket.tcp_user_timeout;
+        let drain = shared::server::Drain::from_env()?;
+        let app_drain = drain.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 data.clone(),
@@ -105,6 +114,7 @@ impl Application {
                 internal_token.clone(),
                 routes::config,
             )
+            .app_data(app_drain.clone())
         })
         .on_connect(move |connection, _| {
             // A peer that stops reading leaves sent data unacknowledged: the kernel gives
@@ -116,20 +126,27 @@ impl Application {
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
         .disable_signals()
-        .shutdown_timeout(DRAIN_TIMEOUT.as_secs())
+        .shutdown_timeout(drain.timeout_secs())
         .listen(listener)?
         .run();
         tracing::info!(port, replica, "chat-service listening");
-        let stopper = Stopper {
-            server: server.handle(),
-            ctx,
-            tasks,
+        let goodbye = move || -> futures_util::future::BoxFuture<'static, ()> {
+            let ctx = ctx.clone();
+            Box::pin(async move {
+                ctx.hub().stop_all(Stop::GoingAway);
+                // Bounded by the drain's timeout.
+                while ctx.hub().counts().0 > 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
         };
+        let stopper = Stopper::new(&server, &drain).with_goodbye(Arc::new(goodbye));
         Ok(Self {
             metrics_port,
             port,
             server,
             stopper,
+            tasks,
         })
     }
 
@@ -148,23 +165,7 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.stopper.abort_tasks();
-        result
-    }
-}
-
-impl Stopper {
-    pub async fn stop(&self) {
-        self.ctx.hub().stop_all(Stop::GoingAway);
-        let deadline = Instant::now() + DRAIN_TIMEOUT;
-        while self.ctx.hub().counts().0 > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.server.stop(true).await;
-        self.abort_tasks();
-    }
-
-    fn abort_tasks(&self) {
         self.tasks.abort_all();
+        result
     }
 }

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
 
 use diesel::result::Error as DieselError;
+use prometheus_client::metrics::counter::Counter;
 use shared::db::{Backend, Db, DbConnection, write_transaction};
 use shared::tasks::Tasks;
 use shared::{ApiError, Code};
@@ -59,7 +60,7 @@ impl MessageWriter {
     /// Starts the writers under `tasks`: one on SQLite (it has one writer anyway), two on
     /// PostgreSQL. A writer that fails is restarted on the same queue; the message it held
     /// is answered 503 (never stored half: its transaction did not commit).
-    pub fn start(db: Db, fanout: Fanout, tasks: &Tasks) -> Self {
+    pub fn start(db: Db, fanout: Fanout, tasks: &Tasks, stored: Counter) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(Mutex::new(jobs));
         let participants: Participants = Arc::default();
@@ -68,11 +69,12 @@ impl MessageWriter {
             Backend::Postgres => 2,
         };
         for _ in 0..writers {
-            let (db, fanout, jobs, participants) = (
+            let (db, fanout, jobs, participants, stored) = (
                 db.clone(),
                 fanout.clone(),
                 jobs.clone(),
                 participants.clone(),
+                stored.clone(),
             );
             tasks.supervise("message-writer", move || {
                 run(
@@ -80,6 +82,7 @@ impl MessageWriter {
                     fanout.clone(),
                     jobs.clone(),
                     participants.clone(),
+                    stored.clone(),
                 )
             });
         }
@@ -120,6 +123,7 @@ async fn run(
     fanout: Fanout,
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
     participants: Participants,
+    stored: Counter,
 ) {
     loop {
         let mut batch = Vec::new();
@@ -147,6 +151,11 @@ async fn run(
                     .map(|_| (Err(copy(&err)), [0, 0]))
                     .collect()
             });
+        let new = results
+            .iter()
+            .filter(|(result, _)| matches!(result, Ok(appended) if !appended.duplicate))
+            .count();
+        stored.inc_by(new as u64);
         publish(&fanout, &results).await;
         for (reply, (result, _)) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
@@ -156,12 +165,14 @@ async fn run(
 
 /// Publishes every newly stored message to both participants, in commit order.
 async fn publish(fanout: &Fanout, results: &[(Stored, [i64; 2])]) {
+    let now_ms = shared::time::now_millis();
     let frames: Vec<([i64; 2], String)> = results
         .iter()
         .filter_map(|(result, participants)| match result {
             Ok(appended) if !appended.duplicate => {
                 let view = MessageView::from(appended.message.clone());
-                Some((*participants, ServerFrame::Message(&view).to_text()))
+                let frame = ServerFrame::Message(&view).to_text();
+                Some((*participants, crate::ws::fanout::stamp(&frame, now_ms)))
             }
             _ => None,
         })

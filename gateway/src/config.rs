@@ -22,7 +22,7 @@ pub struct Settings {
     pub internal_token: Secret,
     /// Where each service listens (`*_SERVICE_URL`).
     pub services: ServiceUrls,
-    /// `GATEWAY_ROUTES` (`pattern=url,…`), default: every service at its `*_SERVICE_URL`.
+    /// `GATEWAY_ROUTES` (`pattern=url|url…,…`), default: every service at its `*_SERVICE_URL`.
     pub routes: Vec<RouteEntry>,
     /// `JWT_ISSUER`, default `waypoint-auth`.
     pub jwt_issuer: String,
@@ -50,7 +50,7 @@ pub struct Settings {
     pub docs_dir: std::path::PathBuf,
 }
 
-/// The base URL of each service.
+/// The base URLs of each service's replicas, separated by `|` or commas.
 #[derive(Debug, Clone)]
 pub struct ServiceUrls {
     /// `AUTH_SERVICE_URL`, default `http://127.0.0.1:8101` (also the JWKS).

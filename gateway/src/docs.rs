@@ -3,11 +3,12 @@
 //! package installed under `DOCS_DIR` (`npm ci` in `docs/`), so the page works offline.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use shared::replicas::Replicas;
 use shared::{ApiError, Code};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 
@@ -26,13 +27,13 @@ const ASSETS: &[(&str, &str)] = &[
 ];
 
 pub struct ApiDocs {
-    upstreams: Vec<String>,
+    upstreams: Vec<Arc<Replicas>>,
     assets_dir: PathBuf,
     cached: Mutex<Option<(Instant, String)>>,
 }
 
 impl ApiDocs {
-    pub fn new(upstreams: Vec<String>, docs_dir: PathBuf) -> Self {
+    pub fn new(upstreams: Vec<Arc<Replicas>>, docs_dir: PathBuf) -> Self {
         Self {
             upstreams,
             assets_dir: docs_dir.join("node_modules/swagger-ui-dist"),
@@ -46,18 +47,15 @@ impl ApiDocs {
         {
             return Ok(json);
         }
-        let fetches = self.upstreams.iter().map(|base| async move {
+        let fetches = self.upstreams.iter().map(|replicas| async move {
             let fetched = async {
-                client
-                    .get(format!("{base}/openapi.json"))
-                    .timeout(Duration::from_secs(3))
-                    .send()
+                crate::upstreams::get(replicas, client, "/openapi.json", Duration::from_secs(3))
                     .await?
                     .error_for_status()?
                     .json::<OpenApi>()
                     .await
             };
-            (base, fetched.await)
+            (replicas, fetched.await)
         });
         let mut merged = OpenApiBuilder::new()
             .info(

@@ -16,6 +16,7 @@ use crate::policy::{Decision, Policy, RoleSet};
 use crate::proxy::{self, Forwarding, Granted, UpstreamClient};
 use crate::ratelimit::{self, Verdict};
 use crate::startup::GatewayState;
+use crate::upstreams::{self, Upstream};
 
 /// Marks a request that reached its service: whatever it answers, the gateway allowed it.
 struct Forwarded;
@@ -175,12 +176,16 @@ async fn decide_and_forward(
         return Ok(with_rate_headers(throttled(v).error_response(), Some(v)));
     }
 
-    let upstream = state
+    let replicas = state
         .routes
         .find(&path)
         .ok_or_else(|| unknown_route(&req, &path))?;
+    // Sent to each replica tried in turn, with its `upstream` set to that replica.
+    let first = Upstream {
+        base_url: replicas.url(0).clone(),
+    };
     let forwarding = Forwarding {
-        upstream,
+        upstream: &first,
         canonical_path: &path,
         client_ip,
         caller: caller.as_ref(),
@@ -189,10 +194,45 @@ async fn decide_and_forward(
     };
     req.extensions_mut().insert(Forwarded);
     if crate::websocket::is_upgrade(&req) {
-        return crate::websocket::forward(&req, payload, forwarding).await;
+        return crate::websocket::forward(&req, payload, replicas, forwarding).await;
     }
-    let response = proxy::forward(forwarder, &req, payload, forwarding, &state.metrics).await?;
-    Ok(with_rate_headers(response, verdict))
+    let safe = upstreams::safe_to_repeat(&req);
+    let mut body = upstreams::Body::read(&req, payload).await?;
+    let mut failure = None;
+    for replica in upstreams::attempts(replicas) {
+        let Some(payload) = body.payload(&req).await else {
+            break;
+        };
+        let upstream = Upstream {
+            base_url: replicas.url(replica).clone(),
+        };
+        let forwarding = Forwarding {
+            upstream: &upstream,
+            ..forwarding
+        };
+        let forwarded = proxy::forward(forwarder, &req, payload, forwarding, &state.metrics).await;
+        let err = match forwarded {
+            Ok(response) => {
+                replicas.answered(replica);
+                return Ok(with_rate_headers(response, verdict));
+            }
+            Err(err) => err,
+        };
+        let (pass_over, retry) = upstreams::after_failure(&err, safe);
+        if pass_over {
+            replicas.failed(replica);
+        }
+        failure = Some(err);
+        if !retry {
+            break;
+        }
+    }
+    Err(failure.unwrap_or_else(|| {
+        ApiError::new(
+            Code::UpstreamUnavailable,
+            "The service is unavailable; retry shortly.",
+        )
+    }))
 }
 
 /// `GET /v1/me/permissions`: what the policy this gateway enforces allows the caller.

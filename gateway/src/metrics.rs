@@ -25,7 +25,7 @@ pub struct GatewayMetrics {
     policy_loaded: Gauge,
     jwks_loaded: Gauge,
     sessions_current: Gauge,
-    /// Upstream base URL → service name, so a label never holds a URL.
+    /// Each replica's base URL → its service's name, so a label never holds a URL.
     services: HashMap<Arc<str>, &'static str>,
 }
 
@@ -39,7 +39,12 @@ impl GatewayMetrics {
             (&services.recommend, "recommend"),
         ]
         .into_iter()
-        .map(|(url, name)| (Arc::from(url.trim_end_matches('/')), name))
+        .flat_map(|(list, name)| {
+            let urls = shared::replicas::Replicas::parse(list)
+                .map(|replicas| replicas.urls().to_vec())
+                .unwrap_or_default();
+            urls.into_iter().map(move |url| (url, name))
+        })
         .collect();
         Arc::new(Self {
             decisions: metrics.counter(

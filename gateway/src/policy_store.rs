@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use shared::policy::{POLICY_CHANNEL, POLICY_VERSION_KEY, PolicyDocument};
 use shared::redis::Redis;
+use shared::replicas::Replicas;
 use shared::tasks::Tasks;
 use shared::{ApiError, Code};
 use tokio::sync::Notify;
 
 use crate::metrics::GatewayMetrics;
 use crate::policy::Policy;
+use crate::upstreams;
 
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 const RELOAD_EVERY: Duration = Duration::from_secs(30);
@@ -26,18 +28,18 @@ pub struct PolicyStore {
     current: RwLock<Option<Arc<Policy>>>,
     /// A newer version exists than the one loaded, and loading it failed.
     behind: std::sync::atomic::AtomicBool,
-    url: String,
+    rbac: Arc<Replicas>,
     wake: Notify,
     metrics: Arc<GatewayMetrics>,
 }
 
 impl PolicyStore {
-    pub fn new(rbac_service_url: &str, metrics: Arc<GatewayMetrics>) -> Arc<Self> {
+    pub fn new(rbac: Arc<Replicas>, metrics: Arc<GatewayMetrics>) -> Arc<Self> {
         Arc::new(Self {
             metrics,
             current: RwLock::new(None),
             behind: Default::default(),
-            url: format!("{}/internal/policy", rbac_service_url.trim_end_matches('/')),
+            rbac,
             wake: Notify::new(),
         })
     }
@@ -120,14 +122,13 @@ impl PolicyStore {
     }
 
     async fn load(&self, client: &reqwest::Client) -> anyhow::Result<u64> {
-        let document: PolicyDocument = client
-            .get(&self.url)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let path = "/internal/policy";
+        let document: PolicyDocument =
+            upstreams::get(&self.rbac, client, path, Duration::from_secs(5))
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
         let policy = Policy::compile(&document)?;
         let version = policy.version;
         if let Ok(mut current) = self.current.write() {

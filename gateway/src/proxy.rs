@@ -32,9 +32,10 @@ use crate::upstreams::Upstream;
 
 /// Bodies up to this size are read whole and sent with a length; larger or unsized
 /// bodies are streamed through.
-const BUFFERED_BODY_LIMIT: u64 = 64 * 1024;
+pub(crate) const BUFFERED_BODY_LIMIT: u64 = 64 * 1024;
 
 /// What the gateway adds to the forwarded request.
+#[derive(Clone, Copy)]
 pub struct Forwarding<'a> {
     pub upstream: &'a Upstream,
     pub canonical_path: &'a str,

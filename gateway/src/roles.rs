@@ -1,20 +1,20 @@
 //! A user's roles when the Redis cache does not hold them: asked from rbac-service, which
 //! also refills the cache (only rbac-service writes it; see `shared::policy`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use shared::policy::UserRolesDocument;
+use shared::replicas::Replicas;
 use shared::{ApiError, Code};
 
 pub struct RolesSource {
-    base_url: String,
+    rbac: Arc<Replicas>,
 }
 
 impl RolesSource {
-    pub fn new(rbac_service_url: &str) -> Self {
-        Self {
-            base_url: rbac_service_url.trim_end_matches('/').to_owned(),
-        }
+    pub fn new(rbac: Arc<Replicas>) -> Self {
+        Self { rbac }
     }
 
     pub async fn fetch(
@@ -29,18 +29,16 @@ impl RolesSource {
             )
             .with_source(err)
         };
-        let document: UserRolesDocument = client
-            .get(format!("{}/internal/users/{user_id}/roles", self.base_url))
-            .header(shared::trace::TRACEPARENT, shared::trace::traceparent())
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-            .map_err(unavailable)?
-            .error_for_status()
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)?;
+        let path = format!("/internal/users/{user_id}/roles");
+        let document: UserRolesDocument =
+            crate::upstreams::get(&self.rbac, client, &path, Duration::from_secs(2))
+                .await
+                .map_err(unavailable)?
+                .error_for_status()
+                .map_err(unavailable)?
+                .json()
+                .await
+                .map_err(unavailable)?;
         Ok(document.role_ids)
     }
 }

@@ -24,7 +24,7 @@ use crate::policy_store::PolicyStore;
 use crate::proxy::UpstreamClient;
 use crate::ratelimit::RateLimits;
 use crate::roles::RolesSource;
-use crate::upstreams::RouteTable;
+use crate::upstreams::{ReplicaSets, RouteTable};
 use crate::{docs, handler};
 
 /// What every request handler of the gateway shares.
@@ -48,6 +48,7 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    stopper: shared::server::Stopper,
 }
 
 impl Application {
@@ -64,14 +65,23 @@ impl Application {
             reqwest::header::HeaderValue::from_str(settings.internal_token.expose())?;
         let tasks = Tasks::default();
         let metrics = Metrics::new("gateway");
+        metrics.observe_redis(&redis);
         let gateway_metrics = GatewayMetrics::new(&metrics, &settings.services);
-        let keys = KeySet::new(&settings.services.auth, gateway_metrics.clone());
+        let mut sets = ReplicaSets::default();
+        let routes = RouteTable::with_sets(&settings.routes, &mut sets)?;
+        let auth = sets
+            .get(&settings.services.auth)
+            .map_err(|err| anyhow::anyhow!("AUTH_SERVICE_URL: {err}"))?;
+        let rbac = sets
+            .get(&settings.services.rbac)
+            .map_err(|err| anyhow::anyhow!("RBAC_SERVICE_URL: {err}"))?;
+        let keys = KeySet::new(auth, gateway_metrics.clone());
         keys.spawn_refresher(
             &tasks,
             upstream_client(&settings, &internal_token)?,
             settings.jwks_refresh_interval,
         );
-        let policy = PolicyStore::new(&settings.services.rbac, gateway_metrics.clone());
+        let policy = PolicyStore::new(rbac.clone(), gateway_metrics.clone());
         policy.spawn(
             &tasks,
             redis.clone(),
@@ -81,17 +91,18 @@ impl Application {
         let session_cache =
             SessionCache::new(settings.session_cache, Some(gateway_metrics.clone()));
         session_cache.spawn(&tasks, redis.clone());
-        let mut upstreams: Vec<String> = settings
-            .routes
-            .iter()
-            .map(|r| r.upstream.trim_end_matches('/').to_owned())
-            .collect();
-        upstreams.sort();
-        upstreams.dedup();
+        // Each service's description is fetched once, from whichever replica answers.
+        let mut upstreams: Vec<Arc<shared::replicas::Replicas>> = Vec::new();
+        for route in &settings.routes {
+            let replicas = sets.get(&route.upstream)?;
+            if !upstreams.iter().any(|known| Arc::ptr_eq(known, &replicas)) {
+                upstreams.push(replicas);
+            }
+        }
         let state = web::Data::new(GatewayState {
-            routes: RouteTable::new(&settings.routes)?,
+            routes,
             policy,
-            roles: RolesSource::new(&settings.services.rbac),
+            roles: RolesSource::new(rbac),
             limits: settings.rate_limits.clone(),
             docs: ApiDocs::new(upstreams, settings.docs_dir.clone()),
             verifier: TokenVerifier::new(
@@ -118,10 +129,14 @@ impl Application {
             .map(|_| {
                 let client = upstream_client(&settings, &state.internal_token)?;
                 let forwarder = UpstreamClient::new(settings.upstream_timeout);
-                Ok((client, forwarder, Redis::connect(&settings.redis)?))
+                let own = Redis::connect(&settings.redis)?;
+                metrics.observe_redis(&own);
+                Ok((client, forwarder, own))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let next_worker = Arc::new(AtomicUsize::new(0));
+        let drain = shared::server::Drain::from_env()?;
+        let app_drain = drain.clone();
         let server = HttpServer::new(move || {
             let worker = next_worker.fetch_add(1, Ordering::Relaxed) % per_worker.len();
             let (client, forwarder, own) = per_worker[worker].clone();
@@ -129,6 +144,7 @@ impl Application {
             let forwarder = web::Data::new(forwarder);
             let sessions = web::Data::new(SessionCheck::new(own, session_cache.clone()));
             App::new()
+                .wrap(from_fn(shared::server::while_draining))
                 .wrap(shared::http::json_error_handlers())
                 .wrap(from_fn(shared::http::request_context))
                 .wrap(from_fn(shared::metrics::record_request))
@@ -137,6 +153,7 @@ impl Application {
                 .app_data(client)
                 .app_data(forwarder)
                 .app_data(sessions)
+                .app_data(app_drain.clone())
                 .configure(shared::http::configure)
                 .route("/healthz", web::get().to(shared::http::healthz))
                 .route("/readyz", web::get().to(handler::readyz))
@@ -148,13 +165,17 @@ impl Application {
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
+        .disable_signals()
+        .shutdown_timeout(drain.timeout_secs())
         .listen(listener)?
         .run();
+        let stopper = shared::server::Stopper::new(&server, &drain);
         tracing::info!(port, "gateway listening");
         Ok(Self {
             port,
             metrics_port,
             server,
+            stopper,
         })
     }
 
@@ -165,6 +186,11 @@ impl Application {
     /// Where `/metrics` answers, when `METRICS_ADDR` is set.
     pub fn metrics_port(&self) -> Option<u16> {
         self.metrics_port
+    }
+
+    /// Stops this replica the drained way (what SIGTERM does; see `shared::server::Drain`).
+    pub fn stopper(&self) -> shared::server::Stopper {
+        self.stopper.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -5,9 +5,21 @@
 //! pattern beats any prefix, and a longer prefix beats a shorter one, so
 //! `/v1/users/{id}/roles` can belong to rbac-service while `/v1/users/*` belongs to
 //! auth-service.
+//!
+//! An upstream is a set of replicas (`http://a:8101|http://b:8101`, see
+//! [`shared::replicas`]): each request goes to the next replica in turn, and one that
+//! fails is retried on another when that cannot do a request twice ([`may_retry`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use shared::replicas::Replicas;
+use shared::{ApiError, Code};
+
+/// The replica a request is sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8101`.
@@ -17,29 +29,44 @@ pub struct Upstream {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteEntry {
     pub pattern: String,
+    /// The upstream's replicas: base URLs separated by `|`.
     pub upstream: String,
 }
 
+/// One [`Replicas`] per distinct list, so that every route (and the key, policy and roles
+/// fetches) to a service shares what was learnt about its replicas.
+#[derive(Default)]
+pub struct ReplicaSets(HashMap<String, Arc<Replicas>>);
+
+impl ReplicaSets {
+    pub fn get(&mut self, list: &str) -> anyhow::Result<Arc<Replicas>> {
+        let replicas = Replicas::parse(list).map_err(|err| anyhow::anyhow!("upstream {err}"))?;
+        Ok(self
+            .0
+            .entry(replicas.to_string())
+            .or_insert_with(|| Arc::new(replicas))
+            .clone())
+    }
+}
+
 pub struct RouteTable {
-    patterns: matchit::Router<Upstream>,
+    patterns: matchit::Router<Arc<Replicas>>,
     /// (prefix without trailing slash, upstream), longest first.
-    prefixes: Vec<(String, Upstream)>,
+    prefixes: Vec<(String, Arc<Replicas>)>,
 }
 
 impl RouteTable {
     pub fn new(entries: &[RouteEntry]) -> anyhow::Result<Self> {
+        Self::with_sets(entries, &mut ReplicaSets::default())
+    }
+
+    pub fn with_sets(entries: &[RouteEntry], sets: &mut ReplicaSets) -> anyhow::Result<Self> {
         let mut patterns = matchit::Router::new();
         let mut prefixes = Vec::new();
         for entry in entries {
-            let upstream = Upstream {
-                base_url: entry.upstream.trim_end_matches('/').into(),
-            };
-            anyhow::ensure!(
-                entry.upstream.starts_with("http://") || entry.upstream.starts_with("https://"),
-                "route {}: upstream {:?} is not an http(s) URL",
-                entry.pattern,
-                entry.upstream
-            );
+            let upstream = sets
+                .get(&entry.upstream)
+                .map_err(|err| anyhow::anyhow!("route {}: {err}", entry.pattern))?;
             match entry.pattern.strip_suffix("/*") {
                 Some(prefix) => prefixes.push((prefix.to_owned(), upstream)),
                 None => patterns
@@ -51,7 +78,7 @@ impl RouteTable {
         Ok(Self { patterns, prefixes })
     }
 
-    pub fn find(&self, path: &str) -> Option<&Upstream> {
+    pub fn find(&self, path: &str) -> Option<&Arc<Replicas>> {
         if let Ok(matched) = self.patterns.at(path) {
             return Some(matched.value);
         }
@@ -65,7 +92,8 @@ impl RouteTable {
     }
 }
 
-/// Parses `GATEWAY_ROUTES`: `pattern=url` entries separated by commas or whitespace.
+/// Parses `GATEWAY_ROUTES`: `pattern=url` entries separated by commas or whitespace; the
+/// url may be several replicas' separated by `|`.
 pub fn parse_routes(text: &str) -> anyhow::Result<Vec<RouteEntry>> {
     text.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|entry| !entry.is_empty())
@@ -77,12 +105,107 @@ pub fn parse_routes(text: &str) -> anyhow::Result<Vec<RouteEntry>> {
                 pattern.starts_with('/'),
                 "route pattern {pattern:?} must start with '/'"
             );
+            Replicas::parse(upstream).map_err(|err| anyhow::anyhow!("route {pattern}: {err}"))?;
             Ok(RouteEntry {
                 pattern: pattern.to_owned(),
                 upstream: upstream.to_owned(),
             })
         })
         .collect()
+}
+
+/// `GET path` from the first of `replicas` that takes the connection: how the gateway
+/// asks a service for its keys, policy, roles and API description.
+pub async fn get(
+    replicas: &Replicas,
+    client: &reqwest::Client,
+    path: &str,
+    timeout: std::time::Duration,
+) -> reqwest::Result<reqwest::Response> {
+    replicas
+        .call(
+            |base| {
+                client
+                    .get(format!("{base}{path}"))
+                    .header(shared::trace::TRACEPARENT, shared::trace::traceparent())
+                    .timeout(timeout)
+                    .send()
+            },
+            reqwest::Error::is_connect,
+        )
+        .await
+}
+
+/// Replicas tried for one request: a retry on a second (and third) replica, never more.
+const MAX_ATTEMPTS: usize = 3;
+
+/// What a request may be sent to, in order: one replica, or several when it can be sent
+/// again.
+pub fn attempts(replicas: &Replicas) -> impl Iterator<Item = usize> {
+    replicas.candidates().into_iter().take(MAX_ATTEMPTS)
+}
+
+/// Doing the request twice does no harm: it reads (`GET`, `HEAD`), or the service answers
+/// a repeat of its `Idempotency-Key` with the first answer.
+pub fn safe_to_repeat(req: &HttpRequest) -> bool {
+    matches!(*req.method(), Method::GET | Method::HEAD)
+        || req.headers().contains_key("idempotency-key")
+}
+
+/// After `failed` (what forwarding to one replica returned), whether to pass that replica
+/// over for a while and whether the request may go to another.
+pub fn after_failure(failed: &ApiError, safe_to_repeat: bool) -> (bool, bool) {
+    match failed.code() {
+        // No connection: nothing was sent, any request may go elsewhere.
+        Code::UpstreamUnavailable => (true, true),
+        // Sent, maybe handled: only a request that can be repeated.
+        Code::UpstreamTimeout => (true, safe_to_repeat),
+        // A connection closed under the request (e.g. by a replica shutting down).
+        Code::BadGateway => (false, safe_to_repeat),
+        _ => (false, false),
+    }
+}
+
+/// The request body, kept so that it can be sent again: bodies the proxy reads whole are
+/// read here, larger or unsized ones are streamed through once.
+pub enum Body {
+    Kept(web::Bytes),
+    Streamed(Option<web::Payload>),
+}
+
+impl Body {
+    pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Self, ApiError> {
+        let length: Option<u64> = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+        match length {
+            None if !chunked => Ok(Self::Kept(web::Bytes::new())),
+            Some(len) if len <= crate::proxy::BUFFERED_BODY_LIMIT => {
+                let mut body = web::BytesMut::with_capacity(len as usize);
+                while let Some(chunk) = payload.next().await {
+                    body.extend_from_slice(&chunk.map_err(|_| {
+                        ApiError::new(Code::BodyReadFailed, "The request body could not be read.")
+                    })?);
+                }
+                Ok(Self::Kept(body.freeze()))
+            }
+            _ => Ok(Self::Streamed(Some(payload))),
+        }
+    }
+
+    /// The body for one more attempt, if it can be sent (again).
+    pub async fn payload(&mut self, req: &HttpRequest) -> Option<web::Payload> {
+        match self {
+            Self::Kept(bytes) => {
+                let mut inner = actix_web::dev::Payload::from(bytes.clone());
+                web::Payload::from_request(req, &mut inner).await.ok()
+            }
+            Self::Streamed(payload) => payload.take(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -113,7 +236,8 @@ mod tests {
             ("/", None),
         ];
         for (path, expected) in cases {
-            assert_eq!(table.find(path).map(|u| &*u.base_url), expected, "{path}");
+            let found = table.find(path).map(|u| u.to_string());
+            assert_eq!(found.as_deref(), expected, "{path}");
         }
     }
 
@@ -121,6 +245,32 @@ mod tests {
     fn malformed_route_config_is_refused() {
         assert!(parse_routes("/v1/auth/*").is_err());
         assert!(parse_routes("v1=http://x").is_err());
-        assert!(RouteTable::new(&parse_routes("/v1/x=ftp://x").unwrap()).is_err());
+        assert!(parse_routes("/v1/x=ftp://x").is_err());
+        assert!(parse_routes("/v1/x=http://a|ftp://x").is_err());
+        assert!(parse_routes("/v1/x=").is_err());
+    }
+
+    #[test]
+    fn routes_to_the_same_replicas_share_them() {
+        let routes =
+            parse_routes("/v1/a/*=http://a:1|http://a:2 /v1/b/*=http://a:1/|http://a:2").unwrap();
+        let table = RouteTable::new(&routes).unwrap();
+        let (a, b) = (table.find("/v1/a").unwrap(), table.find("/v1/b").unwrap());
+        assert!(Arc::ptr_eq(a, b));
+        assert_eq!(a.urls().len(), 2);
+    }
+
+    #[test]
+    fn only_a_request_that_can_be_repeated_is_retried_after_it_was_sent() {
+        let refused = ApiError::new(Code::UpstreamUnavailable, "x");
+        let timed_out = ApiError::new(Code::UpstreamTimeout, "x");
+        let broken = ApiError::new(Code::BadGateway, "x");
+        let other = ApiError::new(Code::BodyReadFailed, "x");
+        assert_eq!(after_failure(&refused, false), (true, true));
+        assert_eq!(after_failure(&timed_out, false), (true, false));
+        assert_eq!(after_failure(&timed_out, true), (true, true));
+        assert_eq!(after_failure(&broken, false), (false, false));
+        assert_eq!(after_failure(&broken, true), (false, true));
+        assert_eq!(after_failure(&other, true), (false, false));
     }
 }

@@ -20,7 +20,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 
+use shared::replicas::Replicas;
+
 use crate::proxy::{Forwarding, upstream_headers};
+use crate::upstreams::Upstream;
 
 /// Connecting and the upstream's handshake answer must each come within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,31 +45,44 @@ pub fn is_upgrade(req: &HttpRequest) -> bool {
         && has_token(ah::CONNECTION, "upgrade")
 }
 
+/// Forwards the handshake (`forwarding`'s upstream aside) to the first replica that takes the connection (the others are
+/// passed over for a while), then relays the socket.
 pub async fn forward(
     req: &HttpRequest,
     payload: web::Payload,
+    replicas: &Replicas,
     forwarding: Forwarding<'_>,
 ) -> Result<HttpResponse, ApiError> {
-    let authority = forwarding
-        .upstream
-        .base_url
-        .strip_prefix("http://")
-        .ok_or_else(|| {
-            bad_gateway("WebSocket upstreams must be plain http:// on the internal network")
-        })?
-        .to_owned();
-    let mut upstream = tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(&authority))
-        .await
-        .map_err(|_| timeout())?
-        .map_err(|err| {
-            ApiError::new(
-                Code::UpstreamUnavailable,
-                "The service is unavailable; retry shortly.",
-            )
-            .with_source(err)
-        })?;
+    let mut refused = None;
+    let mut connected = None;
+    for replica in crate::upstreams::attempts(replicas) {
+        let chosen = Upstream {
+            base_url: replicas.url(replica).clone(),
+        };
+        match connect(&chosen).await {
+            Ok(stream) => {
+                replicas.answered(replica);
+                connected = Some((chosen, stream));
+                break;
+            }
+            Err(err) => {
+                if err.code() != Code::BadGateway {
+                    replicas.failed(replica);
+                }
+                refused = Some(err);
+            }
+        }
+    }
+    let Some((chosen, mut upstream)) = connected else {
+        return Err(refused.unwrap_or_else(|| bad_gateway("no replica to connect to")));
+    };
+    let forwarding = Forwarding {
+        upstream: &chosen,
+        ..forwarding
+    };
+    let authority = authority(&chosen)?;
     let _ = upstream.set_nodelay(true);
-    let head = request_head(req, &forwarding, &authority);
+    let head = request_head(req, &forwarding, authority);
     upstream.write_all(&head).await.map_err(bad_gateway_io)?;
 
     let (status, headers, rest) = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(&mut upstream))
@@ -95,6 +111,25 @@ pub async fn forward(
         let _ = writer.shutdown().await;
     });
     Ok(response.streaming(upstream_bytes(rest, reader)))
+}
+
+fn authority(upstream: &Upstream) -> Result<&str, ApiError> {
+    upstream.base_url.strip_prefix("http://").ok_or_else(|| {
+        bad_gateway("WebSocket upstreams must be plain http:// on the internal network")
+    })
+}
+
+async fn connect(upstream: &Upstream) -> Result<TcpStream, ApiError> {
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(authority(upstream)?))
+        .await
+        .map_err(|_| timeout())?
+        .map_err(|err| {
+            ApiError::new(
+                Code::UpstreamUnavailable,
+                "The service is unavailable; retry shortly.",
+            )
+            .with_source(err)
+        })
 }
 
 /// The canonical request line, the forwarded headers, and the handshake headers.

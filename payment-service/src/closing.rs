@@ -82,6 +82,9 @@ pub async fn reconcile(
         })
         .await
         .inspect(|(_, outcome)| {
+            if let Some(outcome) = *outcome {
+                ctx.applied(outcome, "query");
+            }
             if *outcome == Some(Outcome::Paid) {
                 ctx.wake_outbox();
             }

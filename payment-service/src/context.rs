@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use prometheus_client::metrics::gauge::Gauge;
 use shared::db::Db;
 use shared::redis::Redis;
 use shared::{ApiError, Code};
@@ -25,6 +26,11 @@ pub struct PaymentContext {
     pub(crate) orders_moved: shared::metrics::CounterFamily,
     /// `payment_notifications_total` by result and reason (outcome when verified).
     pub(crate) notifications: shared::metrics::CounterFamily,
+    /// `payment_reconciliation_flags_total` by what reported the trade.
+    pub(crate) flags: shared::metrics::CounterFamily,
+    /// Undelivered purchase signals, and the age of the oldest, as the jobs last saw them.
+    pub(crate) outbox_depth: Gauge,
+    pub(crate) outbox_age: Gauge,
 }
 
 impl PaymentContext {
@@ -40,10 +46,20 @@ impl PaymentContext {
         };
         let labels = vec![("result", "verified"), ("reason", reason)];
         self.notifications.get_or_create(&labels).inc();
-        if matches!(outcome, Outcome::Paid | Outcome::Closed) {
-            let transition = vec![("transition", reason)];
-            self.orders_moved.get_or_create(&transition).inc();
-        }
+        self.applied(outcome, "notification");
+    }
+
+    /// Counts what a verified trade report did, whoever brought it (`notification`,
+    /// `query`): the order transition it made, or the flag it raised.
+    pub(crate) fn applied(&self, outcome: crate::payments::Outcome, source: &'static str) {
+        use crate::payments::Outcome;
+        let (family, labels) = match outcome {
+            Outcome::Paid => (&self.orders_moved, vec![("transition", "paid")]),
+            Outcome::Closed => (&self.orders_moved, vec![("transition", "closed")]),
+            Outcome::Flagged => (&self.flags, vec![("source", source)]),
+            Outcome::Duplicate | Outcome::Ignored => return,
+        };
+        family.get_or_create(&labels).inc();
     }
 
     pub fn db(&self) -> &Db {

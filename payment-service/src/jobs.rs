@@ -42,14 +42,27 @@ impl Jobs {
         Self { ctx }
     }
 
-    /// Every step once, as of `now`.
+    /// Every step once, as of `now`, then the outbox measured.
     pub async fn run_once(&self, now: NaiveDateTime) -> RunReport {
-        RunReport {
+        let report = RunReport {
             closed: self.close_expired(now).await,
             reconciled: self.reconcile_pending(now).await,
             refunds_resent: self.resend_refunds(now).await,
             signals_delivered: self.deliver_signals(now).await,
-        }
+        };
+        self.measure_outbox(now).await;
+        report
+    }
+
+    /// Sets the outbox gauges (depth, age of the oldest signal as of `now`). Every replica
+    /// measures, lock or not, so whichever one Prometheus asks knows.
+    pub async fn measure_outbox(&self, now: NaiveDateTime) {
+        let Some((depth, oldest)) = self.load(Signal::backlog).await else {
+            return;
+        };
+        let age = oldest.map_or(0, |oldest| (now - oldest).num_seconds().max(0));
+        self.ctx.outbox_depth.set(depth);
+        self.ctx.outbox_age.set(age);
     }
 
     /// Runs forever: every `interval` (on the replica holding the lock), and delivers
@@ -63,6 +76,8 @@ impl Jobs {
                         if report != RunReport::default() {
                             tracing::info!(?report, "payment jobs ran");
                         }
+                    } else {
+                        self.measure_outbox(shared::time::now()).await;
                     }
                 }
                 () = self.ctx.signals_queued.notified() => {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use shared::config::Secret;
 use shared::identity::names;
+use shared::replicas::Replicas;
 use shared::{ApiError, Code};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -27,29 +28,45 @@ struct PurchaseSignal<'a> {
 }
 
 pub struct RecommendClient {
-    base_url: String,
+    replicas: Replicas,
     token: Secret,
     http: reqwest::Client,
 }
 
 impl RecommendClient {
-    pub fn new(base_url: &str, token: Secret, http: reqwest::Client) -> Self {
-        Self {
-            base_url: base_url.trim_end_matches('/').to_owned(),
+    /// `urls`: recommend-service's replicas (`RECOMMEND_SERVICE_URL`).
+    pub fn new(urls: &str, token: Secret, http: reqwest::Client) -> anyhow::Result<Self> {
+        Ok(Self {
+            replicas: Replicas::parse(urls)
+                .map_err(|err| anyhow::anyhow!("RECOMMEND_SERVICE_URL: {err}"))?,
             token,
             http,
-        }
+        })
+    }
+
+    /// `request` to the first replica that takes the connection.
+    async fn send(
+        &self,
+        request: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        self.replicas
+            .call(
+                |base| {
+                    request(base)
+                        .header(names::INTERNAL_TOKEN, self.token.expose())
+                        .header(shared::trace::TRACEPARENT, shared::trace::traceparent())
+                        .timeout(Duration::from_secs(5))
+                        .send()
+                },
+                reqwest::Error::is_connect,
+            )
+            .await
     }
 
     /// The trip, or `None` when recommend-service does not know it.
     pub async fn trip(&self, id: i64) -> Result<Option<Trip>, ApiError> {
         let response = self
-            .http
-            .get(format!("{}/internal/trips/{id}", self.base_url))
-            .header(names::INTERNAL_TOKEN, self.token.expose())
-            .header(shared::trace::TRACEPARENT, shared::trace::traceparent())
-            .timeout(Duration::from_secs(5))
-            .send()
+            .send(|base| self.http.get(format!("{base}/internal/trips/{id}")))
             .await
             .map_err(|err| unavailable().with_source(err))?;
         match response.status().as_u16() {
@@ -72,19 +89,18 @@ impl RecommendClient {
         trip_id: i64,
         reference: &str,
     ) -> Result<(), String> {
+        let signal = PurchaseSignal {
+            user_id,
+            trip_id,
+            kind: "purchase",
+            reference,
+        };
         let response = self
-            .http
-            .post(format!("{}/internal/signals", self.base_url))
-            .header(names::INTERNAL_TOKEN, self.token.expose())
-            .header(shared::trace::TRACEPARENT, shared::trace::traceparent())
-            .timeout(Duration::from_secs(5))
-            .json(&PurchaseSignal {
-                user_id,
-                trip_id,
-                kind: "purchase",
-                reference,
+            .send(|base| {
+                self.http
+                    .post(format!("{base}/internal/signals"))
+                    .json(&signal)
             })
-            .send()
             .await
             .map_err(|err| err.to_string())?;
         if response.status().is_success() {

@@ -29,6 +29,7 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    stopper: shared::server::Stopper,
     jobs: Jobs,
     jobs_interval: Duration,
     tasks: Tasks,
@@ -62,6 +63,8 @@ impl Application {
             }
         };
         let metrics = shared::metrics::Metrics::new("payment-service");
+        metrics.observe_db(&db);
+        metrics.observe_redis(&redis);
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let context = Arc::new(PaymentContext {
             db,
@@ -71,7 +74,7 @@ impl Application {
                 &settings.recommend_service_url,
                 settings.internal_token.clone(),
                 http,
-            ),
+            )?,
             orders: settings.orders.clone(),
             signals_queued: Arc::new(Notify::new()),
             tasks: Tasks::default(),
@@ -80,12 +83,27 @@ impl Application {
                 "payment_notifications",
                 "Alipay notifications: verified (by outcome) or refused (by reason)",
             ),
+            flags: metrics.counter(
+                "payment_reconciliation_flags",
+                "Orders flagged for an order_admin (a payment after a close, a second trade), \
+                 by what reported it: notification or query",
+            ),
+            outbox_depth: metrics.single_gauge(
+                "payment_outbox_depth",
+                "Purchase signals not yet delivered to recommend-service",
+            ),
+            outbox_age: metrics.single_gauge(
+                "payment_outbox_oldest_age_seconds",
+                "Age of the oldest undelivered purchase signal (0 when none waits)",
+            ),
         });
         let jobs = Jobs::new(context.clone());
         let tasks = context.tasks.clone();
         let data = web::Data::from(context);
         let internal_token = settings.internal_token.clone();
         let port = listener.local_addr()?.port();
+        let drain = shared::server::Drain::from_env()?;
+        let app_drain = drain.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 data.clone(),
@@ -93,16 +111,21 @@ impl Application {
                 internal_token.clone(),
                 routes::config,
             )
+            .app_data(app_drain.clone())
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
+        .disable_signals()
+        .shutdown_timeout(drain.timeout_secs())
         .listen(listener)?
         .run();
+        let stopper = shared::server::Stopper::new(&server, &drain);
         tracing::info!(port, "payment-service listening");
         Ok(Self {
             metrics_port,
             port,
             server,
+            stopper,
             jobs,
             jobs_interval: settings.orders.jobs_interval,
             tasks,
@@ -124,6 +147,11 @@ impl Application {
     }
 
     /// Serves until stopped, running the background jobs beside the server.
+    /// Stops this replica the drained way (what SIGTERM does; see `shared::server::Drain`).
+    pub fn stopper(&self) -> shared::server::Stopper {
+        self.stopper.clone()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (jobs, interval) = (self.jobs, self.jobs_interval);
         self.tasks

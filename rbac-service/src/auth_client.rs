@@ -3,13 +3,16 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+use std::sync::Arc;
+
 use shared::identity::names::INTERNAL_TOKEN;
+use shared::replicas::Replicas;
 use shared::{ApiError, Code};
 
 #[derive(Clone)]
 pub struct AuthClient {
     http: reqwest::Client,
-    base_url: String,
+    replicas: Arc<Replicas>,
     token: String,
 }
 
@@ -25,15 +28,18 @@ struct Users {
 }
 
 impl AuthClient {
-    pub fn new(base_url: &str, token: &str) -> Self {
-        Self {
+    /// `urls`: auth-service's replicas (`AUTH_SERVICE_URL`).
+    pub fn new(urls: &str, token: &str) -> anyhow::Result<Self> {
+        Ok(Self {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(3))
                 .build()
                 .unwrap_or_default(),
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            replicas: Arc::new(
+                Replicas::parse(urls).map_err(|err| anyhow::anyhow!("AUTH_SERVICE_URL: {err}"))?,
+            ),
             token: token.to_owned(),
-        }
+        })
     }
 
     async fn users(&self, query: &[(&str, String)]) -> Result<Vec<UserSummary>, ApiError> {
@@ -45,11 +51,17 @@ impl AuthClient {
             .with_source(err)
         };
         let response = self
-            .http
-            .get(format!("{}/internal/users", self.base_url))
-            .header(INTERNAL_TOKEN, &self.token)
-            .query(query)
-            .send()
+            .replicas
+            .call(
+                |base| {
+                    self.http
+                        .get(format!("{base}/internal/users"))
+                        .header(INTERNAL_TOKEN, &self.token)
+                        .query(query)
+                        .send()
+                },
+                reqwest::Error::is_connect,
+            )
             .await
             .map_err(unavailable)?
             .error_for_status()

@@ -47,7 +47,7 @@ async fn grant_admin(ctx: &RbacContext, account: &str) -> Result<bool, shared::A
         })
         .await?;
     if let Some(roles) = granted {
-        role_cache::publish_or_log(ctx.redis(), &roles).await;
+        role_cache::publish_or_log(ctx.roles_cache(), &roles).await;
         tracing::info!(
             user_id = roles.user_id,
             "the admin account is a super_admin"

@@ -4,11 +4,15 @@ use shared::db::Db;
 use shared::redis::Redis;
 
 use crate::auth_client::AuthClient;
+use crate::role_cache::RolesCache;
 
 pub struct RbacContext {
     pub(crate) db: Db,
     pub(crate) redis: Redis,
     pub(crate) auth: AuthClient,
+    pub(crate) roles_cache: RolesCache,
+    /// `rbac_policy_changes_total` by outcome.
+    pub(crate) policy_changes: shared::metrics::CounterFamily,
 }
 
 impl RbacContext {
@@ -24,8 +28,14 @@ impl RbacContext {
         &self.auth
     }
 
+    pub fn roles_cache(&self) -> &RolesCache {
+        &self.roles_cache
+    }
+
     /// Tells the gateways the policy changed.
     pub async fn policy_changed(&self) {
-        crate::policy::changed(&self.redis).await;
+        let outcome = crate::policy::changed(&self.redis).await;
+        let labels = vec![("outcome", outcome)];
+        self.policy_changes.get_or_create(&labels).inc();
     }
 }

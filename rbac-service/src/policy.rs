@@ -74,9 +74,11 @@ pub async fn current_version(redis: &Redis) -> Result<u64, RedisError> {
     Ok(version.unwrap_or(0))
 }
 
-/// Bumps the version and tells every gateway. A failure is logged, not returned: the
-/// change is committed, and gateways also reload on their own periodically.
-pub async fn changed(redis: &Redis) {
+/// Bumps the version and tells every gateway; how far it got: `published`, `unpublished`
+/// (bumped; gateways see it on their periodic reload) or `not_bumped` (Redis refused). A
+/// failure is logged, not returned: the change is committed, and gateways also reload on
+/// their own periodically.
+pub async fn changed(redis: &Redis) -> &'static str {
     let result: Result<u64, RedisError> = redis
         .query(redis::cmd("INCR").arg(redis.key(POLICY_VERSION_KEY)))
         .await;
@@ -84,12 +86,15 @@ pub async fn changed(redis: &Redis) {
         Ok(version) => {
             if let Err(err) = redis.publish(POLICY_CHANNEL, &version.to_string()).await {
                 tracing::warn!(error = %err, version, "policy change not published; gateways will notice by polling");
+                "unpublished"
             } else {
                 tracing::info!(version, "policy changed");
+                "published"
             }
         }
         Err(err) => {
-            tracing::error!(error = %err, "policy version not bumped; gateways catch up on their periodic reload")
+            tracing::error!(error = %err, "policy version not bumped; gateways catch up on their periodic reload");
+            "not_bumped"
         }
     }
 }

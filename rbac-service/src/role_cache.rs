@@ -11,12 +11,15 @@
 //! Redis failing before the commit refuses the change (503: nothing changed); failing
 //! after it leaves the fence, which sends every reader to the database until it expires.
 //! Either way no gateway can act on the old roles once the change has been answered.
+//! Both writes wait for a replica (with Redis Sentinel), so a failover cannot bring back
+//! the entry from before the change.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::Script;
 use shared::ApiError;
+use shared::metrics::CounterFamily;
 use shared::policy::{FENCED_ROLES, user_roles_key};
 use shared::redis::{Redis, RedisError};
 use shared::session::{ANNOUNCE, INVALIDATION_CHANNEL, Invalidation};
@@ -25,9 +28,41 @@ use crate::models::UserRoles;
 
 const TTL: Duration = Duration::from_secs(300);
 
-pub async fn publish(redis: &Redis, roles: &UserRoles) -> Result<(), RedisError> {
+/// The cache's Redis and the count of its writes (`rbac_roles_cache_writes_total`): a
+/// failed write sends every gateway to rbac-service for that user until it expires.
+#[derive(Clone)]
+pub struct RolesCache {
+    redis: Redis,
+    writes: CounterFamily,
+}
+
+impl RolesCache {
+    pub fn new(redis: Redis, metrics: &shared::metrics::Metrics) -> Self {
+        let writes = metrics.counter(
+            "rbac_roles_cache_writes",
+            "Roles-cache writes by kind (fence, roles) and outcome (written, superseded, failed)",
+        );
+        Self { redis, writes }
+    }
+
+    /// Counts a write's outcome: the script answers 1 when it wrote, 0 when a newer
+    /// version was there already.
+    fn count(&self, kind: &'static str, result: &Result<i64, RedisError>) {
+        let outcome = match result {
+            Ok(1) => "written",
+            Ok(_) => "superseded",
+            Err(_) => "failed",
+        };
+        let labels = vec![("kind", kind), ("outcome", outcome)];
+        self.writes.get_or_create(&labels).inc();
+    }
+}
+
+pub async fn publish(cache: &RolesCache, roles: &UserRoles) -> Result<(), RedisError> {
+    let redis = &cache.redis;
     let ids: Vec<String> = roles.role_ids.iter().map(i64::to_string).collect();
-    redis
+    let redis = redis.replicated();
+    let result = redis
         .script::<i64>(
             COMPARE_AND_SET
                 .key(redis.key(user_roles_key(roles.user_id)))
@@ -38,14 +73,16 @@ pub async fn publish(redis: &Redis, roles: &UserRoles) -> Result<(), RedisError>
                 .arg(redis.key(INVALIDATION_CHANNEL))
                 .arg(Invalidation::Roles(roles.user_id).message()),
         )
-        .await
-        .map(drop)
+        .await;
+    cache.count("roles", &result);
+    result?;
+    redis.wait_for_replica().await
 }
 
 /// Like [`publish`], but a failure is only logged: the change itself is committed, and
 /// the fence it left sends readers to the database until it expires.
-pub async fn publish_or_log(redis: &Redis, roles: &UserRoles) {
-    if let Err(err) = publish(redis, roles).await {
+pub async fn publish_or_log(cache: &RolesCache, roles: &UserRoles) {
+    if let Err(err) = publish(cache, roles).await {
         tracing::error!(user_id = roles.user_id, error = %err, "roles cache not updated; readers use the database until the entry expires");
     }
 }
@@ -53,7 +90,8 @@ pub async fn publish_or_log(redis: &Redis, roles: &UserRoles) {
 /// Fences the entry for the change to `roles` (the set about to be committed, with its
 /// new version). Called inside the change's transaction, on its blocking database thread:
 /// an error aborts the transaction, so a change Redis cannot fence never happens.
-pub fn fence_before_commit(redis: &Redis, roles: &UserRoles) -> Result<(), ApiError> {
+pub fn fence_before_commit(cache: &RolesCache, roles: &UserRoles) -> Result<(), ApiError> {
+    let redis = &cache.redis;
     let mut fence = FENCE.prepare_invoke();
     fence
         .key(redis.key(user_roles_key(roles.user_id)))
@@ -62,9 +100,14 @@ pub fn fence_before_commit(redis: &Redis, roles: &UserRoles) -> Result<(), ApiEr
         .arg(TTL.as_millis() as u64)
         .arg(redis.key(INVALIDATION_CHANNEL))
         .arg(Invalidation::Roles(roles.user_id).message());
+    let redis = redis.replicated();
     tokio::runtime::Handle::current()
-        .block_on(redis.script::<i64>(&fence))
-        .map(drop)
+        .block_on(async {
+            let result = redis.script::<i64>(&fence).await;
+            cache.count("fence", &result);
+            result?;
+            redis.wait_for_replica().await
+        })
         .map_err(ApiError::from)
 }
 

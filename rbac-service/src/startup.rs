@@ -9,6 +9,7 @@ use shared::redis::Redis;
 use crate::auth_client::AuthClient;
 use crate::config::Settings;
 use crate::context::RbacContext;
+use crate::role_cache::RolesCache;
 use crate::{bootstrap, routes, seed};
 
 pub const MIGRATIONS: Migrations = Migrations {
@@ -20,6 +21,7 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    stopper: shared::server::Stopper,
 }
 
 impl Application {
@@ -37,8 +39,15 @@ impl Application {
             .map_err(|err| anyhow::anyhow!("seeding: {err:?}"))?;
         let metrics = shared::metrics::Metrics::new("rbac-service");
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        metrics.observe_db(&db);
+        metrics.observe_redis(&redis);
         let context = web::Data::new(RbacContext {
-            auth: AuthClient::new(&settings.auth_service_url, settings.internal_token.expose()),
+            auth: AuthClient::new(&settings.auth_service_url, settings.internal_token.expose())?,
+            roles_cache: RolesCache::new(redis.clone(), &metrics),
+            policy_changes: metrics.counter(
+                "rbac_policy_changes",
+                "Policy changes by how far the news got: published, unpublished, not_bumped",
+            ),
             db,
             redis,
         });
@@ -52,6 +61,8 @@ impl Application {
         let internal_token = settings.internal_token.clone();
         let listener = shared::server::bind(&settings.bind_addr)?;
         let port = listener.local_addr()?.port();
+        let drain = shared::server::Drain::from_env()?;
+        let app_drain = drain.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 context.clone(),
@@ -59,16 +70,21 @@ impl Application {
                 internal_token.clone(),
                 routes::config,
             )
+            .app_data(app_drain.clone())
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
+        .disable_signals()
+        .shutdown_timeout(drain.timeout_secs())
         .listen(listener)?
         .run();
+        let stopper = shared::server::Stopper::new(&server, &drain);
         tracing::info!(port, "rbac-service listening");
         Ok(Self {
             port,
             metrics_port,
             server,
+            stopper,
         })
     }
 
@@ -84,6 +100,11 @@ impl Application {
     /// A handle to stop the server (tests take rbac-service down with it).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    /// Stops this replica the drained way (what SIGTERM does; see `shared::server::Drain`).
+    pub fn stopper(&self) -> shared::server::Stopper {
+        self.stopper.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

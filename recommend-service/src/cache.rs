@@ -43,6 +43,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use redis::Script;
+
+use crate::metrics::RecommendMetrics;
 use shared::db::{Db, DbConnection};
 use shared::redis::Redis;
 use shared::{ApiError, Code};
@@ -92,6 +94,7 @@ pub struct TripCache {
     db_loads: AtomicU64,
     hook: RwLock<Option<FillHook>>,
     write_hook: RwLock<Option<WriteHook>>,
+    metrics: RecommendMetrics,
 }
 
 impl TripCache {
@@ -105,7 +108,14 @@ impl TripCache {
             db_loads: AtomicU64::new(0),
             hook: RwLock::new(None),
             write_hook: RwLock::new(None),
+            metrics: RecommendMetrics::unregistered(),
         }
+    }
+
+    /// Counts hits, misses and refused fills in `metrics`.
+    pub fn with_metrics(mut self, metrics: RecommendMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn key(&self, id: i64) -> String {
@@ -121,13 +131,19 @@ impl TripCache {
         {
             Ok(Some(entry)) => {
                 if let Some(view) = decode(&entry) {
+                    self.metrics.cache("hit");
                     return Ok(Some(view));
                 }
+                self.metrics.cache("miss");
                 true
             }
-            Ok(None) => true,
+            Ok(None) => {
+                self.metrics.cache("miss");
+                true
+            }
             Err(err) => {
                 tracing::debug!(error = %err, "trip cache unavailable; reading the database");
+                self.metrics.cache("unavailable");
                 false
             }
         };
@@ -192,7 +208,11 @@ impl TripCache {
                 .redis
                 .script::<i64>(FILL.key(self.key(id)).arg(version).arg(entry).arg(ttl))
                 .await
-                .map(drop),
+                .map(|stored| {
+                    if stored == 0 {
+                        self.metrics.cache("fill_refused");
+                    }
+                }),
             CacheMode::Naive => {
                 self.redis
                     .query::<()>(

@@ -22,6 +22,7 @@ use shared::db::Db;
 use shared::redis::Redis;
 
 use crate::domain::SignalKind;
+use crate::metrics::RecommendMetrics;
 use crate::models::{Rating, Signal};
 use crate::recommend::{self, Direction, Model, Similarity, Strategy};
 use crate::schedule::{Fit, RebuildRule};
@@ -96,6 +97,7 @@ pub struct Recommender {
     building: tokio::sync::Mutex<()>,
     db: Db,
     redis: Redis,
+    metrics: RecommendMetrics,
 }
 
 impl Recommender {
@@ -110,7 +112,14 @@ impl Recommender {
             building: tokio::sync::Mutex::new(()),
             db,
             redis,
+            metrics: RecommendMetrics::unregistered(),
         }
+    }
+
+    /// Counts rebuilds, their time and the served version in `metrics`.
+    pub fn with_metrics(mut self, metrics: RecommendMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -136,6 +145,15 @@ impl Recommender {
 
     /// Loads everything, fits, and swaps the new snapshot in.
     pub async fn rebuild(&self) -> Result<BuildReport, ApiError> {
+        let result = self.load_and_fit().await;
+        match &result {
+            Ok(report) => self.metrics.rebuilt(report.version, report.seconds),
+            Err(_) => self.metrics.rebuild_failed(),
+        }
+        result
+    }
+
+    async fn load_and_fit(&self) -> Result<BuildReport, ApiError> {
         let _guard = self.building.lock().await;
         let started = Instant::now();
         self.dirty.store(false, Ordering::SeqCst);

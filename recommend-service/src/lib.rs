@@ -8,6 +8,7 @@ pub mod context;
 pub mod db;
 pub mod domain;
 pub mod engine;
+pub mod metrics;
 pub mod models;
 pub mod openapi;
 pub mod ranking;

@@ -30,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             shared::telemetry::init("recommend-service");
             let app = Application::build(Settings::from_env()?).await?;
+            shared::server::stop_on_signal(app.stopper());
             app.run_until_stopped().await?;
         }
         Command::Import(args) => import::run(args, Settings::from_env()?).await?,

@@ -14,6 +14,7 @@ use crate::cache::{CacheMode, TripCache};
 use crate::config::Settings;
 use crate::context::RecommendContext;
 use crate::engine::Recommender;
+use crate::metrics::RecommendMetrics;
 use crate::routes;
 
 pub const MIGRATIONS: Migrations = Migrations {
@@ -25,6 +26,7 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    stopper: shared::server::Stopper,
     context: web::Data<RecommendContext>,
 }
 
@@ -37,14 +39,19 @@ impl Application {
     pub async fn build_with(settings: Settings, mode: CacheMode) -> anyhow::Result<Self> {
         let db = connect_db(&settings).await?;
         let redis = Redis::connect(&settings.redis)?;
-        let recommender = Arc::new(Recommender::new(db.clone(), redis.clone()));
+        let metrics = shared::metrics::Metrics::new("recommend-service");
+        metrics.observe_db(&db);
+        metrics.observe_redis(&redis);
+        let own = RecommendMetrics::register(&metrics);
+        let recommender =
+            Arc::new(Recommender::new(db.clone(), redis.clone()).with_metrics(own.clone()));
         let tasks = Tasks::default();
         let (model, rebuild) = (recommender.clone(), settings.model_rebuild);
         tasks.supervise("model-rebuild", move || model.clone().run(rebuild));
-        let metrics = shared::metrics::Metrics::new("recommend-service");
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let context = web::Data::new(RecommendContext {
-            cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode),
+            cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode)
+                .with_metrics(own),
             db,
             redis,
             recommender,
@@ -55,6 +62,8 @@ impl Application {
         let listener = shared::server::bind(&settings.bind_addr)?;
         let port = listener.local_addr()?.port();
         let app_context = context.clone();
+        let drain = shared::server::Drain::from_env()?;
+        let app_drain = drain.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 app_context.clone(),
@@ -62,16 +71,21 @@ impl Application {
                 internal_token.clone(),
                 routes::config,
             )
+            .app_data(app_drain.clone())
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
+        .disable_signals()
+        .shutdown_timeout(drain.timeout_secs())
         .listen(listener)?
         .run();
+        let stopper = shared::server::Stopper::new(&server, &drain);
         tracing::info!(port, "recommend-service listening");
         Ok(Self {
             metrics_port,
             port,
             server,
+            stopper,
             context,
         })
     }
@@ -88,6 +102,11 @@ impl Application {
     /// The shared state, for tests (cache hooks, forced rebuilds).
     pub fn context(&self) -> web::Data<RecommendContext> {
         self.context.clone()
+    }
+
+    /// Stops this replica the drained way (what SIGTERM does; see `shared::server::Drain`).
+    pub fn stopper(&self) -> shared::server::Stopper {
+        self.stopper.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

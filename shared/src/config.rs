@@ -174,22 +174,75 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
 /// Connection settings for the shared Redis.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
-    /// `REDIS_URL`, default `redis://127.0.0.1:6379`.
+    /// `REDIS_URL`, default `redis://127.0.0.1:6379`; unused when `sentinel` is set.
     pub url: String,
     /// `REDIS_TIMEOUT` for connecting and for each reply, default `200ms`.
     pub timeout: Duration,
     /// `REDIS_KEY_PREFIX`, default `wp:`; every key and channel starts with it.
     pub key_prefix: String,
+    /// Set by `REDIS_SENTINELS`: the master is whichever the sentinels name.
+    pub sentinel: Option<SentinelSettings>,
+}
+
+/// Where the sentinels are and what they call the master.
+#[derive(Debug, Clone)]
+pub struct SentinelSettings {
+    /// `REDIS_SENTINELS`: `host:port`, comma-separated.
+    pub addresses: Vec<String>,
+    /// `REDIS_MASTER_NAME`, default `waypoint`.
+    pub master_name: String,
+    /// `REDIS_REPLICA_WAIT`, default `100ms`, shorter than `REDIS_TIMEOUT`: how long a
+    /// session write waits for a replica to acknowledge it (`WAIT 1`); zero does not wait.
+    pub replica_wait: Duration,
 }
 
 impl RedisSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
+        let timeout = duration("REDIS_TIMEOUT", Duration::from_millis(200))?;
+        let sentinel = match raw("REDIS_SENTINELS") {
+            None => None,
+            Some(list) => Some(SentinelSettings {
+                addresses: parse_sentinels(&list)
+                    .map_err(|message| ConfigError::new("REDIS_SENTINELS", message))?,
+                master_name: string("REDIS_MASTER_NAME", "waypoint"),
+                replica_wait: duration("REDIS_REPLICA_WAIT", Duration::from_millis(100))?,
+            }),
+        };
+        // WAIT is one command: its reply must come within the command timeout.
+        if sentinel.as_ref().is_some_and(|s| s.replica_wait >= timeout) {
+            return Err(ConfigError::new(
+                "REDIS_REPLICA_WAIT",
+                "must be shorter than REDIS_TIMEOUT",
+            ));
+        }
         Ok(Self {
             url: string("REDIS_URL", "redis://127.0.0.1:6379"),
-            timeout: duration("REDIS_TIMEOUT", Duration::from_millis(200))?,
+            timeout,
             key_prefix: string("REDIS_KEY_PREFIX", "wp:"),
+            sentinel,
         })
     }
+}
+
+/// `host:port,host:port`: every entry needs its port (a sentinel's is not Redis' 6379).
+fn parse_sentinels(list: &str) -> Result<Vec<String>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| match entry.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(entry.to_owned())
+            }
+            _ => Err(format!("{entry:?} is not host:port")),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|addresses| {
+            if addresses.is_empty() {
+                Err("no sentinel listed".into())
+            } else {
+                Ok(addresses)
+            }
+        })
 }
 
 /// The token the gateway presents to services, which vouches for its identity headers.
@@ -227,6 +280,23 @@ mod tests {
     fn durations_reject_unknown_units_and_garbage() {
         for text in ["10 years", "abc", "-5s", "5w", ""] {
             assert!(parse_duration(text).is_err(), "{text} should be rejected");
+        }
+    }
+
+    #[test]
+    fn sentinel_lists_need_a_port_on_every_entry() {
+        assert_eq!(
+            parse_sentinels(" 10.0.0.1:26379, sentinel-b:26380 ,"),
+            Ok(vec!["10.0.0.1:26379".into(), "sentinel-b:26380".into()])
+        );
+        for list in [
+            ",",
+            "10.0.0.1",
+            "10.0.0.1:26379,sentinel-b",
+            ":26379",
+            "host:port",
+        ] {
+            assert!(parse_sentinels(list).is_err(), "{list} should be rejected");
         }
     }
 

@@ -11,8 +11,8 @@
 //! permit instead of piling blocked threads onto r2d2's checkout.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -123,6 +123,8 @@ pub struct Db {
     pool: r2d2::Pool<Manager>,
     permits: Arc<Semaphore>,
     backend: Backend,
+    /// Where waits and failed checkouts are counted, once the part's metrics exist.
+    stats: Arc<OnceLock<crate::metrics::PoolStats>>,
 }
 
 impl Db {
@@ -156,6 +158,7 @@ impl Db {
             pool,
             permits: Arc::new(Semaphore::new(size as usize)),
             backend,
+            stats: Arc::default(),
         })
     }
 
@@ -168,24 +171,33 @@ impl Db {
         self.backend
     }
 
+    pub(crate) fn observe(&self, stats: crate::metrics::PoolStats) {
+        let _ = self.stats.set(stats);
+    }
+
     /// Runs `work` with a connection on the blocking pool, inside the caller's span.
     pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        let started = Instant::now();
         let permit = self
             .permits
             .clone()
             .acquire_owned()
             .await
             .map_err(ApiError::internal)?;
-        let pool = self.pool.clone();
+        let (pool, stats) = (self.pool.clone(), self.stats.clone());
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let _entered = span.enter();
-            let mut conn = pool.get().map_err(|err| {
+            let conn = pool.get();
+            if let Some(stats) = stats.get() {
+                stats.checked_out(started, conn.is_ok());
+            }
+            let mut conn = conn.map_err(|err| {
                 ApiError::new(Code::DatabaseUnavailable, "The database is unavailable.")
                     .with_source(err)
             })?;

@@ -68,8 +68,13 @@ pub async fn request_context(
     let trace =
         crate::trace::TraceContext::continue_from(req.headers().get(crate::trace::TRACEPARENT));
     req.extensions_mut().insert(trace.clone());
+    // Which part served it: in one log stream (or one test process) lines stay apart.
+    let part = req
+        .app_data::<web::Data<crate::metrics::Metrics>>()
+        .map_or("", |metrics| metrics.part());
     let span = tracing::info_span!(
         "request",
+        part,
         method = %req.method(),
         path = %req.path(),
         request_id = %request_id,

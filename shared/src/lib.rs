@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod policy;
 pub mod random;
 pub mod redis;
+pub mod replicas;
 pub mod server;
 pub mod session;
 pub mod tasks;

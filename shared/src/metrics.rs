@@ -21,6 +21,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+mod process;
+
 /// Label pairs of a part's own signals: fixed names, values from a closed set.
 pub type Labels = Vec<(&'static str, &'static str)>;
 pub type CounterFamily = Family<Labels, Counter>;
@@ -63,9 +65,28 @@ fn latency_histogram() -> Histogram {
 /// A part's metrics: cheap to clone, shared by its workers and background tasks.
 #[derive(Clone)]
 pub struct Metrics {
+    part: &'static str,
     registry: Arc<Mutex<Registry>>,
     requests: Family<RequestLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
+    pools: PoolStats,
+}
+
+/// How the database pool and Redis serve this part: handed to each [`crate::db::Db`] and
+/// [`crate::redis::Redis`] by [`Metrics::observe_db`] and [`Metrics::observe_redis`].
+#[derive(Clone, Debug)]
+pub struct PoolStats {
+    /// From asking for a connection to holding one (a permit, a blocking thread, r2d2).
+    pub(crate) db_wait: Histogram,
+    /// Checkouts that failed: the database unreachable, or no connection within 3 s.
+    pub(crate) db_errors: Counter,
+    /// Commands that failed, by kind (`timeout`, `connection`, `other`).
+    pub(crate) redis_errors: Family<Labels, Counter>,
+}
+
+/// Pool waits in seconds, 0.1 ms to about 3 s (the checkout timeout).
+fn wait_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
 }
 
 impl Metrics {
@@ -92,14 +113,78 @@ impl Metrics {
             ("version", env!("CARGO_PKG_VERSION")),
         ]);
         registry.register("waypoint_build", "The part and version answering", info);
+        registry.register_collector(Box::new(process::ProcessCollector));
+        let pools = PoolStats {
+            db_wait: wait_histogram(),
+            db_errors: Counter::default(),
+            redis_errors: Family::default(),
+        };
+        registry.register(
+            "db_pool_wait_seconds",
+            "Waits for a database connection, from asking to holding one",
+            pools.db_wait.clone(),
+        );
+        registry.register(
+            "db_pool_errors",
+            "Database connections that could not be had (unreachable, or none within 3 s)",
+            pools.db_errors.clone(),
+        );
+        registry.register(
+            "redis_errors",
+            "Redis commands that failed, by kind (timeout, connection, other)",
+            pools.redis_errors.clone(),
+        );
         Self {
+            part,
             registry: Arc::new(Mutex::new(registry)),
             requests,
             in_flight,
+            pools,
         }
     }
 
-    fn register(&self, name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
+    /// The part these metrics belong to (`gateway`, `auth-service`, …).
+    pub fn part(&self) -> &'static str {
+        self.part
+    }
+
+    /// Counts `db`'s connection waits and failures here (every clone of it, made before
+    /// or after).
+    pub fn observe_db(&self, db: &crate::db::Db) {
+        db.observe(self.pools.clone());
+    }
+
+    /// Counts `redis`'s failed commands here (every clone of it, made before or after).
+    pub fn observe_redis(&self, redis: &crate::redis::Redis) {
+        redis.observe(self.pools.clone());
+    }
+
+    /// A gauge read when Prometheus scrapes, from what the part holds anyway (open
+    /// sockets): nothing to keep in step on the hot path.
+    pub fn gauge_fn(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        read: impl Fn() -> i64 + Send + Sync + 'static,
+    ) {
+        let collector = GaugeFn {
+            name,
+            help,
+            read: Box::new(read),
+        };
+        self.registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .register_collector(Box::new(collector));
+    }
+
+    /// Registers a metric a part's component made itself (a counter kept by its hub).
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
         self.registry
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -118,6 +203,13 @@ impl Metrics {
         let gauge = Gauge::default();
         self.register(name, help, gauge.clone());
         gauge
+    }
+
+    /// A latency histogram without labels (seconds, 1 ms to 16 s) registered as `name`.
+    pub fn single_histogram(&self, name: &str, help: &str) -> Histogram {
+        let histogram = latency_histogram();
+        self.register(name, help, histogram.clone());
+        histogram
     }
 
     /// A gauge family registered as `name`.
@@ -168,6 +260,45 @@ impl Metrics {
         tokio::spawn(server);
         tracing::info!(port, "metrics listening");
         Ok(Some(port))
+    }
+}
+
+struct GaugeFn {
+    name: &'static str,
+    help: &'static str,
+    read: Box<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl std::fmt::Debug for GaugeFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl prometheus_client::collector::Collector for GaugeFn {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        let gauge = prometheus_client::metrics::gauge::ConstGauge::new((self.read)());
+        let metric = encoder.encode_descriptor(self.name, self.help, None, gauge.metric_type())?;
+        gauge.encode(metric)
+    }
+}
+
+impl PoolStats {
+    /// A connection checkout that began at `started`: its wait, or its failure.
+    pub(crate) fn checked_out(&self, started: Instant, ok: bool) {
+        if ok {
+            self.db_wait.observe(started.elapsed().as_secs_f64());
+        } else {
+            self.db_errors.inc();
+        }
+    }
+
+    pub(crate) fn redis_failed(&self, kind: &'static str) {
+        self.redis_errors.get_or_create(&vec![("kind", kind)]).inc();
     }
 }
 
@@ -289,5 +420,49 @@ mod tests {
         assert!(text.contains("http_requests_in_flight 0"));
         assert!(text.contains("logins_total{outcome=\"ok\"} 1"));
         assert!(text.contains("waypoint_build_info{part=\"test\""));
+    }
+}
+
+/// Apart from the tests above, whose `test` is actix's.
+#[cfg(test)]
+mod read_at_scrape {
+    use super::Metrics;
+
+    #[test]
+    fn process_figures_and_read_gauges_are_exposed_when_scraped() {
+        let metrics = Metrics::new("test");
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(3));
+        let read = open.clone();
+        metrics.gauge_fn("sockets_open", "Sockets open", move || {
+            read.load(std::sync::atomic::Ordering::Relaxed)
+        });
+        assert!(metrics.render().unwrap().contains("sockets_open 3"));
+        open.store(1, std::sync::atomic::Ordering::Relaxed);
+        let text = metrics.render().unwrap();
+        assert!(text.contains("sockets_open 1"), "{text}");
+        for name in [
+            "process_cpu_seconds_total ",
+            "process_resident_memory_bytes ",
+            "process_start_time_seconds ",
+            "process_open_fds ",
+        ] {
+            assert!(text.contains(name), "{name}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_failed_checkout_counts_as_an_error_and_a_good_one_as_a_wait() {
+        let metrics = Metrics::new("test");
+        let started = std::time::Instant::now();
+        metrics.pools.checked_out(started, true);
+        metrics.pools.checked_out(started, false);
+        metrics.pools.redis_failed("timeout");
+        let text = metrics.render().unwrap();
+        assert!(text.contains("db_pool_wait_seconds_count 1"), "{text}");
+        assert!(text.contains("db_pool_errors_total 1"), "{text}");
+        assert!(
+            text.contains("redis_errors_total{kind=\"timeout\"} 1"),
+            "{text}"
+        );
     }
 }

@@ -2,12 +2,16 @@
 //! particular to it.
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::ConnectionType;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, web};
+use futures_util::future::BoxFuture;
 
 use crate::config::Secret;
 use crate::error::{ApiError, Code};
@@ -40,6 +44,7 @@ pub fn app<T: 'static>(
 > {
     App::new()
         .wrap(from_fn(require_internal_token))
+        .wrap(from_fn(while_draining))
         .wrap(crate::http::json_error_handlers())
         .wrap(from_fn(crate::http::request_context))
         .wrap(from_fn(crate::metrics::record_request))
@@ -69,6 +74,127 @@ pub async fn require_internal_token(
         "This service answers only Waypoint's gateway and services.",
     );
     Ok(req.error_response(refused).map_into_boxed_body())
+}
+
+/// How a replica leaves (SIGTERM, Ctrl-C, or [`Stopper::stop`] in a test): `/readyz`
+/// answers 503 at once and every response closes its connection, so balancers and pooled
+/// clients move to other replicas; after `grace` the replica says goodbye (chat closes its
+/// sockets with 1001), stops accepting connections and lets the requests in flight finish,
+/// and everything is over within `timeout` of the grace's end. Register it as app data
+/// (`.app_data(drain.clone())`) beside [`app`] (or [`while_draining`]).
+#[derive(Clone)]
+pub struct Drain {
+    draining: Arc<AtomicBool>,
+    /// `SHUTDOWN_GRACE`, default 2 s: how long `/readyz` says 503 before the listener closes.
+    pub grace: Duration,
+    /// `SHUTDOWN_TIMEOUT`, default 10 s: the longest wait after the grace for sockets to
+    /// close and requests in flight to finish; whatever is left then is cut.
+    pub timeout: Duration,
+}
+
+impl Drain {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(
+            crate::config::duration("SHUTDOWN_GRACE", Duration::from_secs(2))?,
+            crate::config::duration("SHUTDOWN_TIMEOUT", Duration::from_secs(10))?,
+        ))
+    }
+
+    pub fn new(grace: Duration, timeout: Duration) -> Self {
+        Self {
+            draining: Arc::default(),
+            grace,
+            timeout,
+        }
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// actix's own bound on the requests in flight, for `HttpServer::shutdown_timeout`.
+    pub fn timeout_secs(&self) -> u64 {
+        self.timeout.as_secs().max(1)
+    }
+}
+
+/// Middleware: once the app's [`Drain`] has begun, `/readyz` is a 503 and no connection is
+/// kept alive.
+pub async fn while_draining(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let draining = req.app_data::<Drain>().is_some_and(Drain::is_draining);
+    let mut res = if draining && req.path() == "/readyz" {
+        let unready = crate::http::readiness(&[("draining", false)]);
+        req.into_response(unready).map_into_boxed_body()
+    } else {
+        next.call(req).await?.map_into_boxed_body()
+    };
+    if draining {
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
+    Ok(res)
+}
+
+/// What a replica does last, before it stops accepting connections (chat: close sockets).
+pub type Goodbye = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Stops a running server the [`Drain`] way.
+#[derive(Clone)]
+pub struct Stopper {
+    server: ServerHandle,
+    drain: Drain,
+    goodbye: Option<Goodbye>,
+}
+
+impl Stopper {
+    /// The server must have been built with `.disable_signals()` (the stop is ours) and
+    /// `.shutdown_timeout(drain.timeout_secs())`.
+    pub fn new(server: &Server, drain: &Drain) -> Self {
+        Self {
+            server: server.handle(),
+            drain: drain.clone(),
+            goodbye: None,
+        }
+    }
+
+    pub fn with_goodbye(mut self, goodbye: Goodbye) -> Self {
+        self.goodbye = Some(goodbye);
+        self
+    }
+
+    pub async fn stop(&self) {
+        self.drain.draining.store(true, Ordering::Relaxed);
+        tracing::info!(grace = ?self.drain.grace, "draining: /readyz answers 503");
+        tokio::time::sleep(self.drain.grace).await;
+        if let Some(goodbye) = &self.goodbye {
+            let _ = tokio::time::timeout(self.drain.timeout, goodbye()).await;
+        }
+        tracing::info!("draining: listener closed, finishing requests in flight");
+        self.server.stop(true).await;
+    }
+}
+
+/// Stops the server the [`Drain`] way on SIGTERM or Ctrl-C (a binary's `main` calls this).
+pub fn stop_on_signal(stopper: Stopper) {
+    tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+        stopper.stop().await;
+    });
 }
 
 /// The listener on `addr` (a service's `BIND_ADDR`), named in the error when it is taken.
@@ -133,5 +259,88 @@ mod tests {
         }
         let res = test::call_service(&app, call(Method::POST, "/v1/things", Some("s3cret"))).await;
         assert_eq!(res.status(), StatusCode::CREATED);
+    }
+
+    /// One HTTP/1.1 GET on a fresh connection: the status and the whole response.
+    async fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{INTERNAL_TOKEN}: s3cret\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stream.read_to_end(&mut answer),
+        )
+        .await??;
+        let head = String::from_utf8_lossy(&answer).to_lowercase();
+        let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        Ok((status, head))
+    }
+
+    #[actix_web::test]
+    async fn a_stopping_replica_turns_unready_then_finishes_what_it_started() {
+        use std::time::{Duration, Instant};
+
+        fn routes(cfg: &mut web::ServiceConfig) {
+            cfg.route(
+                "/readyz",
+                web::get().to(|| async { crate::http::readiness(&[("redis", true)]) }),
+            )
+            .route(
+                "/slow",
+                web::get().to(|| async {
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    HttpResponse::Ok().body("done")
+                }),
+            );
+        }
+        let drain = super::Drain::new(Duration::from_millis(500), Duration::from_secs(5));
+        let listener = super::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app_drain = drain.clone();
+        let server = actix_web::HttpServer::new(move || {
+            super::app(
+                web::Data::new(()),
+                crate::metrics::Metrics::new("test"),
+                Secret::new("s3cret"),
+                routes,
+            )
+            .app_data(app_drain.clone())
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(drain.timeout_secs())
+        .listen(listener)
+        .unwrap()
+        .run();
+        let stopper = super::Stopper::new(&server, &drain);
+        let running = actix_web::rt::spawn(server);
+        assert_eq!(get(port, "/readyz").await.unwrap().0, 200);
+
+        let slow = actix_web::rt::spawn(get(port, "/slow"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let stopping = actix_web::rt::spawn(async move { stopper.stop().await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Still accepting connections, but saying it is leaving.
+        let (status, head) = get(port, "/readyz").await.unwrap();
+        assert_eq!(status, 503, "{head}");
+        assert!(head.contains("\"draining\""), "{head}");
+
+        let (status, head) = slow.await.unwrap().unwrap();
+        assert_eq!(status, 200, "the request in flight finished: {head}");
+        stopping.await.unwrap();
+        running.await.unwrap().unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(500),
+            "the grace was kept"
+        );
+        assert!(
+            get(port, "/readyz").await.is_err(),
+            "the listener is closed"
+        );
     }
 }

@@ -114,15 +114,63 @@ pub struct RedisServer {
     port: u16,
     dir: TempDir,
     wrapper: Option<Child>,
+    /// Everything on the command line but the port and the directory.
+    args: Vec<String>,
 }
 
 impl RedisServer {
     pub fn start() -> Self {
+        Self::start_with(|_| Self::data_args(&[]))
+    }
+
+    /// A replica of `master` (Sentinel finds it through the master).
+    pub fn start_replica_of(master: &RedisServer) -> Self {
+        let port = master.port.to_string();
+        Self::start_with(|_| Self::data_args(&["--replicaof", "127.0.0.1", &port]))
+    }
+
+    /// A data server (no sentinel) that keeps nothing on disk by itself, then `extra`.
+    fn data_args(extra: &[&str]) -> Vec<String> {
+        [
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|arg| arg.to_string())
+        .collect()
+    }
+
+    /// A sentinel watching `master` under `name` with short timeouts, so that a failover
+    /// takes seconds: the master is down after 1 s without a reply, and a failover that
+    /// stalls is retried after 3 s.
+    pub fn start_sentinel(master: &RedisServer, name: &str) -> Self {
+        let config = format!(
+            "sentinel monitor {name} 127.0.0.1 {port} 2\n\
+             sentinel down-after-milliseconds {name} 1000\n\
+             sentinel failover-timeout {name} 3000\n",
+            port = master.port
+        );
+        Self::start_with(|dir| {
+            // Sentinel rewrites its configuration file, so it lives in the server's dir.
+            let file = dir.join("sentinel.conf");
+            std::fs::write(&file, &config).expect("write sentinel.conf");
+            vec![file.display().to_string(), "--sentinel".into()]
+        })
+    }
+
+    /// Starts `redis-server` with the arguments `args` makes for its directory.
+    fn start_with(args: impl FnOnce(&std::path::Path) -> Vec<String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir for redis");
         // Held until redis-server is spawned, so no other test's port 0 lands on it first.
         let reservation = ReservedPort::new();
         let mut server = Self {
             port: reservation.port(),
+            args: args(dir.path()),
             dir,
             wrapper: None,
         };
@@ -155,14 +203,30 @@ impl RedisServer {
             url: self.url(),
             timeout: Duration::from_millis(200),
             key_prefix: prefix.to_owned(),
+            sentinel: None,
         }
     }
 
-    /// Kills the server (as a crash would) and waits until its port is closed.
+    /// Stops the server (SIGTERM) and waits until its port is closed.
     pub fn stop(&mut self) {
         if let Some(wrapper) = self.wrapper.take() {
             stop_tied(wrapper);
         }
+        self.wait_closed();
+    }
+
+    /// Kills the server with SIGKILL: no shutdown of any kind, as a crashed host.
+    pub fn kill(&mut self) {
+        if let Some(mut wrapper) = self.wrapper.take() {
+            if let Some(mut stdin) = wrapper.stdin.take() {
+                let _ = stdin.write_all(b"KILL\n");
+            }
+            let _ = wrapper.wait();
+        }
+        self.wait_closed();
+    }
+
+    fn wait_closed(&self) {
         let deadline = Instant::now() + Duration::from_secs(5);
         while TcpStream::connect(("127.0.0.1", self.port)).is_ok() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
@@ -196,17 +260,11 @@ impl RedisServer {
     fn spawn(&mut self) {
         let child = Command::new("sh")
             .arg("-c")
-            .arg(r#"redis-server "$@" & pid=$!; read _ignored; kill $pid; wait $pid"#)
+            // The signal is what the test writes (KILL), or TERM when its end closes.
+            .arg(r#"redis-server "$@" & pid=$!; read sig; kill -s "${sig:-TERM}" $pid; wait $pid"#)
             .arg("sh")
+            .args(&self.args)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
             .arg("--dir")
             .arg(self.dir.path())
             .stdin(Stdio::piped())
@@ -239,6 +297,96 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A master, one replica and three sentinels watching them (quorum 2), each a real
+/// `redis-server` on a free loopback port: Redis Sentinel as production runs it.
+pub struct SentinelGroup {
+    pub master: RedisServer,
+    pub replica: RedisServer,
+    pub sentinels: Vec<RedisServer>,
+}
+
+impl SentinelGroup {
+    /// The name the sentinels know the master by.
+    pub const MASTER_NAME: &str = "waypoint-test";
+
+    /// Starts the group and waits until a failover could happen: every sentinel knows the
+    /// other two and the replica, and the replica is in sync.
+    pub fn start() -> Self {
+        let master = RedisServer::start();
+        let replica = RedisServer::start_replica_of(&master);
+        let sentinels = (0..3)
+            .map(|_| RedisServer::start_sentinel(&master, Self::MASTER_NAME))
+            .collect();
+        let group = Self {
+            master,
+            replica,
+            sentinels,
+        };
+        // Sentinels find each other through hello messages every 2 s on the master.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !group.ready() {
+            assert!(Instant::now() < deadline, "the sentinels did not get ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        group
+    }
+
+    fn ready(&self) -> bool {
+        let watched = self.sentinels.iter().all(|sentinel| {
+            let reply = sentinel.command(&["SENTINEL", "MASTER", Self::MASTER_NAME]);
+            let fields = bulk_strings(&reply);
+            let field = |name: &str| {
+                fields
+                    .iter()
+                    .position(|f| *f == name)
+                    .and_then(|i| fields.get(i + 1).copied())
+            };
+            field("num-other-sentinels") == Some("2") && field("num-slaves") == Some("1")
+        });
+        watched
+            && self
+                .master
+                .command(&["INFO", "replication"])
+                .contains("state=online")
+    }
+
+    /// Settings for a service using the group under a fresh prefix.
+    pub fn settings(&self) -> RedisSettings {
+        RedisSettings {
+            url: "redis://127.0.0.1:1".into(),
+            timeout: Duration::from_millis(200),
+            key_prefix: unique_prefix(),
+            sentinel: Some(crate::config::SentinelSettings {
+                addresses: self
+                    .sentinels
+                    .iter()
+                    .map(|sentinel| format!("127.0.0.1:{}", sentinel.port()))
+                    .collect(),
+                master_name: Self::MASTER_NAME.into(),
+                replica_wait: Duration::from_millis(100),
+            }),
+        }
+    }
+
+    /// The port of the master the sentinels name (the first that answers).
+    pub fn master_port(&self) -> Option<u16> {
+        self.sentinels.iter().find_map(|sentinel| {
+            let reply = sentinel
+                .try_command(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", Self::MASTER_NAME])
+                .ok()?;
+            bulk_strings(&reply).get(1)?.parse().ok()
+        })
+    }
+}
+
+/// The strings of a flat RESP reply (an array of bulk strings), for test inspection.
+fn bulk_strings(reply: &str) -> Vec<&str> {
+    reply
+        .split("\r\n")
+        .filter(|line| !line.starts_with(['*', '$']))
+        .collect()
 }
 
 /// A database for one test: a SQLite file in a temp dir, or a fresh PostgreSQL database
@@ -309,5 +457,35 @@ impl Drop for TestDatabase {
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .execute(&mut admin);
         }
+    }
+}
+
+/// A `/metrics` answer read with a real parser of the exposition format.
+pub struct Scraped(prometheus_parse::Scrape);
+
+impl Scraped {
+    pub fn parse(text: &str) -> Self {
+        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        Self(prometheus_parse::Scrape::parse(lines).expect("a valid exposition"))
+    }
+
+    /// The sum of `metric`'s samples carrying `labels` (0 when there are none yet).
+    pub fn value(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
+        use prometheus_parse::Value;
+        self.0
+            .samples
+            .iter()
+            .filter(|s| s.metric == metric)
+            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+                _ => panic!("{metric} is not a plain sample"),
+            })
+            .sum()
+    }
+
+    /// Every sample, for what [`Scraped::value`] does not ask (labels of any value).
+    pub fn samples(&self) -> &[prometheus_parse::Sample] {
+        &self.0.samples
     }
 }

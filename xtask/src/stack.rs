@@ -1,6 +1,9 @@
-//! The whole of Waypoint on loopback: Redis, every service, two gateway replicas (each with
-//! its own chat-service replica behind it), the fake Alipay and WeChat, and nginx in front
-//! serving the web UI. `cargo xtask up` runs it on port 8080 with `./data`; `cargo xtask e2e`
+//! The whole of Waypoint on loopback: Redis, every service (`Options::replicas` replicas of
+//! each, on ports of their own; at least one chat-service replica per gateway), two gateway
+//! replicas given every service's replica list, the fake Alipay and WeChat, and nginx in
+//! front serving the web UI. Replicas of a service start one after another, each once the
+//! previous one is ready: the first migrates its database and seeds, the others find that
+//! done. `cargo xtask up` runs it on port 8080 with `./data`; `cargo xtask e2e`
 //! runs it on a free port with a throwaway data directory.
 
 use std::io::{Read, Write};
@@ -24,8 +27,6 @@ const SERVICES: [&str; 8] = [
     "gateway",
 ];
 const GATEWAY_REPLICAS: usize = 2;
-/// One chat-service replica behind each gateway replica.
-const CHAT_REPLICAS: usize = GATEWAY_REPLICAS;
 
 pub struct Options {
     /// Redis's dump, the SQLite files, keys and generated credentials live here.
@@ -34,6 +35,42 @@ pub struct Options {
     pub http_port: u16,
     /// Extra environment for the gateway replicas.
     pub gateway_env: Vec<(String, String)>,
+    /// Replicas of each service (`cargo xtask up --replicas N`, default 2).
+    pub replicas: usize,
+}
+
+/// A replica list setting's value (`*_SERVICE_URL`): the base URLs separated by `|`.
+pub fn replica_list(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(|port| format!("http://127.0.0.1:{port}"))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// Starts `count` replicas of `service` (named `name-1`, `name-2`, … once there are
+/// several) one after another, each once the previous one answers `/readyz`; their ports.
+fn start_replicas(
+    procs: &mut Procs,
+    metrics: &mut Vec<(String, u16)>,
+    (service, name, count): (&str, &str, usize),
+    command: impl Fn(u16) -> Command,
+) -> Result<Vec<u16>> {
+    let mut ports = Vec::new();
+    for replica in 1..=count.max(1) {
+        let port = free_port()?;
+        let mut started = command(port);
+        let name = if count > 1 {
+            format!("{name}-{replica}")
+        } else {
+            name.to_owned()
+        };
+        metrics_listener(&mut started, &name, metrics)?;
+        procs.spawn(&name, started)?;
+        wait_ready(service, port, "/readyz", procs)?;
+        ports.push(port);
+    }
+    Ok(ports)
 }
 
 /// A running stack; dropping it stops every process.
@@ -114,30 +151,42 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
     };
     let mut metrics = Vec::new();
     let admin = admin_account(data)?;
-    let auth_port = free_port()?;
-    let auth_url = format!("http://127.0.0.1:{auth_port}");
-    let mut auth = service("auth-service", auth_port);
-    auth.env("WAYPOINT_ADMIN_ACCOUNT", &admin.0)
-        .env("WAYPOINT_ADMIN_PASSWORD", &admin.1)
-        .envs(wechat_env(bin, data, http_port, &mut procs)?);
-    metrics_listener(&mut auth, "auth", &mut metrics)?;
-    procs.spawn("auth", auth)?;
-    wait_ready("auth-service", auth_port, "/readyz", &mut procs)?;
+    let replicas = options.replicas;
+    let wechat = wechat_env(bin, data, http_port, &mut procs)?;
+    let auth_ports = start_replicas(
+        &mut procs,
+        &mut metrics,
+        ("auth-service", "auth", replicas),
+        |port| {
+            let mut auth = service("auth-service", port);
+            auth.env("WAYPOINT_ADMIN_ACCOUNT", &admin.0)
+                .env("WAYPOINT_ADMIN_PASSWORD", &admin.1)
+                .envs(wechat.iter().cloned());
+            auth
+        },
+    )?;
+    let auth_url = replica_list(&auth_ports);
 
-    let rbac_port = free_port()?;
-    let mut rbac = service("rbac-service", rbac_port);
-    rbac.env("AUTH_SERVICE_URL", &auth_url)
-        .env("WAYPOINT_ADMIN_ACCOUNT", &admin.0);
-    metrics_listener(&mut rbac, "rbac", &mut metrics)?;
-    procs.spawn("rbac", rbac)?;
-    wait_ready("rbac-service", rbac_port, "/readyz", &mut procs)?;
+    let rbac_ports = start_replicas(
+        &mut procs,
+        &mut metrics,
+        ("rbac-service", "rbac", replicas),
+        |port| {
+            let mut rbac = service("rbac-service", port);
+            rbac.env("AUTH_SERVICE_URL", &auth_url)
+                .env("WAYPOINT_ADMIN_ACCOUNT", &admin.0);
+            rbac
+        },
+    )?;
+    let rbac_url = replica_list(&rbac_ports);
 
-    let recommend_port = free_port()?;
-    let recommend_url = format!("http://127.0.0.1:{recommend_port}");
-    let mut recommend = service("recommend-service", recommend_port);
-    metrics_listener(&mut recommend, "recommend", &mut metrics)?;
-    procs.spawn("recommend", recommend)?;
-    wait_ready("recommend-service", recommend_port, "/readyz", &mut procs)?;
+    let recommend_ports = start_replicas(
+        &mut procs,
+        &mut metrics,
+        ("recommend-service", "recommend", replicas),
+        |port| service("recommend-service", port),
+    )?;
+    let recommend_url = replica_list(&recommend_ports);
 
     // The fake Alipay and payment-service share key pairs generated once under data/alipay.
     let alipay_keys = data.join("alipay");
@@ -153,36 +202,42 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
         .env("FAKE_ALIPAY_KEY_DIR", &alipay_keys);
     procs.spawn("alipay", alipay)?;
     wait_ready("fake-alipay", alipay_port, "/healthz", &mut procs)?;
-    let payment_port = free_port()?;
     let public = format!("http://127.0.0.1:{http_port}/v1/payments/alipay");
-    let mut payment = service("payment-service", payment_port);
-    payment
-        .env(
-            "ALIPAY_GATEWAY_URL",
-            format!("http://127.0.0.1:{alipay_port}/gateway.do"),
-        )
-        .env("ALIPAY_NOTIFY_URL", format!("{public}/notify"))
-        .env("ALIPAY_RETURN_URL", format!("{public}/return"))
-        .env("RECOMMEND_SERVICE_URL", &recommend_url);
-    metrics_listener(&mut payment, "payment", &mut metrics)?;
-    procs.spawn("payment", payment)?;
-    wait_ready("payment-service", payment_port, "/readyz", &mut procs)?;
+    let payment_ports = start_replicas(
+        &mut procs,
+        &mut metrics,
+        ("payment-service", "payment", replicas),
+        |port| {
+            let mut payment = service("payment-service", port);
+            payment
+                .env(
+                    "ALIPAY_GATEWAY_URL",
+                    format!("http://127.0.0.1:{alipay_port}/gateway.do"),
+                )
+                .env("ALIPAY_NOTIFY_URL", format!("{public}/notify"))
+                .env("ALIPAY_RETURN_URL", format!("{public}/return"))
+                .env("RECOMMEND_SERVICE_URL", &recommend_url);
+            payment
+        },
+    )?;
 
-    let mut chat_ports = Vec::new();
-    for replica in 1..=CHAT_REPLICAS {
-        let port = free_port()?;
-        let mut chat = service("chat-service", port);
-        chat.env("AUTH_SERVICE_URL", &auth_url)
-            .env("RBAC_SERVICE_URL", format!("http://127.0.0.1:{rbac_port}"))
-            .env(
-                "CHAT_ALLOWED_ORIGINS",
-                format!("http://127.0.0.1:{http_port},http://localhost:{http_port}"),
-            );
-        metrics_listener(&mut chat, &format!("chat-{replica}"), &mut metrics)?;
-        procs.spawn(&format!("chat-{replica}"), chat)?;
-        wait_ready("chat-service", port, "/readyz", &mut procs)?;
-        chat_ports.push(port);
-    }
+    // Never fewer chat replicas than gateways: a message crossing replicas is the case
+    // the fan-out exists for.
+    let chat_ports = start_replicas(
+        &mut procs,
+        &mut metrics,
+        ("chat-service", "chat", replicas.max(GATEWAY_REPLICAS)),
+        |port| {
+            let mut chat = service("chat-service", port);
+            chat.env("AUTH_SERVICE_URL", &auth_url)
+                .env("RBAC_SERVICE_URL", &rbac_url)
+                .env(
+                    "CHAT_ALLOWED_ORIGINS",
+                    format!("http://127.0.0.1:{http_port},http://localhost:{http_port}"),
+                );
+            chat
+        },
+    )?;
 
     let mut gateway_ports = Vec::new();
     for replica in 1..=GATEWAY_REPLICAS {
@@ -190,17 +245,11 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
         let mut gateway = service("gateway", port);
         gateway
             .env("AUTH_SERVICE_URL", &auth_url)
-            .env("RBAC_SERVICE_URL", format!("http://127.0.0.1:{rbac_port}"))
-            .env(
-                "PAYMENT_SERVICE_URL",
-                format!("http://127.0.0.1:{payment_port}"),
-            )
+            .env("RBAC_SERVICE_URL", &rbac_url)
+            .env("PAYMENT_SERVICE_URL", replica_list(&payment_ports))
             .env("RECOMMEND_SERVICE_URL", &recommend_url)
             .env("DOCS_DIR", root.join("docs"))
-            .env(
-                "CHAT_SERVICE_URL",
-                format!("http://127.0.0.1:{}", chat_ports[replica - 1]),
-            )
+            .env("CHAT_SERVICE_URL", replica_list(&chat_ports))
             // nginx reaches the gateways over loopback, from 127.0.0.1.
             .env("TRUSTED_PROXIES", "127.0.0.1/32")
             .envs(options.gateway_env.iter().cloned());
@@ -226,7 +275,7 @@ pub fn start(root: &Path, bin: &Path, options: &Options, mut procs: Procs) -> Re
     wait_ready("nginx", http_port, "/readyz", &mut procs)?;
 
     let demo = seed_demo_traveller(data, http_port)?;
-    crate::seed_trips::seed(data, recommend_port, http_port, (&demo.0, &demo.1))?;
+    crate::seed_trips::seed(data, recommend_ports[0], http_port, (&demo.0, &demo.1))?;
     Ok(Stack {
         procs,
         http_port,
@@ -253,6 +302,8 @@ impl Throwaway {
             data: data.clone(),
             http_port: free_port()?,
             gateway_env,
+            // The browser tests and the fuzzer need the services, not their replicas.
+            replicas: 1,
         };
         eprintln!("xtask: starting the stack (logs in {})", logs.display());
         let stack = start(root, bin, &options, Procs::logging_to(&logs)?)?;

@@ -1,5 +1,6 @@
-//! `cargo xtask up`: build, then run the whole stack (see `stack`) in the foreground on
-//! http://127.0.0.1:8080 with `./data`; stop everything on Ctrl-C or SIGTERM.
+//! `cargo xtask up [--replicas N]`: build, then run the whole stack (see `stack`, with N
+//! replicas of each service, default 2) in the foreground on http://127.0.0.1:8080 with
+//! `./data`; stop everything on Ctrl-C or SIGTERM.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,9 +12,7 @@ use crate::stack::{self, Options};
 use crate::{Result, web, workspace};
 
 pub fn run(root: &Path, args: &[String]) -> Result {
-    if let Some(arg) = args.first() {
-        return Err(format!("`cargo xtask up` takes no arguments (got {arg})"));
-    }
+    let replicas = replicas(args)?;
     let http_port: u16 = std::env::var("WAYPOINT_HTTP_PORT")
         .ok()
         .map(|p| {
@@ -35,6 +34,7 @@ pub fn run(root: &Path, args: &[String]) -> Result {
         data: workspace::data_dir(root),
         http_port,
         gateway_env: Vec::new(),
+        replicas,
     };
     let mut stack = stack::start(root, &bin, &options, Procs::default())?;
     let prometheus =
@@ -74,4 +74,52 @@ pub fn run(root: &Path, args: &[String]) -> Result {
     eprintln!("\nxtask: stopping");
     stack.procs.stop_all();
     Ok(())
+}
+
+/// `--replicas N` (1 to 8), default 2.
+fn replicas(args: &[String]) -> Result<usize> {
+    match args {
+        [] => Ok(2),
+        [flag, n] if flag == "--replicas" => match n.parse() {
+            Ok(n @ 1..=8) => Ok(n),
+            _ => Err(format!("--replicas takes 1 to 8 (got {n})")),
+        },
+        _ => Err(format!(
+            "`cargo xtask up` takes only --replicas N (got {})",
+            args.join(" ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replicas;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn two_replicas_unless_told_otherwise() {
+        assert_eq!(replicas(&args("")), Ok(2));
+        assert_eq!(replicas(&args("--replicas 1")), Ok(1));
+        assert_eq!(replicas(&args("--replicas 3")), Ok(3));
+        for bad in [
+            "--replicas",
+            "--replicas 0",
+            "--replicas x",
+            "--replicas 9",
+            "-r 2",
+        ] {
+            assert!(replicas(&args(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_replica_list_names_every_port() {
+        assert_eq!(
+            crate::stack::replica_list(&[8101, 8111]),
+            "http://127.0.0.1:8101|http://127.0.0.1:8111"
+        );
+    }
 }

@@ -77,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
         url: redis_url.clone(),
         timeout: std::time::Duration::from_secs(2),
         key_prefix: prefix.clone(),
+        sentinel: None,
     })?;
     rbac_service::policy::changed(&redis).await;
     let count = db

@@ -484,6 +484,7 @@ impl SocketTask {
                 after = message.id;
                 let view = MessageView::from(message);
                 io.text(ServerFrame::Message(&view).to_text()).await?;
+                self.ctx.metrics().delivered_from_database();
                 self.sequencer.sent(conversation_id, view.id);
                 count += 1;
             }
@@ -530,9 +531,11 @@ impl SocketTask {
                     tracing::warn!(conversation_id, after, before, "a gap could not be filled");
                     return Err(close(CloseCode::Error, "internal_error"));
                 }
+                self.ctx.metrics().gap_filled();
             }
         }
         io.text(delivery.text).await?;
+        self.ctx.metrics().delivered_live(delivery.published_ms);
         self.sequencer.sent(conversation_id, id);
         Ok(())
     }

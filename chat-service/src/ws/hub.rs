@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytestring::ByteString;
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 /// Why the server ends a socket.
@@ -34,6 +35,8 @@ pub struct Delivery {
     pub sequence: Option<(i64, i64)>,
     /// Shared bytes: cloning for another socket copies nothing.
     pub text: ByteString,
+    /// When the frame was published (Unix ms), for the fan-out lag; see `fanout::stamp`.
+    pub published_ms: Option<i64>,
 }
 
 /// The hub's handle on one socket.
@@ -98,6 +101,8 @@ pub struct Hub {
     users: Mutex<HashMap<i64, Vec<Arc<Socket>>>>,
     next_id: AtomicU64,
     subscriptions: mpsc::UnboundedSender<SubscriptionCommand>,
+    /// Sockets dropped for a full queue.
+    too_slow: Counter,
 }
 
 impl Hub {
@@ -112,12 +117,18 @@ impl Hub {
             users: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             subscriptions,
+            too_slow: Counter::default(),
         };
         (hub, commands)
     }
 
     pub fn replica(&self) -> &str {
         &self.replica
+    }
+
+    /// How many sockets were dropped for a full queue.
+    pub fn too_slow(&self) -> &Counter {
+        &self.too_slow
     }
 
     pub fn register(&self, user_id: i64, session_id: &str) -> Registration {
@@ -179,6 +190,7 @@ impl Hub {
                 "outbound queue full; disconnecting"
             );
             socket.stop(Stop::TooSlow);
+            self.too_slow.inc();
             self.remove(&mut users, user_id, socket.id);
         }
     }
@@ -276,6 +288,7 @@ mod tests {
         Delivery {
             sequence: None,
             text: text.into(),
+            published_ms: None,
         }
     }
 
@@ -311,6 +324,7 @@ mod tests {
         assert_eq!(*slow.stop.borrow(), Some(Stop::TooSlow));
         assert_eq!(*fast.stop.borrow(), None);
         assert_eq!(hub.counts(), (1, 1));
+        assert_eq!(hub.too_slow().get(), 1);
     }
 
     #[test]

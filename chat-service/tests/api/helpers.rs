@@ -50,6 +50,8 @@ impl Default for Options {
 pub struct Replica {
     pub url: String,
     pub port: u16,
+    /// The replica's `/metrics`.
+    pub metrics: String,
     stopper: Option<Stopper>,
 }
 
@@ -88,7 +90,7 @@ impl TestApp {
         let db = TestDatabase::new();
         let settings = Settings {
             bind_addr: "127.0.0.1:0".into(),
-            metrics_addr: None,
+            metrics_addr: Some("127.0.0.1:0".into()),
             workers: 1,
             database_url: db.url.clone(),
             database_pool_size: 4,
@@ -126,11 +128,16 @@ impl TestApp {
             .await
             .expect("chat-service starts");
         let port = app.port();
+        let metrics = format!(
+            "http://127.0.0.1:{}/metrics",
+            app.metrics_port().expect("a metrics listener")
+        );
         let stopper = app.stopper();
         tokio::spawn(app.run_until_stopped());
         let replica = Replica {
             url: format!("http://127.0.0.1:{port}"),
             port,
+            metrics,
             stopper: Some(stopper),
         };
         self.until_ready(&replica.url).await;
@@ -370,6 +377,12 @@ impl TestApp {
             }
             Err(err) => panic!("handshake failed: {err}"),
         }
+    }
+
+    /// Replica `i`'s metrics now.
+    pub async fn scrape(&self, i: usize) -> shared::testing::Scraped {
+        let response = self.http.get(&self.replicas[i].metrics).send().await;
+        shared::testing::Scraped::parse(&response.unwrap().text().await.unwrap())
     }
 
     /// Sockets and users open on replica `i`.

@@ -8,4 +8,5 @@ mod conversations;
 mod handshake;
 mod limits;
 mod live;
+mod metrics;
 mod recovery;

@@ -175,7 +175,12 @@ async fn a_message_lost_by_pub_sub_during_a_redis_blip_is_still_delivered_in_ord
 
 /// Stores a message from `sender` (the expert) as the writer does, and publishes nothing,
 /// as if its publish had been lost; returns the `message` frame the writer would publish.
-async fn store_unpublished(db: &Db, conversation: i64, sender: i64, body: &'static str) -> String {
+pub async fn store_unpublished(
+    db: &Db,
+    conversation: i64,
+    sender: i64,
+    body: &'static str,
+) -> String {
     db.run(move |conn| {
         let appended = write_transaction(conn, |conn| {
             Message::append(conn, conversation, Side::Expert, sender, body, None)

@@ -7,27 +7,26 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use shared::replicas::Replicas;
 use shared::tasks::Tasks;
 use tokio::sync::Notify;
 
 use crate::metrics::GatewayMetrics;
+use crate::upstreams;
 
 pub struct KeySet {
     keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
-    url: String,
+    auth: Arc<Replicas>,
     wake: Notify,
     metrics: Arc<GatewayMetrics>,
 }
 
 impl KeySet {
-    pub fn new(auth_service_url: &str, metrics: Arc<GatewayMetrics>) -> Arc<Self> {
+    pub fn new(auth: Arc<Replicas>, metrics: Arc<GatewayMetrics>) -> Arc<Self> {
         Arc::new(Self {
             metrics,
             keys: RwLock::new(Arc::default()),
-            url: format!(
-                "{}/v1/auth/jwks.json",
-                auth_service_url.trim_end_matches('/')
-            ),
+            auth,
             wake: Notify::new(),
         })
     }
@@ -66,7 +65,7 @@ impl KeySet {
             {
                 last_attempt = Some(Instant::now());
                 if let Err(err) = self.refresh(&client).await {
-                    tracing::warn!(url = %self.url, error = %err, "cannot fetch the JWKS");
+                    tracing::warn!(auth = %self.auth, error = %err, "cannot fetch the JWKS");
                 }
             }
             let wait = if self.is_loaded() {
@@ -79,10 +78,8 @@ impl KeySet {
     }
 
     async fn refresh(&self, client: &reqwest::Client) -> anyhow::Result<()> {
-        let set: JwkSet = client
-            .get(&self.url)
-            .timeout(Duration::from_secs(5))
-            .send()
+        let path = "/v1/auth/jwks.json";
+        let set: JwkSet = upstreams::get(&self.auth, client, path, Duration::from_secs(5))
             .await?
             .error_for_status()?
             .json()

@@ -30,6 +30,8 @@ pub fn signing_key_pem() -> &'static str {
 pub struct StackOptions {
     /// Run on a Redis of this test alone (for tests that kill or flush it).
     pub private_redis: bool,
+    /// Run on these Redis settings instead (a `SentinelGroup`'s).
+    pub redis: Option<RedisSettings>,
     pub idle_timeout: Duration,
     /// auth-service's `SESSION_REFRESH_GRACE`.
     pub refresh_grace: Duration,
@@ -55,6 +57,7 @@ impl Default for StackOptions {
     fn default() -> Self {
         Self {
             private_redis: false,
+            redis: None,
             idle_timeout: Duration::from_secs(30 * 60),
             refresh_grace: Duration::from_secs(30),
             extra_routes: Vec::new(),
@@ -85,6 +88,8 @@ pub struct Stack {
     /// recommend-service's database, when the options started it.
     pub recommend_db_url: Option<String>,
     pub gateways: Vec<String>,
+    /// Stops gateway `i` the drained way, as SIGTERM does.
+    pub gateway_stoppers: Vec<shared::server::Stopper>,
     pub internal_token: String,
     pub admin_token: String,
     pub redis_settings: RedisSettings,
@@ -113,9 +118,10 @@ impl Stack {
     pub async fn start_with(options: StackOptions) -> Self {
         shared::telemetry::init_for_tests();
         let private_redis = options.private_redis.then(RedisServer::start);
-        let redis_settings = match &private_redis {
-            Some(server) => server.settings(),
-            None => RedisServer::shared().settings(),
+        let redis_settings = match (&options.redis, &private_redis) {
+            (Some(settings), _) => settings.clone(),
+            (None, Some(server)) => server.settings(),
+            (None, None) => RedisServer::shared().settings(),
         };
         let db = TestDatabase::new();
         let rbac_db = TestDatabase::new();
@@ -153,22 +159,12 @@ impl Stack {
         let mut recommend_db_url = None;
         let recommend_url = if options.recommend || options.payments {
             let db = TestDatabase::new();
-            let app = recommend_service::Application::build(recommend_service::Settings {
-                bind_addr: "127.0.0.1:0".into(),
-                metrics_addr: Some("127.0.0.1:0".into()),
-                workers: 1,
-                database_url: db.url.clone(),
-                database_pool_size: 4,
-                redis: redis_settings.clone(),
-                internal_token: Secret::new(internal_token.clone()),
-                cache_ttl: Duration::from_secs(60),
-                // Tests want a view's effect soon: fits as often as the interval allows.
-                model_rebuild: recommend_service::schedule::RebuildRule {
-                    check_every: Duration::from_millis(200),
-                    spacing: 0,
-                },
-                min_profile: 3,
-            })
+            let app = recommend_service::Application::build(recommend_settings(
+                "127.0.0.1:0",
+                &db.url,
+                &redis_settings,
+                &internal_token,
+            ))
             .await
             .expect("recommend-service starts");
             recommend_db_url = Some(db.url.clone());
@@ -212,6 +208,7 @@ impl Stack {
             });
         }
         let mut gateways = Vec::new();
+        let mut gateway_stoppers = Vec::new();
         for (replica, reservation) in reserved.into_iter().enumerate() {
             let routes = if replica == 1 && options.echo_on_b {
                 vec![gateway::upstreams::RouteEntry {
@@ -260,6 +257,7 @@ impl Stack {
             .await
             .expect("gateway starts");
             gateways.push(format!("http://127.0.0.1:{}", app.port()));
+            gateway_stoppers.push(app.stopper());
             metrics.push((
                 format!("gateway-{replica}"),
                 metrics_url(app.metrics_port()),
@@ -278,6 +276,7 @@ impl Stack {
             recommend_url,
             recommend_db_url,
             gateways,
+            gateway_stoppers,
             internal_token,
             admin_token: String::new(),
             redis_settings,
@@ -615,6 +614,31 @@ fn auth_settings(
     }
 }
 
+/// recommend-service's settings in a test stack, listening on `bind_addr`.
+pub fn recommend_settings(
+    bind_addr: &str,
+    database_url: &str,
+    redis: &RedisSettings,
+    internal_token: &str,
+) -> recommend_service::Settings {
+    recommend_service::Settings {
+        bind_addr: bind_addr.into(),
+        metrics_addr: Some("127.0.0.1:0".into()),
+        workers: 1,
+        database_url: database_url.into(),
+        database_pool_size: 4,
+        redis: redis.clone(),
+        internal_token: Secret::new(internal_token.to_owned()),
+        cache_ttl: Duration::from_secs(60),
+        // Tests want a view's effect soon: fits as often as the interval allows.
+        model_rebuild: recommend_service::schedule::RebuildRule {
+            check_every: Duration::from_millis(200),
+            spacing: 0,
+        },
+        min_profile: 3,
+    }
+}
+
 pub fn rbac_settings(
     db: &TestDatabase,
     redis: &RedisSettings,
@@ -703,7 +727,7 @@ async fn start_payments(
 
 /// A server answering every request with 200 and what it received (method, path, the
 /// identity headers), standing in for services not under test.
-fn start_echo() -> String {
+pub fn start_echo() -> String {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -2,13 +2,12 @@
 //! gateway, each part's counters moved by exactly what was sent (read with a real parser of
 //! the exposition format), and nginx does not route the metrics listener.
 
-use prometheus_parse::{Scrape, Value};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use shared::testing::Scraped as Scrape;
 
-use crate::helpers::{Nginx, PASSWORD, Stack, StackOptions};
-use crate::payments::paid_order;
-use crate::trip_catalog::create_trip;
+use crate::helpers::{Nginx, PASSWORD, Stack};
+use crate::payments::{paid_order, shop};
 
 /// Every part's metrics, by part name.
 async fn scrape_all(stack: &Stack) -> Vec<(String, Scrape)> {
@@ -22,8 +21,7 @@ async fn scrape_all(stack: &Stack) -> Vec<(String, Scrape)> {
             "{part}: {content_type}"
         );
         let text = response.text().await.unwrap();
-        let lines = text.lines().map(|l| Ok(l.to_owned()));
-        all.push((part.clone(), Scrape::parse(lines).unwrap()));
+        all.push((part.clone(), Scrape::parse(&text)));
     }
     all
 }
@@ -34,16 +32,7 @@ fn part<'a>(all: &'a [(String, Scrape)], name: &str) -> &'a Scrape {
 
 /// The sum of `metric`'s samples carrying `labels` (0 when there are none yet).
 fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
-    scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == metric)
-        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match s.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
-            _ => panic!("{metric} is not a plain sample"),
-        })
-        .sum()
+    scrape.value(metric, labels)
 }
 
 struct Delta<'a> {
@@ -80,20 +69,13 @@ const COUNT: &str = "http_request_duration_seconds_count";
 
 #[tokio::test]
 async fn every_part_counts_what_it_served_on_its_own_listener() {
-    let stack = Stack::start_with(StackOptions {
-        payments: true,
-        ..Default::default()
-    })
-    .await;
-    let curator = stack.sign_up_and_in("curator").await;
-    stack.set_roles(curator.user_id, &["product_admin"]).await;
-    let trip = create_trip(&stack, &curator.access_token, "Dali Erhai Lake", 50_000).await;
+    let (stack, trip) = shop("Dali Erhai Lake", 50_000).await;
     stack.register("walker").await;
 
     let before = scrape_all(&stack).await;
     for (part, scrape) in &before {
         let build = scrape
-            .samples
+            .samples()
             .iter()
             .find(|s| s.metric == "waypoint_build_info");
         let named = build.and_then(|s| s.labels.get("part")).unwrap_or_default();
@@ -145,7 +127,7 @@ async fn every_part_counts_what_it_served_on_its_own_listener() {
     delta.expect("gateway-0", "gateway_decisions_total", &unknown, 1.0);
     let trips = requests("trips", "GET", "2xx");
     delta.expect("gateway-0", COUNT, &as_refs(&trips), 3.0);
-    let raw = after.iter().flat_map(|(_, s)| &s.samples);
+    let raw = after.iter().flat_map(|(_, s)| s.samples());
     assert!(
         raw.clone()
             .all(|s| s.labels.get("route") != Some("/v1/nowhere"))
@@ -244,4 +226,82 @@ async fn nginx_and_the_public_ports_never_serve_metrics() {
     let (_, url) = &stack.metrics[0];
     let text = stack.http.get(url).send().await.unwrap().text().await;
     assert!(text.unwrap().contains("http_request_duration_seconds"));
+}
+
+#[tokio::test]
+async fn rbac_counts_policy_changes_and_roles_cache_writes_failed_ones_too() {
+    let stack = Stack::start().await;
+    let keeper = stack.register("keeper").await;
+    let before = scrape_all(&stack).await;
+
+    // Replacing the new user's default role is a revocation and a grant: each fences the
+    // user's cache entry, then writes the roles. A new role changes the policy, and the
+    // gateways hear of it.
+    stack.set_roles(keeper, &["product_admin"]).await;
+    stack
+        .admin_create("/v1/roles", json!({ "name": "auditor" }))
+        .await;
+    let after = scrape_all(&stack).await;
+    let delta = Delta {
+        before: &before,
+        after: &after,
+    };
+    let writes = "rbac_roles_cache_writes_total";
+    let fenced = [("kind", "fence"), ("outcome", "written")];
+    delta.expect("rbac-service", writes, &fenced, 2.0);
+    // A gateway asking for the user's roles may fill the entry once more.
+    let roles = [("kind", "roles"), ("outcome", "written")];
+    assert!(delta.of("rbac-service", writes, &roles) >= 2.0);
+    let published = [("outcome", "published")];
+    delta.expect("rbac-service", "rbac_policy_changes_total", &published, 1.0);
+    let failed = [("outcome", "failed")];
+    delta.expect("rbac-service", writes, &failed, 0.0);
+
+    // The user's entry is something Redis cannot compare (a hash): the next grant cannot
+    // be fenced, so it is refused, and the failed write counted.
+    let key = format!(
+        "{}{}",
+        stack.redis_settings.key_prefix,
+        shared::policy::user_roles_key(keeper)
+    );
+    let redis = shared::testing::RedisServer::shared();
+    redis.command(&["DEL", &key]);
+    redis.command(&["HSET", &key, "not", "roles"]);
+    let role_id = stack.role_id("auditor").await;
+    let (status, body) = stack
+        .call(
+            0,
+            Method::POST,
+            &format!("/v1/users/{keeper}/roles"),
+            Some(&stack.admin_token),
+            Some(json!({ "role_id": role_id })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let refused = scrape_all(&stack).await;
+    let delta = Delta {
+        before: &after,
+        after: &refused,
+    };
+    let fence_failed = [("kind", "fence"), ("outcome", "failed")];
+    delta.expect("rbac-service", writes, &fence_failed, 1.0);
+    delta.expect(
+        "rbac-service",
+        "redis_errors_total",
+        &[("kind", "other")],
+        1.0,
+    );
+    assert_eq!(
+        value(part(&refused, "rbac-service"), "db_pool_errors_total", &[]),
+        0.0,
+        "the database was fine"
+    );
+    assert!(
+        value(
+            part(&refused, "rbac-service"),
+            "db_pool_wait_seconds_count",
+            &[]
+        ) > 0.0
+    );
+    redis.command(&["DEL", &key]);
 }

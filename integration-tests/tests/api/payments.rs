@@ -6,13 +6,13 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Stack, StackOptions, error_code};
 use crate::trip_catalog::create_trip;
 
-#[tokio::test]
-async fn a_traveller_pays_through_the_gateway_and_an_order_admin_refunds() {
+/// A stack with payments, and a trip on sale (put there by a product_admin).
+pub async fn shop(title: &str, price_cents: i64) -> (Stack, Value) {
     let stack = Stack::start_with(StackOptions {
         payments: true,
         ..Default::default()
@@ -20,7 +20,13 @@ async fn a_traveller_pays_through_the_gateway_and_an_order_admin_refunds() {
     .await;
     let curator = stack.sign_up_and_in("curator").await;
     stack.set_roles(curator.user_id, &["product_admin"]).await;
-    let trip = create_trip(&stack, &curator.access_token, "Lijiang Old Town", 88_800).await;
+    let trip = create_trip(&stack, &curator.access_token, title, price_cents).await;
+    (stack, trip)
+}
+
+#[tokio::test]
+async fn a_traveller_pays_through_the_gateway_and_an_order_admin_refunds() {
+    let (stack, trip) = shop("Lijiang Old Town", 88_800).await;
     let lily = stack.sign_up_and_in("lily").await;
     let mallory = stack.sign_up_and_in("mallory").await;
     let lily_token = Some(lily.access_token.as_str());

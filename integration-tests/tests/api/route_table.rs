@@ -128,7 +128,7 @@ fn the_gateway_sends_every_documented_route_to_its_service_and_has_no_unused_ent
     for (service, path, method) in &routed {
         let concrete_path = concrete(path);
         let found = RouteTable::new(&entries).unwrap();
-        let upstream = found.find(&concrete_path).map(|u| u.base_url.to_string());
+        let upstream = found.find(&concrete_path).map(|u| u.to_string());
         assert_eq!(
             upstream.as_deref(),
             Some(format!("http://{service}").as_str()),

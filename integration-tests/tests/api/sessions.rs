@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Session, Stack, StackOptions, error_code};
 
-async fn refresh(stack: &Stack, gateway: usize, token: &Value) -> (StatusCode, Value) {
+pub(crate) async fn refresh(stack: &Stack, gateway: usize, token: &Value) -> (StatusCode, Value) {
     stack
         .call(
             gateway,

@@ -1,11 +1,14 @@
 //! W3C trace context at the gateway: a client's sane `traceparent` is continued (same trace
 //! id, the gateway's own span as the service's parent); an absent or insane one starts a
-//! trace. Gateway B forwards to an echo server that shows what it received.
+//! trace. Gateway B forwards to an echo server that shows what it received. And one order
+//! creation leaves the same trace id on the log lines of every part it crossed.
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
+use shared::telemetry::capture::LogCapture;
 
 use crate::helpers::{Stack, StackOptions};
+use crate::payments::shop;
 
 const CLIENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -38,5 +41,70 @@ async fn the_gateway_continues_a_sane_traceparent_and_starts_one_otherwise() {
         let started = received(&stack, sent).await;
         let trace_id = shared::trace::parse(&started).expect("a sane traceparent");
         assert_ne!(Some(trace_id), shared::trace::parse(CLIENT), "{sent:?}");
+    }
+}
+
+/// Creates an order through gateway A; the `X-Request-Id` the gateway answered with.
+async fn order(stack: &Stack, token: &str, trip: &Value) -> String {
+    let response = stack
+        .request(0, Method::POST, "/v1/orders")
+        .bearer_auth(token)
+        .json(&json!({ "trip_id": trip["id"], "quantity": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The trace ids on the "request served" lines of `part` (production JSON lines).
+fn served<'a>(lines: &'a [Value], part: &str) -> Vec<&'a str> {
+    lines
+        .iter()
+        .filter(|l| l["message"] == "request served" && l["span"]["part"] == part)
+        .filter_map(|l| l["span"]["trace_id"].as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn one_order_creation_logs_one_trace_id_at_the_gateway_payment_and_recommend() {
+    let logs = LogCapture::start();
+    let (stack, trip) = shop("Shaxi Old Town", 30_000).await;
+    let buyer = stack.sign_up_and_in("buyer").await;
+    let first = order(&stack, &buyer.access_token, &trip).await;
+    let second = order(&stack, &buyer.access_token, &trip).await;
+
+    let lines = logs.lines();
+    let trace_of = |request_id: &str| {
+        let line = lines.iter().find(|l| {
+            l["message"] == "request served"
+                && l["span"]["part"] == "gateway"
+                && l["span"]["request_id"] == request_id
+        });
+        let line = line.unwrap_or_else(|| panic!("no gateway line for {request_id}"));
+        line["span"]["trace_id"].as_str().unwrap().to_owned()
+    };
+    let (first, second) = (trace_of(&first), trace_of(&second));
+    assert_ne!(first, second, "each order is a trace of its own");
+    for trace in [&first, &second] {
+        // payment-service served the order, recommend-service the trip lookup it made.
+        let payment = served(&lines, "payment-service");
+        assert_eq!(payment.iter().filter(|t| *t == trace).count(), 1, "{trace}");
+        let recommend = served(&lines, "recommend-service");
+        assert!(
+            recommend.contains(&trace.as_str()),
+            "{trace}: {recommend:?}"
+        );
+        // What payment-service logged inside the request carries it too.
+        let created = lines.iter().find(|l| {
+            l["message"] == "order created"
+                && l["spans"]
+                    .as_array()
+                    .is_some_and(|spans| spans.iter().any(|s| s["trace_id"] == **trace))
+        });
+        assert!(created.is_some(), "no 'order created' line in {trace}");
     }
 }

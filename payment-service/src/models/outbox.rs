@@ -96,6 +96,15 @@ impl Signal {
             .map(drop)
     }
 
+    /// How many signals wait for delivery, and when the oldest of them was queued.
+    pub fn backlog(conn: &mut DbConnection) -> QueryResult<(i64, Option<NaiveDateTime>)> {
+        use diesel::dsl::{count_star, min};
+        signal_outbox::table
+            .filter(signal_outbox::delivered_at.is_null())
+            .select((count_star(), min(signal_outbox::created_at)))
+            .first(conn)
+    }
+
     pub fn find(conn: &mut DbConnection, reference: &str) -> QueryResult<Option<Signal>> {
         signal_outbox::table
             .filter(signal_outbox::reference.eq(reference))

@@ -55,6 +55,8 @@ pub struct TestApp {
     pub recommend: FakeRecommend,
     pub db: Db,
     pub _database: TestDatabase,
+    /// The service's `/metrics`.
+    pub metrics: String,
 }
 
 impl TestApp {
@@ -89,7 +91,7 @@ impl TestApp {
         let public_base = options.public_base.clone().unwrap_or(standin_base);
         let settings = payment_service::Settings {
             bind_addr,
-            metrics_addr: None,
+            metrics_addr: Some("127.0.0.1:0".into()),
             workers: 2,
             database_url: database.url.clone(),
             database_pool_size: 8,
@@ -119,6 +121,10 @@ impl TestApp {
             .expect("payment-service starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let jobs = app.jobs();
+        let metrics = format!(
+            "http://127.0.0.1:{}/metrics",
+            app.metrics_port().expect("a metrics listener")
+        );
         tokio::spawn(app.run_until_stopped());
         let db = Db::connect(&database.url, 2, payment_service::startup::MIGRATIONS).unwrap();
         Self {
@@ -133,7 +139,14 @@ impl TestApp {
             recommend,
             db,
             _database: database,
+            metrics,
         }
+    }
+
+    /// The service's metrics now.
+    pub async fn scrape(&self) -> shared::testing::Scraped {
+        let text = self.http.get(&self.metrics).send().await.unwrap().text();
+        shared::testing::Scraped::parse(&text.await.unwrap())
     }
 
     /// A request as the gateway forwards it for `user` holding `scopes`.

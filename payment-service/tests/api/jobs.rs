@@ -31,6 +31,14 @@ async fn a_lost_notification_is_made_good_by_a_trade_query_once_the_order_is_a_f
     );
     assert_eq!(app.events(id, "paid").await, 1);
     assert_eq!(app.recommend.signals().len(), 1, "the purchase is reported");
+    // Counted as a transition like a notified payment, and no flag.
+    let metrics = app.scrape().await;
+    let paid = [("transition", "paid")];
+    assert_eq!(metrics.value("payment_orders_total", &paid), 1.0);
+    assert_eq!(
+        metrics.value("payment_reconciliation_flags_total", &[]),
+        0.0
+    );
     let queries = app
         .alipay
         .calls()
@@ -120,10 +128,20 @@ async fn a_purchase_signal_is_retried_until_recommend_service_accepts_it() {
     app.jobs.deliver_signals(start + Duration::hours(1)).await;
     assert!(app.recommend.signals().is_empty());
     assert!(app.recommend.deliveries() >= 1);
+    // The job reports the signal waiting, and for how long.
+    app.jobs.measure_outbox(start + Duration::hours(1)).await;
+    let metrics = app.scrape().await;
+    assert_eq!(metrics.value("payment_outbox_depth", &[]), 1.0);
+    let age = metrics.value("payment_outbox_oldest_age_seconds", &[]);
+    assert!((3600.0..3700.0).contains(&age), "{age}");
 
     app.recommend.fail_next_signals(0);
     let delivered = app.jobs.deliver_signals(start + Duration::hours(2)).await;
     assert_eq!(delivered, 1);
+    app.jobs.run_once(start + Duration::hours(2)).await;
+    let metrics = app.scrape().await;
+    assert_eq!(metrics.value("payment_outbox_depth", &[]), 0.0);
+    assert_eq!(metrics.value("payment_outbox_oldest_age_seconds", &[]), 0.0);
     let signals = app.recommend.signals();
     assert_eq!(signals.len(), 1);
     assert_eq!(signals[0]["reference"], no);

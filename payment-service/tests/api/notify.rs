@@ -248,11 +248,18 @@ async fn a_payment_after_a_local_close_is_recorded_and_flagged_not_dropped() {
     .await;
     app.alipay.pay(&no, Delivery::Lost).unwrap();
     let form = app.alipay.notification(&no).unwrap();
+    let flags = "payment_reconciliation_flags_total";
+    let by_notification = [("source", "notification")];
+    assert_eq!(app.scrape().await.value(flags, &by_notification), 0.0);
     assert_eq!(
         app.notify(&form).await,
         "success",
         "recorded, so Alipay may stop"
     );
+    let metrics = app.scrape().await;
+    assert_eq!(metrics.value(flags, &by_notification), 1.0);
+    let paid = [("transition", "paid")];
+    assert_eq!(metrics.value("payment_orders_total", &paid), 0.0);
     let order = app.get_order(id).await;
     assert_eq!(order["status"], "closed", "never backwards");
     assert_eq!(order["needs_reconciliation"], true);

@@ -36,7 +36,7 @@ pub async fn get_user_roles(
         .run(move |conn| Ok(UserRoles::load(conn, user_id)?))
         .await?;
     // Filling the cache is an optimisation; the answer itself comes from the database.
-    role_cache::publish_or_log(ctx.redis(), &roles).await;
+    role_cache::publish_or_log(ctx.roles_cache(), &roles).await;
     Ok(HttpResponse::Ok().json(UserRolesDocument {
         user_id: roles.user_id,
         version: roles.version,

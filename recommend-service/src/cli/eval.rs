@@ -71,6 +71,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             let choosing = started.elapsed().as_secs_f64();
             let mut figures = evaluate(choice.winner(), &train, &test);
             figures.fit_seconds += choosing;
+            if choice.predictor() != choice.winner() {
+                // Served beside the ranking model: its fit counts, its lists do not.
+                let predictor = evaluate(choice.predictor(), &train, &test);
+                (figures.rmse, figures.mae) = (predictor.rmse, predictor.mae);
+                figures.fit_seconds += predictor.fit_seconds;
+            }
             results.push((name, figures, Some(choice)));
         } else {
             let strategy: Strategy = name.parse().map_err(anyhow::Error::msg)?;
@@ -85,12 +91,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 if let (Some(choice), Some(fields)) = (choice, value.as_object_mut()) {
                     fields.insert("chosen".into(), choice.winner().name().into());
                     fields.insert("margin".into(), choice.margin().into());
-                    let held_out: Map<String, Value> = choice
-                        .ranked
-                        .iter()
-                        .map(|(s, p)| (s.name(), json!(p)))
-                        .collect();
-                    fields.insert("held_out_precision_at_10".into(), held_out.into());
+                    fields.insert("held_out_precision_at_10".into(), by_name(&choice.ranked));
+                    fields.insert("predictor".into(), choice.predictor().name().into());
+                    fields.insert("predictor_margin".into(), choice.predictor_margin().into());
+                    fields.insert("held_out_rmse".into(), by_name(&choice.predicted));
                 }
                 Ok((name, value))
             })
@@ -125,20 +129,36 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             );
         }
         if let Some(choice) = chose {
-            let scores: Vec<String> = choice
-                .ranked
-                .iter()
-                .map(|(s, p)| format!("{} {p:.4}", s.name()))
-                .collect();
             println!(
                 "auto: precision@10 on each user's most recent {:.0} % of training: {} (margin {:.4})",
                 auto::HOLD_OUT * 100.0,
-                scores.join(", "),
+                listed(&choice.ranked),
                 choice.margin()
+            );
+            println!(
+                "auto: predictions by {}; RMSE on the same slice: {} (margin {:.4})",
+                choice.predictor().name(),
+                listed(&choice.predicted),
+                choice.predictor_margin()
             );
         }
     }
     Ok(())
+}
+
+/// Scores by strategy name, as a JSON object.
+fn by_name(scores: &[(Strategy, f64)]) -> Value {
+    let object: Map<String, Value> = scores.iter().map(|(s, v)| (s.name(), json!(v))).collect();
+    object.into()
+}
+
+/// Scores as `name 0.1234, …`, in their order.
+fn listed(scores: &[(Strategy, f64)]) -> String {
+    let parts: Vec<String> = scores
+        .iter()
+        .map(|(s, v)| format!("{} {v:.4}", s.name()))
+        .collect();
+    parts.join(", ")
 }
 
 /// `train` sorted oldest first by the timestamps of `rows` (the file's lines, from which

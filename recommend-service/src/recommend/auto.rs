@@ -1,11 +1,13 @@
-//! `auto`: the ranking strategy chosen per fit, by evidence from the training data alone.
+//! `auto`: the ranking and the prediction strategy chosen per fit, by evidence from the
+//! training data alone.
 //!
 //! The most recent [`HOLD_OUT`] of each user's training interactions (for users with at
-//! least [`MIN_INTERACTIONS`]) is set aside; every candidate is fitted on the rest and
-//! scored by precision@10 on what was set aside (ratings ≥ 4 relevant, as in `eval`); the
-//! best wins and is then fitted on everything. Test data is never looked at.
+//! least [`MIN_INTERACTIONS`]) is set aside; every candidate is fitted once on the rest and
+//! scored on what was set aside: precision@10 for lists (ratings ≥ 4 relevant, as in
+//! `eval`), RMSE for predicted ratings. The best of each wins and is then fitted on
+//! everything. Test data is never looked at.
 
-use super::evaluate::ranking_precision;
+use super::evaluate::{ranking_precision, rmse};
 use super::matrix::Rating;
 use super::model::{Direction, Model, Strategy};
 use super::similarity::Similarity;
@@ -15,8 +17,9 @@ pub const HOLD_OUT: f64 = 0.2;
 /// Users with fewer interactions keep all of them for fitting.
 pub const MIN_INTERACTIONS: usize = 5;
 
-/// The strategies `auto` chooses among.
-pub fn candidates() -> [Strategy; 3] {
+/// The strategies `auto` chooses among (lists: all of them; predictions: those that
+/// predict).
+pub fn candidates() -> [Strategy; 4] {
     [
         Strategy::Knn {
             direction: Direction::Item,
@@ -27,45 +30,65 @@ pub fn candidates() -> [Strategy; 3] {
             similarity: Similarity::Cosine,
         },
         Strategy::Ease,
+        Strategy::Factors,
     ]
 }
 
-/// What `auto` found: every candidate's precision@10 on the held-out slice, best first.
+/// What `auto` found on the held-out slice: every candidate's precision@10, best first,
+/// and every predicting candidate's RMSE, best (lowest) first.
 #[derive(Debug, Clone)]
 pub struct Choice {
     pub ranked: Vec<(Strategy, f64)>,
+    pub predicted: Vec<(Strategy, f64)>,
 }
 
 impl Choice {
+    /// The strategy that ranks.
     pub fn winner(&self) -> Strategy {
         self.ranked[0].0
     }
 
     /// By how much the winner beat the runner-up (precision@10 points).
     pub fn margin(&self) -> f64 {
-        match self.ranked.as_slice() {
-            [(_, best), (_, second), ..] => best - second,
-            _ => 0.0,
-        }
+        margin(&self.ranked)
+    }
+
+    /// The strategy that predicts ratings.
+    pub fn predictor(&self) -> Strategy {
+        self.predicted[0].0
+    }
+
+    /// By how much the predictor beat the runner-up (RMSE, positive).
+    pub fn predictor_margin(&self) -> f64 {
+        -margin(&self.predicted)
+    }
+}
+
+fn margin(scores: &[(Strategy, f64)]) -> f64 {
+    match scores {
+        [(_, best), (_, second), ..] => best - second,
+        _ => 0.0,
     }
 }
 
 /// Chooses among [`candidates`]; `train` must be in time order, oldest first.
 pub fn choose(train: &[Rating]) -> Choice {
     let (fit, held_out) = hold_out_recent(train);
-    let mut ranked: Vec<(Strategy, f64)> = candidates()
-        .into_iter()
-        .map(|strategy| {
-            let model = Model::fit(&fit, strategy);
-            (
-                strategy,
-                ranking_precision(&model, &held_out).unwrap_or(0.0),
-            )
-        })
-        .collect();
+    let (mut ranked, mut predicted) = (Vec::new(), Vec::new());
+    for strategy in candidates() {
+        let model = Model::fit(&fit, strategy);
+        ranked.push((
+            strategy,
+            ranking_precision(&model, &held_out).unwrap_or(0.0),
+        ));
+        if let Some(error) = rmse(&model, &held_out) {
+            predicted.push((strategy, error));
+        }
+    }
     // Stable: on a tie the earlier candidate (the cheaper fit) stays first.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    Choice { ranked }
+    predicted.sort_by(|a, b| a.1.total_cmp(&b.1));
+    Choice { ranked, predicted }
 }
 
 /// Splits `train` (oldest first) into what candidates fit on and each user's most recent
@@ -98,6 +121,37 @@ fn hold_out_recent(train: &[Rating]) -> (Vec<Rating>, Vec<Rating>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recommend::generate::{Spec, generate};
+
+    #[test]
+    fn lists_and_predictions_are_chosen_apart_each_by_its_own_score() {
+        let train: Vec<Rating> = generate(Spec {
+            users: 200,
+            items: 150,
+            ratings: 8_000,
+            seed: 5,
+        })
+        .into_iter()
+        .map(|g| Rating {
+            user: g.user,
+            item: g.item,
+            value: g.stars as f32,
+        })
+        .collect();
+        let choice = choose(&train);
+        assert_eq!(choice.ranked.len(), candidates().len());
+        let predictors: Vec<Strategy> = choice.predicted.iter().map(|(s, _)| *s).collect();
+        assert!(
+            !predictors.contains(&Strategy::Ease),
+            "EASE predicts nothing"
+        );
+        assert_eq!(predictors.len(), candidates().len() - 1);
+        assert!(choice.ranked.windows(2).all(|w| w[0].1 >= w[1].1));
+        assert!(choice.predicted.windows(2).all(|w| w[0].1 <= w[1].1));
+        assert!(choice.margin() >= 0.0 && choice.predictor_margin() >= 0.0);
+        let rmse = choice.predicted[0].1;
+        assert!((0.5..1.5).contains(&rmse), "held-out RMSE {rmse}");
+    }
 
     #[test]
     fn each_users_most_recent_fifth_is_held_out_and_small_profiles_are_kept() {

@@ -45,19 +45,7 @@ pub fn evaluate(strategy: Strategy, train: &[Rating], test: &[Rating]) -> Figure
     let model = Model::fit(train, strategy);
     let fit_seconds = started.elapsed().as_secs_f64();
 
-    let (rmse, mae) = if strategy.predicts() && !test.is_empty() {
-        let (mut se, mut ae) = (0.0f64, 0.0f64);
-        for r in test {
-            let predicted = model.predict(r.user, r.item).unwrap_or(3.0) as f64;
-            let error = predicted - r.value as f64;
-            se += error * error;
-            ae += error.abs();
-        }
-        let n = test.len() as f64;
-        (Some((se / n).sqrt()), Some(ae / n))
-    } else {
-        (None, None)
-    };
+    let (rmse, mae) = errors(&model, test).unzip();
 
     let started = Instant::now();
     let lists = all_top_n(&model);
@@ -72,6 +60,28 @@ pub fn evaluate(strategy: Strategy, train: &[Rating], test: &[Rating]) -> Figure
         fit_seconds,
         topn_seconds,
     }
+}
+
+/// RMSE and MAE of `model`'s predictions on `test` (`None` when it does not predict or
+/// there is nothing to predict).
+fn errors(model: &Model, test: &[Rating]) -> Option<(f64, f64)> {
+    if !model.strategy.predicts() || test.is_empty() {
+        return None;
+    }
+    let (mut se, mut ae) = (0.0f64, 0.0f64);
+    for r in test {
+        let predicted = model.predict(r.user, r.item).unwrap_or(3.0) as f64;
+        let error = predicted - r.value as f64;
+        se += error * error;
+        ae += error.abs();
+    }
+    let n = test.len() as f64;
+    Some(((se / n).sqrt(), ae / n))
+}
+
+/// RMSE of `model`'s predictions on `test`.
+pub fn rmse(model: &Model, test: &[Rating]) -> Option<f64> {
+    errors(model, test).map(|(rmse, _)| rmse)
 }
 
 /// precision@10 of `model`'s lists against `test` (`None` when no user has a relevant

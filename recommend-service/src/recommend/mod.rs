@@ -5,6 +5,7 @@ pub mod auto;
 pub mod baseline;
 pub mod ease;
 pub mod evaluate;
+pub mod factors;
 pub mod generate;
 pub mod matrix;
 pub mod model;

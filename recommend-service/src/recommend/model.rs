@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use super::baseline::Baselines;
 use super::ease::{self, Ease};
+use super::factors::{self, Factors};
 use super::matrix::{Matrix, Rating};
 use super::similarity::{self, Neighbours, Side, Similarity};
 
@@ -45,6 +46,8 @@ pub enum Strategy {
     /// The closed-form item-item model ([`ease`]); ranks only. Catalogs over
     /// [`ease::MAX_ITEMS`] rank by item-cosine neighbours instead.
     Ease,
+    /// Biased matrix factorisation ([`factors`]): predicts, and ranks by prediction.
+    Factors,
 }
 
 impl Strategy {
@@ -60,6 +63,7 @@ impl Strategy {
             }
         }
         all.push(Self::Ease);
+        all.push(Self::Factors);
         all
     }
 
@@ -69,6 +73,7 @@ impl Strategy {
             Self::Baseline => "baseline".into(),
             Self::Original => "original".into(),
             Self::Ease => "ease".into(),
+            Self::Factors => "mf".into(),
             Self::Knn {
                 direction,
                 similarity,
@@ -134,6 +139,8 @@ pub struct Model {
     popularity: Vec<f32>,
     /// The fitted EASE weights (strategy `Ease` on a catalog it can fit).
     ease: Option<Ease>,
+    /// The fitted factors (strategy `Factors`).
+    factors: Option<Factors>,
 }
 
 impl Model {
@@ -151,8 +158,16 @@ impl Model {
             Strategy::Ease => Ease::fit(&matrix, ease::LAMBDA),
             _ => None,
         };
+        let factors = (strategy == Strategy::Factors).then(|| {
+            Factors::fit(
+                &matrix,
+                &baselines,
+                factors::REGULARISATION,
+                factors::FACTORS,
+            )
+        });
         let neighbours = match strategy {
-            Strategy::Popular | Strategy::Baseline => Vec::new(),
+            Strategy::Popular | Strategy::Baseline | Strategy::Factors => Vec::new(),
             Strategy::Ease if ease.is_some() => Vec::new(),
             Strategy::Original => user_neighbours(&matrix, &baselines, Similarity::Euclidean),
             Strategy::Knn {
@@ -172,6 +187,7 @@ impl Model {
             neighbours,
             popularity,
             ease,
+            factors,
         }
     }
 
@@ -193,6 +209,9 @@ impl Model {
             return None;
         }
         let (u, i) = (self.matrix.user(user), self.matrix.item(item));
+        if let Some(factors) = &self.factors {
+            return Some(factors.predict(u, i).clamp(1.0, 5.0));
+        }
         let base = self.baselines.predict(u, i);
         let knn = match (self.strategy, u, i) {
             (Strategy::Original, Some(u), Some(i)) => self.neighbour_mean(u, i),
@@ -289,6 +308,13 @@ impl Model {
             Strategy::Baseline => {
                 for (i, s) in score.iter_mut().enumerate() {
                     *s = self.baselines.predict(profile.user, Some(i as u32));
+                }
+            }
+            Strategy::Factors => {
+                if let Some(factors) = &self.factors {
+                    for (i, s) in score.iter_mut().enumerate() {
+                        *s = factors.predict(profile.user, Some(i as u32));
+                    }
                 }
             }
             Strategy::Original => {

@@ -37,7 +37,7 @@ async fn rename(app: &TestApp, path: &str, title: &str) -> (StatusCode, serde_js
 
 /// A reader loads the old row, a writer updates (and invalidates), then the reader
 /// stores what it loaded. Returns the title served afterwards.
-async fn stale_set_interleaving(app: &TestApp) -> String {
+pub async fn stale_set_interleaving(app: &TestApp) -> String {
     let id = app.trip("Old title", "Lijiang", 100_000).await;
     let path = format!("/v1/trips/{id}");
     let (hook, loaded, release) = pause_once();

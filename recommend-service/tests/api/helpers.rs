@@ -37,6 +37,8 @@ pub struct TestApp {
     pub ctx: actix_web::web::Data<RecommendContext>,
     pub db: TestDatabase,
     pub redis: Option<RedisServer>,
+    /// Where `/metrics` answers.
+    pub metrics_url: String,
 }
 
 pub struct Options {
@@ -71,7 +73,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let token = shared::random::token_hex(16);
     let settings = Settings {
         bind_addr: "127.0.0.1:0".into(),
-        metrics_addr: None,
+        metrics_addr: Some("127.0.0.1:0".into()),
         workers: 1,
         database_url: db.url.clone(),
         database_pool_size: 4,
@@ -90,6 +92,10 @@ pub async fn spawn_with(options: Options) -> TestApp {
         .expect("recommend-service starts");
     let ctx = app.context();
     let base = format!("http://127.0.0.1:{}", app.port());
+    let metrics_url = format!(
+        "http://127.0.0.1:{}/metrics",
+        app.metrics_port().expect("a metrics listener")
+    );
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
@@ -98,6 +104,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         ctx,
         db,
         redis,
+        metrics_url,
     }
 }
 

@@ -7,6 +7,7 @@ mod helpers;
 mod cache;
 mod import;
 mod internal;
+mod metrics;
 mod ratings;
 mod recommendations;
 mod trips;

@@ -29,7 +29,7 @@ pub async fn grant_role(
     if !ctx.auth().user_exists(user_id).await? {
         return Err(ApiError::not_found("user"));
     }
-    let redis = ctx.redis().clone();
+    let cache = ctx.roles_cache().clone();
     let (role, roles) = ctx
         .db()
         .run(move |conn| {
@@ -43,12 +43,12 @@ pub async fn grant_role(
                     ));
                 }
                 let roles = UserRoles::load(conn, user_id)?;
-                role_cache::fence_before_commit(&redis, &roles)?;
+                role_cache::fence_before_commit(&cache, &roles)?;
                 Ok((role, roles))
             })
         })
         .await?;
-    role_cache::publish_or_log(ctx.redis(), &roles).await;
+    role_cache::publish_or_log(ctx.roles_cache(), &roles).await;
     tracing::info!(user_id, role = %role.name, "role granted");
     Ok(shared::http::created(
         format!("/v1/users/{user_id}/roles/{role_id}"),

@@ -16,7 +16,7 @@ pub async fn revoke_role(
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (user_id, role_id) = path.into_inner();
-    let redis = ctx.redis().clone();
+    let cache = ctx.roles_cache().clone();
     let roles = ctx
         .db()
         .run(move |conn| {
@@ -28,12 +28,12 @@ pub async fn revoke_role(
                 ensure_not_last_super_admin(conn, &role.name, role_id)?;
                 UserRoles::revoke(conn, user_id, role_id)?;
                 let roles = UserRoles::load(conn, user_id)?;
-                role_cache::fence_before_commit(&redis, &roles)?;
+                role_cache::fence_before_commit(&cache, &roles)?;
                 Ok(roles)
             })
         })
         .await?;
-    role_cache::publish_or_log(ctx.redis(), &roles).await;
+    role_cache::publish_or_log(ctx.roles_cache(), &roles).await;
     tracing::info!(user_id, role_id, "role revoked");
     Ok(HttpResponse::NoContent().finish())
 }
