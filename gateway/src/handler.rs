@@ -13,7 +13,7 @@ use crate::auth::session::{Edge, SessionCheck, session_ended, unavailable};
 use crate::client_ip;
 use crate::path::canonicalize;
 use crate::policy::{Decision, Policy, RoleSet};
-use crate::proxy::{self, Forwarding, Granted, UpstreamClient};
+use crate::proxy::{self, Forwarding, Granted, RequestBody, UpstreamClient};
 use crate::ratelimit::{self, Verdict};
 use crate::startup::GatewayState;
 use crate::upstreams::{self, Upstream};
@@ -197,10 +197,10 @@ async fn decide_and_forward(
         return crate::websocket::forward(&req, payload, replicas, forwarding).await;
     }
     let safe = upstreams::safe_to_repeat(&req);
-    let mut body = upstreams::Body::read(&req, payload).await?;
+    let mut body = RequestBody::read(&req, payload).await?;
     let mut failure = None;
     for replica in upstreams::attempts(replicas) {
-        let Some(payload) = body.payload(&req).await else {
+        let Some(sent) = body.attempt() else {
             break;
         };
         let upstream = Upstream {
@@ -210,7 +210,7 @@ async fn decide_and_forward(
             upstream: &upstream,
             ..forwarding
         };
-        let forwarded = proxy::forward(forwarder, &req, payload, forwarding, &state.metrics).await;
+        let forwarded = proxy::forward(forwarder, &req, sent, forwarding, &state.metrics).await;
         let err = match forwarded {
             Ok(response) => {
                 replicas.answered(replica);

@@ -30,9 +30,9 @@ use crate::auth::Caller;
 use crate::metrics::GatewayMetrics;
 use crate::upstreams::Upstream;
 
-/// Bodies up to this size are read whole and sent with a length; larger or unsized
-/// bodies are streamed through.
-pub(crate) const BUFFERED_BODY_LIMIT: u64 = 64 * 1024;
+/// Bodies up to this size are read whole and sent with a length (and can be sent again
+/// to another replica); larger or unsized bodies are streamed through, once.
+const BUFFERED_BODY_LIMIT: u64 = 64 * 1024;
 
 /// What the gateway adds to the forwarded request.
 #[derive(Clone, Copy)]
@@ -61,7 +61,7 @@ pub struct UpstreamClient {
     timeout: Duration,
 }
 
-type ProxyBody = UnsyncBoxBody<Bytes, std::io::Error>;
+pub type ProxyBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
 impl UpstreamClient {
     /// `timeout` bounds the wait for the answer's head (connecting: 2 s).
@@ -78,11 +78,12 @@ impl UpstreamClient {
     }
 }
 
-/// Forwards the request to `forwarding.upstream` (whichever replica the caller chose).
+/// Forwards the request to `forwarding.upstream` (whichever replica the caller chose),
+/// with `body`, one attempt's body from [`RequestBody::attempt`].
 pub async fn forward(
     client: &UpstreamClient,
     req: &HttpRequest,
-    payload: web::Payload,
+    body: ProxyBody,
     forwarding: Forwarding<'_>,
     metrics: &GatewayMetrics,
 ) -> Result<HttpResponse, ApiError> {
@@ -100,7 +101,6 @@ pub async fn forward(
     let method = hyper::Method::from_bytes(req.method().as_str().as_bytes())
         .map_err(|_| ApiError::new(Code::InvalidMethod, "Unsupported HTTP method."))?;
     let headers = upstream_headers(req, &forwarding);
-    let body = request_body(req, payload).await?;
     let mut request = hyper::Request::new(body);
     *request.method_mut() = method;
     *request.uri_mut() = uri;
@@ -197,49 +197,67 @@ pub(crate) fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -
     headers
 }
 
-async fn request_body(req: &HttpRequest, mut payload: web::Payload) -> Result<ProxyBody, ApiError> {
-    let length: Option<u64> = req
-        .headers()
-        .get(ah::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    let chunked = req.headers().contains_key(ah::TRANSFER_ENCODING);
-    let whole = |bytes: Bytes| {
-        Full::new(bytes)
-            .map_err(|never| match never {})
-            .boxed_unsync()
-    };
-    match length {
-        None if !chunked => Ok(whole(Bytes::new())),
-        Some(0) => Ok(whole(Bytes::new())),
-        Some(len) if len <= BUFFERED_BODY_LIMIT => {
-            let mut body = web::BytesMut::with_capacity(len as usize);
-            while let Some(chunk) = payload.next().await {
-                body.extend_from_slice(&chunk.map_err(|_| {
-                    ApiError::new(Code::BodyReadFailed, "The request body could not be read.")
-                })?);
-            }
-            Ok(whole(body.freeze()))
-        }
-        _ => {
-            // actix's payload lives on this worker thread; a channel carries it to the
-            // (thread-safe) body the HTTP client sends.
-            let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-            actix_web::rt::spawn(async move {
+/// The request's body, read once for every attempt at forwarding it.
+pub enum RequestBody {
+    /// Read whole: every attempt sends it.
+    Whole(Bytes),
+    /// Streamed through: only the first attempt can send it.
+    Streamed(Option<web::Payload>),
+}
+
+impl RequestBody {
+    pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Self, ApiError> {
+        let length: Option<u64> = req
+            .headers()
+            .get(ah::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let chunked = req.headers().contains_key(ah::TRANSFER_ENCODING);
+        match length {
+            None if !chunked => Ok(Self::Whole(Bytes::new())),
+            Some(len) if len <= BUFFERED_BODY_LIMIT => {
+                let mut body = web::BytesMut::with_capacity(len as usize);
                 while let Some(chunk) = payload.next().await {
-                    let chunk = chunk.map_err(|err| std::io::Error::other(err.to_string()));
-                    let failed = chunk.is_err();
-                    if tx.send(chunk).await.is_err() || failed {
-                        break;
-                    }
+                    body.extend_from_slice(&chunk.map_err(|_| {
+                        ApiError::new(Code::BodyReadFailed, "The request body could not be read.")
+                    })?);
                 }
-            });
-            let frames = futures_util::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|item| (item.map(Frame::data), rx))
-            });
-            Ok(StreamBody::new(frames).boxed_unsync())
+                Ok(Self::Whole(body.freeze()))
+            }
+            _ => Ok(Self::Streamed(Some(payload))),
         }
     }
+
+    /// The body for one more attempt, or `None` once a streamed body has been sent.
+    pub fn attempt(&mut self) -> Option<ProxyBody> {
+        match self {
+            Self::Whole(bytes) => Some(
+                Full::new(bytes.clone())
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            ),
+            Self::Streamed(payload) => payload.take().map(streamed),
+        }
+    }
+}
+
+/// actix's payload lives on this worker thread; a channel carries it to the (thread-safe)
+/// body the HTTP client sends.
+fn streamed(mut payload: web::Payload) -> ProxyBody {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    actix_web::rt::spawn(async move {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|err| std::io::Error::other(err.to_string()));
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item.map(Frame::data), rx))
+    });
+    StreamBody::new(frames).boxed_unsync()
 }
 
 fn client_response(req: &HttpRequest, response: hyper::Response<Incoming>) -> HttpResponse {

@@ -8,14 +8,13 @@
 //!
 //! An upstream is a set of replicas (`http://a:8101|http://b:8101`, see
 //! [`shared::replicas`]): each request goes to the next replica in turn, and one that
-//! fails is retried on another when that cannot do a request twice ([`may_retry`]).
+//! fails is retried on another when that cannot do a request twice ([`after_failure`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix_web::http::{Method, header};
-use actix_web::{FromRequest, HttpRequest, web};
-use futures_util::StreamExt;
+use actix_web::HttpRequest;
+use actix_web::http::Method;
 use shared::replicas::Replicas;
 use shared::{ApiError, Code};
 
@@ -163,48 +162,6 @@ pub fn after_failure(failed: &ApiError, safe_to_repeat: bool) -> (bool, bool) {
         // A connection closed under the request (e.g. by a replica shutting down).
         Code::BadGateway => (false, safe_to_repeat),
         _ => (false, false),
-    }
-}
-
-/// The request body, kept so that it can be sent again: bodies the proxy reads whole are
-/// read here, larger or unsized ones are streamed through once.
-pub enum Body {
-    Kept(web::Bytes),
-    Streamed(Option<web::Payload>),
-}
-
-impl Body {
-    pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Self, ApiError> {
-        let length: Option<u64> = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
-        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
-        match length {
-            None if !chunked => Ok(Self::Kept(web::Bytes::new())),
-            Some(len) if len <= crate::proxy::BUFFERED_BODY_LIMIT => {
-                let mut body = web::BytesMut::with_capacity(len as usize);
-                while let Some(chunk) = payload.next().await {
-                    body.extend_from_slice(&chunk.map_err(|_| {
-                        ApiError::new(Code::BodyReadFailed, "The request body could not be read.")
-                    })?);
-                }
-                Ok(Self::Kept(body.freeze()))
-            }
-            _ => Ok(Self::Streamed(Some(payload))),
-        }
-    }
-
-    /// The body for one more attempt, if it can be sent (again).
-    pub async fn payload(&mut self, req: &HttpRequest) -> Option<web::Payload> {
-        match self {
-            Self::Kept(bytes) => {
-                let mut inner = actix_web::dev::Payload::from(bytes.clone());
-                web::Payload::from_request(req, &mut inner).await.ok()
-            }
-            Self::Streamed(payload) => payload.take(),
-        }
     }
 }
 
