@@ -11,12 +11,7 @@ use crate::models::User;
 /// changed (its password may have been changed since).
 pub async fn ensure_admin(db: &Db, admin: &AdminSettings) -> anyhow::Result<()> {
     let account = admin.account.trim().to_ascii_lowercase();
-    let lookup = account.clone();
-    let existing = db
-        .run(move |conn| Ok(User::find_by_account(conn, &lookup)?))
-        .await
-        .map_err(|err| anyhow::anyhow!("looking up the admin account: {err}"))?;
-    if existing.is_some() {
+    if admin_exists(db, &account).await? {
         return Ok(());
     }
     let new = NewAccount::parse(
@@ -31,9 +26,20 @@ pub async fn ensure_admin(db: &Db, admin: &AdminSettings) -> anyhow::Result<()> 
             err.details().map(|d| d.to_string()).unwrap_or_default()
         )
     })?;
-    let user = accounts::create(db, new)
-        .await
-        .map_err(|err| anyhow::anyhow!("creating the admin account: {err}"))?;
-    tracing::info!(user_id = user.id, account, "created the admin account");
+    match accounts::create(db, new).await {
+        Ok(user) => tracing::info!(user_id = user.id, account, "created the admin account"),
+        // Another replica starting at the same moment created it first.
+        Err(_) if admin_exists(db, &account).await? => {}
+        Err(err) => anyhow::bail!("creating the admin account: {err}"),
+    }
     Ok(())
+}
+
+async fn admin_exists(db: &Db, account: &str) -> anyhow::Result<bool> {
+    let account = account.to_owned();
+    let existing = db
+        .run(move |conn| Ok(User::find_by_account(conn, &account)?))
+        .await
+        .map_err(|err| anyhow::anyhow!("looking up the admin account: {err}"))?;
+    Ok(existing.is_some())
 }

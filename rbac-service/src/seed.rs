@@ -575,6 +575,8 @@ pub fn grants() -> Vec<(&'static str, &'static str, &'static str)> {
 /// Applies the seed items not applied before; true when anything changed.
 pub fn apply(conn: &mut DbConnection) -> Result<bool, ApiError> {
     db::write_transaction(conn, |conn| {
+        // Replicas starting together seed one after the other: the second finds it done.
+        db::fleet_lock(conn, "rbac-seed")?;
         let now = shared::time::now();
         let mut changed = false;
         for resource in RESOURCES {

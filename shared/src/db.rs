@@ -236,6 +236,18 @@ fn run_migrations(conn: &mut DbConnection, migrations: Migrations) -> anyhow::Re
     result.map_err(|err| anyhow::anyhow!("migrations failed: {err}"))
 }
 
+/// Inside a [`write_transaction`]: waits until no other process holds the same `lock`
+/// in its transaction, so replicas starting together do one-off work (seeding) one after
+/// the other. SQLite's `BEGIN IMMEDIATE` already admits one writer at a time.
+pub fn fleet_lock(conn: &mut DbConnection, lock: &str) -> QueryResult<()> {
+    if let DbConnection::Postgresql(conn) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<diesel::sql_types::Text, _>(lock)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Runs `work` in a transaction that writes.
 ///
 /// On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up front, so concurrent

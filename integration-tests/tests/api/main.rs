@@ -10,6 +10,7 @@ mod chat;
 mod custom_roles;
 mod edge;
 mod empty_patches;
+mod fleet_start;
 mod internal_token;
 mod jwt_rejection;
 mod login_throttling;
