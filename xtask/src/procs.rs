@@ -72,15 +72,19 @@ impl Procs {
             .find_map(|(name, child)| matches!(child.try_wait(), Ok(Some(_))).then(|| name.clone()))
     }
 
+    /// SIGTERM to every process at once (each drains for a couple of seconds: stopping
+    /// them one by one took a minute), then a shared deadline before the stragglers are
+    /// killed.
     pub fn stop_all(&mut self) {
-        while let Some((name, mut child)) = self.children.pop() {
-            let pid = child.id() as libc::pid_t;
+        for (_, child) in &self.children {
             #[allow(unsafe_code)]
             // SAFETY: signalling our own child by its pid.
             unsafe {
-                libc::kill(pid, libc::SIGTERM);
+                libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
             }
-            let deadline = Instant::now() + Duration::from_secs(5);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while let Some((name, mut child)) = self.children.pop() {
             while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
             }
