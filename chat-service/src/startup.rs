@@ -112,9 +112,9 @@ impl Application {
                 data.clone(),
                 metrics.clone(),
                 internal_token.clone(),
+                app_drain.clone(),
                 routes::config,
             )
-            .app_data(app_drain.clone())
         })
         .on_connect(move |connection, _| {
             // A peer that stops reading leaves sent data unacknowledged: the kernel gives
@@ -122,13 +122,8 @@ impl Application {
             if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
                 let _ = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(user_timeout));
             }
-        })
-        .workers(settings.workers)
-        .keep_alive(shared::server::KEEP_ALIVE)
-        .disable_signals()
-        .shutdown_timeout(drain.timeout_secs())
-        .listen(listener)?
-        .run();
+        });
+        let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
         tracing::info!(port, replica, "chat-service listening");
         let goodbye = move || -> futures_util::future::BoxFuture<'static, ()> {
             let ctx = ctx.clone();
@@ -140,7 +135,7 @@ impl Application {
                 }
             })
         };
-        let stopper = Stopper::new(&server, &drain).with_goodbye(Arc::new(goodbye));
+        let stopper = stopper.with_goodbye(Arc::new(goodbye));
         Ok(Self {
             metrics_port,
             port,

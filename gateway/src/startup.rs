@@ -162,14 +162,8 @@ impl Application {
                 .route("/docs/", web::get().to(docs::page))
                 .route("/docs/assets/{file}", web::get().to(docs::asset))
                 .default_service(web::to(handler::gateway))
-        })
-        .workers(settings.workers)
-        .keep_alive(shared::server::KEEP_ALIVE)
-        .disable_signals()
-        .shutdown_timeout(drain.timeout_secs())
-        .listen(listener)?
-        .run();
-        let stopper = shared::server::Stopper::new(&server, &drain);
+        });
+        let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
         tracing::info!(port, "gateway listening");
         Ok(Self {
             port,

@@ -109,17 +109,11 @@ impl Application {
                 data.clone(),
                 metrics.clone(),
                 internal_token.clone(),
+                app_drain.clone(),
                 routes::config,
             )
-            .app_data(app_drain.clone())
-        })
-        .workers(settings.workers)
-        .keep_alive(shared::server::KEEP_ALIVE)
-        .disable_signals()
-        .shutdown_timeout(drain.timeout_secs())
-        .listen(listener)?
-        .run();
-        let stopper = shared::server::Stopper::new(&server, &drain);
+        });
+        let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
         tracing::info!(port, "payment-service listening");
         Ok(Self {
             metrics_port,

@@ -69,17 +69,11 @@ impl Application {
                 app_context.clone(),
                 metrics.clone(),
                 internal_token.clone(),
+                app_drain.clone(),
                 routes::config,
             )
-            .app_data(app_drain.clone())
-        })
-        .workers(settings.workers)
-        .keep_alive(shared::server::KEEP_ALIVE)
-        .disable_signals()
-        .shutdown_timeout(drain.timeout_secs())
-        .listen(listener)?
-        .run();
-        let stopper = shared::server::Stopper::new(&server, &drain);
+        });
+        let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
         tracing::info!(port, "recommend-service listening");
         Ok(Self {
             metrics_port,

@@ -6,11 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use actix_http::Request;
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{
+    AppConfig, Server, ServerHandle, Service, ServiceFactory, ServiceRequest, ServiceResponse,
+};
 use actix_web::http::ConnectionType;
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, web};
+use actix_web::{App, HttpServer, web};
 use futures_util::future::BoxFuture;
 
 use crate::config::Secret;
@@ -26,12 +29,13 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(75);
 /// A service's app: every request measured (latency by route template, method and
 /// status class; in flight), every error in the JSON shape, a span and request id per
 /// request, the internal token required on every path but the health checks, the service's
-/// context, metrics and the token as app data, the shared extractor settings and the JSON
-/// 404, then the service's own routes.
+/// context, metrics, the token and the [`Drain`] as app data, the shared extractor settings
+/// and the JSON 404, then the service's own routes.
 pub fn app<T: 'static>(
     context: web::Data<T>,
     metrics: crate::metrics::Metrics,
     internal_token: Secret,
+    drain: Drain,
     routes: fn(&mut web::ServiceConfig),
 ) -> App<
     impl ServiceFactory<
@@ -51,6 +55,7 @@ pub fn app<T: 'static>(
         .app_data(context)
         .app_data(web::Data::new(metrics))
         .app_data(InternalToken::new(internal_token))
+        .app_data(drain)
         .configure(crate::http::configure)
         .configure(routes)
 }
@@ -80,8 +85,9 @@ pub async fn require_internal_token(
 /// answers 503 at once and every response closes its connection, so balancers and pooled
 /// clients move to other replicas; after `grace` the replica says goodbye (chat closes its
 /// sockets with 1001), stops accepting connections and lets the requests in flight finish,
-/// and everything is over within `timeout` of the grace's end. Register it as app data
-/// (`.app_data(drain.clone())`) beside [`app`] (or [`while_draining`]).
+/// and everything is over within `timeout` of the grace's end. [`app`] carries it as app
+/// data (an app built by hand registers it beside [`while_draining`]); [`serve`] applies
+/// its timeout.
 #[derive(Clone)]
 pub struct Drain {
     draining: Arc<AtomicBool>,
@@ -152,8 +158,8 @@ pub struct Stopper {
 
 impl Stopper {
     /// The server must have been built with `.disable_signals()` (the stop is ours) and
-    /// `.shutdown_timeout(drain.timeout_secs())`.
-    pub fn new(server: &Server, drain: &Drain) -> Self {
+    /// `.shutdown_timeout(drain.timeout_secs())`, as [`serve`] does.
+    fn new(server: &Server, drain: &Drain) -> Self {
         Self {
             server: server.handle(),
             drain: drain.clone(),
@@ -197,6 +203,38 @@ pub fn stop_on_signal(stopper: Stopper) {
     });
 }
 
+/// Serves on `listener` the way every part does: `workers` workers, connections kept
+/// alive for [`KEEP_ALIVE`], no signal handling of actix's own (the binary's `main` turns
+/// SIGTERM into the [`Drain`] way through [`stop_on_signal`]), and the drain's bound on the
+/// requests in flight. The apps must carry `drain` as app data (see [`app`]).
+pub fn serve<F, I, S, B>(
+    server: HttpServer<F, I, S, B>,
+    listener: TcpListener,
+    workers: usize,
+    drain: &Drain,
+) -> std::io::Result<(Server, Stopper)>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<actix_web::dev::Response<B>> + 'static,
+    <S::Service as Service<Request>>::Future: 'static,
+    S::Service: 'static,
+    B: MessageBody + 'static,
+{
+    let server = server
+        .workers(workers)
+        .keep_alive(KEEP_ALIVE)
+        .disable_signals()
+        .shutdown_timeout(drain.timeout_secs())
+        .listen(listener)?
+        .run();
+    let stopper = Stopper::new(&server, drain);
+    Ok((server, stopper))
+}
+
 /// The listener on `addr` (a service's `BIND_ADDR`), named in the error when it is taken.
 pub fn bind(addr: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).map_err(|err| anyhow::anyhow!("binding BIND_ADDR={addr}: {err}"))
@@ -225,6 +263,7 @@ mod tests {
             web::Data::new(()),
             crate::metrics::Metrics::new("test"),
             Secret::new("s3cret"),
+            super::Drain::new(Default::default(), Default::default()),
             routes,
         ))
         .await;
@@ -306,17 +345,11 @@ mod tests {
                 web::Data::new(()),
                 crate::metrics::Metrics::new("test"),
                 Secret::new("s3cret"),
+                app_drain.clone(),
                 routes,
             )
-            .app_data(app_drain.clone())
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(drain.timeout_secs())
-        .listen(listener)
-        .unwrap()
-        .run();
-        let stopper = super::Stopper::new(&server, &drain);
+        });
+        let (server, stopper) = super::serve(server, listener, 1, &drain).unwrap();
         let running = actix_web::rt::spawn(server);
         assert_eq!(get(port, "/readyz").await.unwrap().0, 200);
 
