@@ -30,11 +30,6 @@ fn part<'a>(all: &'a [(String, Scrape)], name: &str) -> &'a Scrape {
     &all.iter().find(|(part, _)| part == name).unwrap().1
 }
 
-/// The sum of `metric`'s samples carrying `labels` (0 when there are none yet).
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
-    scrape.value(metric, labels)
-}
-
 struct Delta<'a> {
     before: &'a [(String, Scrape)],
     after: &'a [(String, Scrape)],
@@ -42,8 +37,8 @@ struct Delta<'a> {
 
 impl Delta<'_> {
     fn of(&self, part_name: &str, metric: &str, labels: &[(&str, &str)]) -> f64 {
-        value(part(self.after, part_name), metric, labels)
-            - value(part(self.before, part_name), metric, labels)
+        part(self.after, part_name).value(metric, labels)
+            - part(self.before, part_name).value(metric, labels)
     }
 
     /// `metric{labels}` of `part_name` moved by exactly `by`.
@@ -138,14 +133,8 @@ async fn every_part_counts_what_it_served_on_its_own_listener() {
     let redis = "gateway_redis_round_trip_seconds_count";
     assert!(delta.of("gateway-0", redis, &[]) >= 2.0);
     let loaded = "gateway_policy_loaded_timestamp_seconds";
-    assert!(value(part(&after, "gateway-0"), loaded, &[]) > 0.0);
-    assert!(
-        value(
-            part(&after, "gateway-0"),
-            "gateway_jwks_loaded_timestamp_seconds",
-            &[]
-        ) > 0.0
-    );
+    assert!(part(&after, "gateway-0").value(loaded, &[]) > 0.0);
+    assert!(part(&after, "gateway-0").value("gateway_jwks_loaded_timestamp_seconds", &[]) > 0.0);
     // Gateway B served none of it: each part has its own registry.
     delta.expect("gateway-1", "gateway_decisions_total", &allowed, 0.0);
 
@@ -170,7 +159,7 @@ async fn every_part_counts_what_it_served_on_its_own_listener() {
     let orders = [("transition", "created")];
     delta.expect("payment-service", "payment_orders_total", &orders, 1.0);
     for (part, scrape) in &after {
-        assert_eq!(value(scrape, "http_requests_in_flight", &[]), 0.0, "{part}");
+        assert_eq!(scrape.value("http_requests_in_flight", &[]), 0.0, "{part}");
     }
 
     // A payment: Alipay's notification verified and the order paid, once.
@@ -292,16 +281,10 @@ async fn rbac_counts_policy_changes_and_roles_cache_writes_failed_ones_too() {
         1.0,
     );
     assert_eq!(
-        value(part(&refused, "rbac-service"), "db_pool_errors_total", &[]),
+        part(&refused, "rbac-service").value("db_pool_errors_total", &[]),
         0.0,
         "the database was fine"
     );
-    assert!(
-        value(
-            part(&refused, "rbac-service"),
-            "db_pool_wait_seconds_count",
-            &[]
-        ) > 0.0
-    );
+    assert!(part(&refused, "rbac-service").value("db_pool_wait_seconds_count", &[]) > 0.0);
     redis.command(&["DEL", &key]);
 }

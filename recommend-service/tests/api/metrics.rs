@@ -1,31 +1,16 @@
 //! recommend-service's own metrics, read with a real parser of the exposition after real
 //! traffic: trip cache outcomes, refused fills, rebuilds, their time and the model version.
 
-use prometheus_parse::{Scrape, Value};
 use reqwest::StatusCode;
+use shared::testing::Scraped;
 
 use crate::cache::stale_set_interleaving;
 use crate::helpers::{TestApp, Who, spawn_app, traveller};
 
-async fn scrape(app: &TestApp) -> Scrape {
+async fn scrape(app: &TestApp) -> Scraped {
     let response = app.http.get(&app.metrics_url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let text = response.text().await.unwrap();
-    Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap()
-}
-
-/// The sum of `metric`'s samples carrying `labels` (0 when there are none yet).
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
-    scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == metric)
-        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match &s.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-            _ => panic!("{metric}: unexpected sample"),
-        })
-        .sum()
+    Scraped::parse(&response.text().await.unwrap())
 }
 
 const CACHE: &str = "recommend_trip_cache_total";
@@ -41,11 +26,11 @@ async fn trip_reads_count_a_miss_then_a_hit() {
     }
     let after = scrape(&app).await;
     for result in ["miss", "hit"] {
-        let moved = value(&after, CACHE, &[("result", result)])
-            - value(&before, CACHE, &[("result", result)]);
+        let moved =
+            after.value(CACHE, &[("result", result)]) - before.value(CACHE, &[("result", result)]);
         assert_eq!(moved, 1.0, "{result}");
     }
-    assert_eq!(value(&after, CACHE, &[("result", "fill_refused")]), 0.0);
+    assert_eq!(after.value(CACHE, &[("result", "fill_refused")]), 0.0);
 }
 
 #[tokio::test]
@@ -53,7 +38,7 @@ async fn a_fill_refused_for_a_newer_version_is_counted() {
     let app = spawn_app().await;
     assert_eq!(stale_set_interleaving(&app).await, "New title");
     let after = scrape(&app).await;
-    assert_eq!(value(&after, CACHE, &[("result", "fill_refused")]), 1.0);
+    assert_eq!(after.value(CACHE, &[("result", "fill_refused")]), 1.0);
 }
 
 #[tokio::test]
@@ -65,25 +50,17 @@ async fn rebuilds_report_their_count_time_and_the_served_version() {
     let second = app.rebuild().await;
     assert_eq!(second["version"], first["version"].as_u64().unwrap() + 1);
     let scraped = scrape(&app).await;
-    let rebuilds = value(
-        &scraped,
-        "recommend_model_rebuilds_total",
-        &[("outcome", "ok")],
-    );
+    let rebuilds = scraped.value("recommend_model_rebuilds_total", &[("outcome", "ok")]);
     // The background loop may have rebuilt once at start as well.
     assert!(rebuilds >= 2.0, "{rebuilds}");
     assert_eq!(
-        value(
-            &scraped,
-            "recommend_model_fit_seconds_count",
-            &[("outcome", "ok")]
-        ),
+        scraped.value("recommend_model_fit_seconds_count", &[("outcome", "ok")]),
         rebuilds,
         "one observation per rebuild"
     );
     let (status, body) = app.get("/v1/recommendations", traveller(7)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let version = value(&scraped, "recommend_model_version", &[]);
+    let version = scraped.value("recommend_model_version", &[]);
     assert_eq!(version, second["version"].as_f64().unwrap());
     assert_eq!(body["model_version"].as_f64().unwrap(), version);
 }
