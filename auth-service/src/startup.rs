@@ -25,6 +25,8 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    /// Flushed once the server has stopped.
+    spans: shared::otel::Spans,
     stopper: shared::server::Stopper,
 }
 
@@ -51,6 +53,7 @@ impl Application {
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.otlp, "auth-service")?;
         let context = web::Data::new(AuthContext {
             sessions: SessionStore::new(redis.clone(), &settings.sessions),
             throttle: LoginThrottle::new(redis.clone(), settings.throttle.clone()),
@@ -65,6 +68,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
+        let app_spans = spans.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 context.clone(),
@@ -73,6 +77,7 @@ impl Application {
                 routes::config,
             )
             .app_data(app_drain.clone())
+            .app_data(app_spans.clone())
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
@@ -86,6 +91,7 @@ impl Application {
             port,
             metrics_port,
             server,
+            spans,
             stopper,
         })
     }
@@ -105,6 +111,8 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.spans.shutdown().await;
+        result
     }
 }

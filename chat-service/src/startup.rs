@@ -34,6 +34,8 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    /// Flushed once the server has stopped.
+    spans: shared::otel::Spans,
     stopper: Stopper,
     tasks: Tasks,
 }
@@ -78,6 +80,7 @@ impl Application {
             chat_metrics.stored(),
         );
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.otlp, "chat-service")?;
         let ctx = Arc::new(ChatContext {
             directory: Directory::new(&settings.directory, settings.internal_token.clone())?,
             tickets: Tickets::new(redis.clone(), socket.ticket_ttl),
@@ -107,6 +110,7 @@ impl Application {
         let user_timeout = socket.tcp_user_timeout;
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
+        let app_spans = spans.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 data.clone(),
@@ -115,6 +119,7 @@ impl Application {
                 routes::config,
             )
             .app_data(app_drain.clone())
+            .app_data(app_spans.clone())
         })
         .on_connect(move |connection, _| {
             // A peer that stops reading leaves sent data unacknowledged: the kernel gives
@@ -145,6 +150,7 @@ impl Application {
             metrics_port,
             port,
             server,
+            spans,
             stopper,
             tasks,
         })
@@ -166,6 +172,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.tasks.abort_all();
+        self.spans.shutdown().await;
         result
     }
 }

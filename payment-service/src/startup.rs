@@ -29,6 +29,8 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    /// Flushed once the server has stopped.
+    spans: shared::otel::Spans,
     stopper: shared::server::Stopper,
     jobs: Jobs,
     jobs_interval: Duration,
@@ -66,6 +68,7 @@ impl Application {
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.otlp, "payment-service")?;
         let context = Arc::new(PaymentContext {
             db,
             redis,
@@ -104,6 +107,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
+        let app_spans = spans.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 data.clone(),
@@ -112,6 +116,7 @@ impl Application {
                 routes::config,
             )
             .app_data(app_drain.clone())
+            .app_data(app_spans.clone())
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
@@ -125,6 +130,7 @@ impl Application {
             metrics_port,
             port,
             server,
+            spans,
             stopper,
             jobs,
             jobs_interval: settings.orders.jobs_interval,
@@ -158,6 +164,7 @@ impl Application {
             .supervise("jobs", move || jobs.clone().run_forever(interval));
         let result = self.server.await;
         self.tasks.abort_all();
+        self.spans.shutdown().await;
         result
     }
 }

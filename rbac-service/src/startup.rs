@@ -21,6 +21,8 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    /// Flushed once the server has stopped.
+    spans: shared::otel::Spans,
     stopper: shared::server::Stopper,
 }
 
@@ -39,6 +41,7 @@ impl Application {
             .map_err(|err| anyhow::anyhow!("seeding: {err:?}"))?;
         let metrics = shared::metrics::Metrics::new("rbac-service");
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.otlp, "rbac-service")?;
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let context = web::Data::new(RbacContext {
@@ -63,6 +66,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
+        let app_spans = spans.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 context.clone(),
@@ -71,6 +75,7 @@ impl Application {
                 routes::config,
             )
             .app_data(app_drain.clone())
+            .app_data(app_spans.clone())
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
@@ -84,6 +89,7 @@ impl Application {
             port,
             metrics_port,
             server,
+            spans,
             stopper,
         })
     }
@@ -108,6 +114,8 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.spans.shutdown().await;
+        result
     }
 }

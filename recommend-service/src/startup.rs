@@ -26,6 +26,8 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    /// Flushed once the server has stopped.
+    spans: shared::otel::Spans,
     stopper: shared::server::Stopper,
     context: web::Data<RecommendContext>,
 }
@@ -49,6 +51,7 @@ impl Application {
         let (model, rebuild) = (recommender.clone(), settings.model_rebuild);
         tasks.supervise("model-rebuild", move || model.clone().run(rebuild));
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.otlp, "recommend-service")?;
         let context = web::Data::new(RecommendContext {
             cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode)
                 .with_metrics(own),
@@ -64,6 +67,7 @@ impl Application {
         let app_context = context.clone();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
+        let app_spans = spans.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 app_context.clone(),
@@ -72,6 +76,7 @@ impl Application {
                 routes::config,
             )
             .app_data(app_drain.clone())
+            .app_data(app_spans.clone())
         })
         .workers(settings.workers)
         .keep_alive(shared::server::KEEP_ALIVE)
@@ -85,6 +90,7 @@ impl Application {
             metrics_port,
             port,
             server,
+            spans,
             stopper,
             context,
         })
@@ -112,6 +118,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.context.tasks.abort_all();
+        self.spans.shutdown().await;
         result
     }
 }

@@ -334,6 +334,15 @@ pub fn status_class(status: u16) -> &'static str {
     }
 }
 
+/// The route a request took: the handler's own [`RouteLabel`], else the app's route
+/// template, else `unmatched`.
+pub(crate) fn route_label(req: &actix_web::HttpRequest) -> String {
+    let named = req.extensions().get::<RouteLabel>().map(|r| r.0.clone());
+    named
+        .or_else(|| req.match_pattern())
+        .unwrap_or_else(|| "unmatched".to_owned())
+}
+
 /// Lowers the in-flight gauge however the request ends (a client gone mid-request
 /// drops the future).
 struct InFlight(Gauge);
@@ -359,15 +368,8 @@ pub async fn record_request(
     let _in_flight = InFlight(metrics.in_flight.clone());
     let started = Instant::now();
     let response = next.call(req).await?.map_into_boxed_body();
-    let route = {
-        let req = response.request();
-        let named = req.extensions().get::<RouteLabel>().map(|r| r.0.clone());
-        named
-            .or_else(|| req.match_pattern())
-            .unwrap_or_else(|| "unmatched".to_owned())
-    };
     let labels = RequestLabels {
-        route,
+        route: route_label(response.request()),
         method,
         status: status_class(response.status().as_u16()),
     };
