@@ -49,7 +49,10 @@ impl Application {
             Some(wechat) => Some(WeChat::new(wechat, FlowStore::new(redis.clone()))?),
             None => None,
         };
-        let metrics = shared::metrics::Metrics::new("auth-service");
+        let metrics = shared::metrics::Metrics::for_listener(
+            "auth-service",
+            settings.metrics_addr.as_deref(),
+        );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;

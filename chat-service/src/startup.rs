@@ -67,7 +67,10 @@ impl Application {
         let (hub, subscriptions) = Hub::new(replica.clone(), socket.outbound_queue);
         let hub = Arc::new(hub);
         let tasks = Tasks::default();
-        let metrics = shared::metrics::Metrics::new("chat-service");
+        let metrics = shared::metrics::Metrics::for_listener(
+            "chat-service",
+            settings.metrics_addr.as_deref(),
+        );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         metrics.observe_redis(&upkeep_redis);

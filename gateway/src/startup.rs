@@ -66,7 +66,7 @@ impl Application {
         let internal_token =
             reqwest::header::HeaderValue::from_str(settings.internal_token.expose())?;
         let tasks = Tasks::default();
-        let metrics = Metrics::new("gateway");
+        let metrics = Metrics::for_listener("gateway", settings.metrics_addr.as_deref());
         metrics.observe_redis(&redis);
         let gateway_metrics = GatewayMetrics::new(&metrics, &settings.services);
         let mut sets = ReplicaSets::default();

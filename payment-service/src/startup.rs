@@ -64,7 +64,10 @@ impl Application {
                 None
             }
         };
-        let metrics = shared::metrics::Metrics::new("payment-service");
+        let metrics = shared::metrics::Metrics::for_listener(
+            "payment-service",
+            settings.metrics_addr.as_deref(),
+        );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;

@@ -39,7 +39,10 @@ impl Application {
             .run(seed::apply)
             .await
             .map_err(|err| anyhow::anyhow!("seeding: {err:?}"))?;
-        let metrics = shared::metrics::Metrics::new("rbac-service");
+        let metrics = shared::metrics::Metrics::for_listener(
+            "rbac-service",
+            settings.metrics_addr.as_deref(),
+        );
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let spans = shared::otel::Spans::start(&settings.otlp, "rbac-service")?;
         metrics.observe_db(&db);

@@ -41,7 +41,10 @@ impl Application {
     pub async fn build_with(settings: Settings, mode: CacheMode) -> anyhow::Result<Self> {
         let db = connect_db(&settings).await?;
         let redis = Redis::connect(&settings.redis)?;
-        let metrics = shared::metrics::Metrics::new("recommend-service");
+        let metrics = shared::metrics::Metrics::for_listener(
+            "recommend-service",
+            settings.metrics_addr.as_deref(),
+        );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let own = RecommendMetrics::register(&metrics);
