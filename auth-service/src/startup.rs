@@ -25,6 +25,8 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    /// Flushed once the server has stopped.
+    spans: shared::otel::Spans,
     stopper: shared::server::Stopper,
 }
 
@@ -47,10 +49,14 @@ impl Application {
             Some(wechat) => Some(WeChat::new(wechat, FlowStore::new(redis.clone()))?),
             None => None,
         };
-        let metrics = shared::metrics::Metrics::new("auth-service");
+        let metrics = shared::metrics::Metrics::for_listener(
+            "auth-service",
+            settings.metrics_addr.as_deref(),
+        );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.otlp, "auth-service")?;
         let context = web::Data::new(AuthContext {
             sessions: SessionStore::new(redis.clone(), &settings.sessions),
             throttle: LoginThrottle::new(redis.clone(), settings.throttle.clone()),
@@ -65,6 +71,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
+        let app_spans = spans.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 context.clone(),
@@ -73,6 +80,7 @@ impl Application {
                 app_drain.clone(),
                 routes::config,
             )
+            .app_data(app_spans.clone())
         });
         let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
         tracing::info!(port, "auth-service listening");
@@ -80,6 +88,7 @@ impl Application {
             port,
             metrics_port,
             server,
+            spans,
             stopper,
         })
     }
@@ -99,6 +108,8 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.spans.shutdown().await;
+        result
     }
 }

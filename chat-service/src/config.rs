@@ -10,6 +10,8 @@ pub struct Settings {
     pub bind_addr: String,
     /// Where Prometheus scrapes this process (`METRICS_ADDR`); unset: no metrics listener.
     pub metrics_addr: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`: span export, off by default.
+    pub otlp: shared::otel::OtlpSettings,
     /// `WORKERS`: HTTP worker threads, default the number of CPUs.
     pub workers: usize,
     /// `DATABASE_URL`, default `sqlite://data/chat.db`.
@@ -80,6 +82,7 @@ impl Settings {
         Ok(Self {
             bind_addr: config::string("BIND_ADDR", "127.0.0.1:8103"),
             metrics_addr: config::raw("METRICS_ADDR"),
+            otlp: shared::otel::OtlpSettings::from_env(),
             workers: config::var(
                 "WORKERS",
                 std::thread::available_parallelism().map_or(2, |n| n.get()),

@@ -34,6 +34,8 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    /// Flushed once the server has stopped.
+    spans: shared::otel::Spans,
     stopper: Stopper,
     tasks: Tasks,
 }
@@ -65,7 +67,10 @@ impl Application {
         let (hub, subscriptions) = Hub::new(replica.clone(), socket.outbound_queue);
         let hub = Arc::new(hub);
         let tasks = Tasks::default();
-        let metrics = shared::metrics::Metrics::new("chat-service");
+        let metrics = shared::metrics::Metrics::for_listener(
+            "chat-service",
+            settings.metrics_addr.as_deref(),
+        );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         metrics.observe_redis(&upkeep_redis);
@@ -78,6 +83,7 @@ impl Application {
             chat_metrics.stored(),
         );
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.otlp, "chat-service")?;
         let ctx = Arc::new(ChatContext {
             directory: Directory::new(&settings.directory, settings.internal_token.clone())?,
             tickets: Tickets::new(redis.clone(), socket.ticket_ttl),
@@ -107,6 +113,7 @@ impl Application {
         let user_timeout = socket.tcp_user_timeout;
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
+        let app_spans = spans.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 data.clone(),
@@ -115,6 +122,7 @@ impl Application {
                 app_drain.clone(),
                 routes::config,
             )
+            .app_data(app_spans.clone())
         })
         .on_connect(move |connection, _| {
             // A peer that stops reading leaves sent data unacknowledged: the kernel gives
@@ -140,6 +148,7 @@ impl Application {
             metrics_port,
             port,
             server,
+            spans,
             stopper,
             tasks,
         })
@@ -161,6 +170,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.tasks.abort_all();
+        self.spans.shutdown().await;
         result
     }
 }

@@ -27,6 +27,8 @@ pub struct GatewayMetrics {
     sessions_current: Gauge,
     /// Each replica's base URL → its service's name, so a label never holds a URL.
     services: HashMap<Arc<str>, &'static str>,
+    /// The per-request signals (decisions, upstream and Redis timings) are recorded.
+    recording: bool,
 }
 
 impl GatewayMetrics {
@@ -78,12 +80,16 @@ impl GatewayMetrics {
                 "1 while this replica sees every session invalidation (its heartbeat comes back) and serves sessions from memory; 0 while it checks each in Redis",
             ),
             services,
+            recording: metrics.is_recording(),
         })
     }
 
     /// Counts a handled request: `forwarded` when it reached a service (whatever the
     /// service answered), otherwise a refusal by status and code.
     pub fn decided(&self, forwarded: bool, result: &Result<HttpResponse, ApiError>) {
+        if !self.recording {
+            return;
+        }
         let (status, code) = match result {
             Ok(response) => (
                 response.status().as_u16(),
@@ -119,6 +125,9 @@ impl GatewayMetrics {
 
     /// Records a forwarded request's wait for the service, or its failure.
     pub fn upstream(&self, base_url: &str, started: Instant, error: Option<Code>) {
+        if !self.recording {
+            return;
+        }
         let service = self.service(base_url);
         match error {
             None => self
@@ -134,6 +143,9 @@ impl GatewayMetrics {
     }
 
     pub fn redis_round_trip(&self, op: &'static str, started: Instant) {
+        if !self.recording {
+            return;
+        }
         self.redis
             .get_or_create(&vec![("op", op)])
             .observe(started.elapsed().as_secs_f64());

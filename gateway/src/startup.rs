@@ -48,6 +48,8 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    /// Flushed once the server has stopped.
+    spans: shared::otel::Spans,
     stopper: shared::server::Stopper,
 }
 
@@ -64,7 +66,7 @@ impl Application {
         let internal_token =
             reqwest::header::HeaderValue::from_str(settings.internal_token.expose())?;
         let tasks = Tasks::default();
-        let metrics = Metrics::new("gateway");
+        let metrics = Metrics::for_listener("gateway", settings.metrics_addr.as_deref());
         metrics.observe_redis(&redis);
         let gateway_metrics = GatewayMetrics::new(&metrics, &settings.services);
         let mut sets = ReplicaSets::default();
@@ -119,6 +121,7 @@ impl Application {
             metrics: gateway_metrics,
         });
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.otlp, "gateway")?;
 
         let port = listener.local_addr()?.port();
         // One connection pool and one Redis connection per worker thread, made before the
@@ -137,6 +140,7 @@ impl Application {
         let next_worker = Arc::new(AtomicUsize::new(0));
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
+        let app_spans = spans.clone();
         let server = HttpServer::new(move || {
             let worker = next_worker.fetch_add(1, Ordering::Relaxed) % per_worker.len();
             let (client, forwarder, own) = per_worker[worker].clone();
@@ -154,6 +158,7 @@ impl Application {
                 .app_data(forwarder)
                 .app_data(sessions)
                 .app_data(app_drain.clone())
+                .app_data(app_spans.clone())
                 .configure(shared::http::configure)
                 .route("/healthz", web::get().to(shared::http::healthz))
                 .route("/readyz", web::get().to(handler::readyz))
@@ -169,6 +174,7 @@ impl Application {
             port,
             metrics_port,
             server,
+            spans,
             stopper,
         })
     }
@@ -188,7 +194,9 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.spans.shutdown().await;
+        result
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    /// Flushed once the server has stopped.
+    spans: shared::otel::Spans,
     stopper: shared::server::Stopper,
     jobs: Jobs,
     jobs_interval: Duration,
@@ -62,10 +64,14 @@ impl Application {
                 None
             }
         };
-        let metrics = shared::metrics::Metrics::new("payment-service");
+        let metrics = shared::metrics::Metrics::for_listener(
+            "payment-service",
+            settings.metrics_addr.as_deref(),
+        );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.otlp, "payment-service")?;
         let context = Arc::new(PaymentContext {
             db,
             redis,
@@ -104,6 +110,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
+        let app_spans = spans.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 data.clone(),
@@ -112,6 +119,7 @@ impl Application {
                 app_drain.clone(),
                 routes::config,
             )
+            .app_data(app_spans.clone())
         });
         let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
         tracing::info!(port, "payment-service listening");
@@ -119,6 +127,7 @@ impl Application {
             metrics_port,
             port,
             server,
+            spans,
             stopper,
             jobs,
             jobs_interval: settings.orders.jobs_interval,
@@ -152,6 +161,7 @@ impl Application {
             .supervise("jobs", move || jobs.clone().run_forever(interval));
         let result = self.server.await;
         self.tasks.abort_all();
+        self.spans.shutdown().await;
         result
     }
 }

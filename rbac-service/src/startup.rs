@@ -21,6 +21,8 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    /// Flushed once the server has stopped.
+    spans: shared::otel::Spans,
     stopper: shared::server::Stopper,
 }
 
@@ -37,8 +39,12 @@ impl Application {
             .run(seed::apply)
             .await
             .map_err(|err| anyhow::anyhow!("seeding: {err:?}"))?;
-        let metrics = shared::metrics::Metrics::new("rbac-service");
+        let metrics = shared::metrics::Metrics::for_listener(
+            "rbac-service",
+            settings.metrics_addr.as_deref(),
+        );
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.otlp, "rbac-service")?;
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let context = web::Data::new(RbacContext {
@@ -63,6 +69,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
+        let app_spans = spans.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 context.clone(),
@@ -71,6 +78,7 @@ impl Application {
                 app_drain.clone(),
                 routes::config,
             )
+            .app_data(app_spans.clone())
         });
         let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
         tracing::info!(port, "rbac-service listening");
@@ -78,6 +86,7 @@ impl Application {
             port,
             metrics_port,
             server,
+            spans,
             stopper,
         })
     }
@@ -102,6 +111,8 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.spans.shutdown().await;
+        result
     }
 }

@@ -26,6 +26,8 @@ pub struct Application {
     port: u16,
     metrics_port: Option<u16>,
     server: Server,
+    /// Flushed once the server has stopped.
+    spans: shared::otel::Spans,
     stopper: shared::server::Stopper,
     context: web::Data<RecommendContext>,
 }
@@ -39,7 +41,10 @@ impl Application {
     pub async fn build_with(settings: Settings, mode: CacheMode) -> anyhow::Result<Self> {
         let db = connect_db(&settings).await?;
         let redis = Redis::connect(&settings.redis)?;
-        let metrics = shared::metrics::Metrics::new("recommend-service");
+        let metrics = shared::metrics::Metrics::for_listener(
+            "recommend-service",
+            settings.metrics_addr.as_deref(),
+        );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let own = RecommendMetrics::register(&metrics);
@@ -49,6 +54,7 @@ impl Application {
         let (model, rebuild) = (recommender.clone(), settings.model_rebuild);
         tasks.supervise("model-rebuild", move || model.clone().run(rebuild));
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.otlp, "recommend-service")?;
         let context = web::Data::new(RecommendContext {
             cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode)
                 .with_metrics(own),
@@ -64,6 +70,7 @@ impl Application {
         let app_context = context.clone();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
+        let app_spans = spans.clone();
         let server = HttpServer::new(move || {
             shared::server::app(
                 app_context.clone(),
@@ -72,6 +79,7 @@ impl Application {
                 app_drain.clone(),
                 routes::config,
             )
+            .app_data(app_spans.clone())
         });
         let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
         tracing::info!(port, "recommend-service listening");
@@ -79,6 +87,7 @@ impl Application {
             metrics_port,
             port,
             server,
+            spans,
             stopper,
             context,
         })
@@ -106,6 +115,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.context.tasks.abort_all();
+        self.spans.shutdown().await;
         result
     }
 }

@@ -81,6 +81,9 @@ pub async fn request_context(
         trace_id = %trace.trace_id(),
         user_id = tracing::field::Empty,
     );
+    let exported = req
+        .app_data::<crate::otel::Spans>()
+        .and_then(|spans| spans.request(&trace, req.method().as_str(), req.path()));
     let started = Instant::now();
     // Handlers' errors arrive here already rendered; an `Err` can only come from another
     // middleware, and actix renders it after us.
@@ -91,6 +94,14 @@ pub async fn request_context(
         response.headers_mut().insert(X_REQUEST_ID, value);
     }
     let status = response.status().as_u16();
+    if let Some(exported) = exported {
+        let req = response.request();
+        exported.finish(
+            req.method().as_str(),
+            &crate::metrics::route_label(req),
+            status,
+        );
+    }
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if status >= 500 {

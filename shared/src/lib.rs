@@ -17,6 +17,7 @@ pub mod json;
 pub mod list;
 pub mod metrics;
 pub mod openapi;
+pub mod otel;
 pub mod policy;
 pub mod random;
 pub mod redis;

@@ -66,6 +66,8 @@ fn latency_histogram() -> Histogram {
 #[derive(Clone)]
 pub struct Metrics {
     part: &'static str,
+    /// Off when nothing scrapes this part: the per-request signals are not recorded.
+    recording: bool,
     registry: Arc<Mutex<Registry>>,
     requests: Family<RequestLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
@@ -136,11 +138,28 @@ impl Metrics {
         );
         Self {
             part,
+            recording: true,
             registry: Arc::new(Mutex::new(registry)),
             requests,
             in_flight,
             pools,
         }
+    }
+
+    /// [`Metrics::new`] for a part served at `addr` (its `METRICS_ADDR`): unset, nothing
+    /// can read the per-request signals, so they are not recorded (the request metrics,
+    /// the gateway's decisions, upstream and Redis timings); what a part records off the
+    /// hot path still is.
+    pub fn for_listener(part: &'static str, addr: Option<&str>) -> Self {
+        Self {
+            recording: addr.is_some(),
+            ..Self::new(part)
+        }
+    }
+
+    /// Whether the per-request signals are recorded (see [`Metrics::for_listener`]).
+    pub fn is_recording(&self) -> bool {
+        self.recording
     }
 
     /// The part these metrics belong to (`gateway`, `auth-service`, …).
@@ -334,6 +353,15 @@ pub fn status_class(status: u16) -> &'static str {
     }
 }
 
+/// The route a request took: the handler's own [`RouteLabel`], else the app's route
+/// template, else `unmatched`.
+pub(crate) fn route_label(req: &actix_web::HttpRequest) -> String {
+    let named = req.extensions().get::<RouteLabel>().map(|r| r.0.clone());
+    named
+        .or_else(|| req.match_pattern())
+        .unwrap_or_else(|| "unmatched".to_owned())
+}
+
 /// Lowers the in-flight gauge however the request ends (a client gone mid-request
 /// drops the future).
 struct InFlight(Gauge);
@@ -345,13 +373,17 @@ impl Drop for InFlight {
 }
 
 /// Middleware: every request's latency by route template, method and status class, and
-/// the requests in flight. The [`Metrics`] come from the app's data; an app without them
-/// records nothing.
+/// the requests in flight. The [`Metrics`] come from the app's data; an app without them,
+/// or with metrics nobody scrapes, records nothing.
 pub async fn record_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(metrics) = req.app_data::<web::Data<Metrics>>().cloned() else {
+    let Some(metrics) = req
+        .app_data::<web::Data<Metrics>>()
+        .filter(|metrics| metrics.recording)
+        .cloned()
+    else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let method = method_label(req.method());
@@ -359,15 +391,8 @@ pub async fn record_request(
     let _in_flight = InFlight(metrics.in_flight.clone());
     let started = Instant::now();
     let response = next.call(req).await?.map_into_boxed_body();
-    let route = {
-        let req = response.request();
-        let named = req.extensions().get::<RouteLabel>().map(|r| r.0.clone());
-        named
-            .or_else(|| req.match_pattern())
-            .unwrap_or_else(|| "unmatched".to_owned())
-    };
     let labels = RequestLabels {
-        route,
+        route: route_label(response.request()),
         method,
         status: status_class(response.status().as_u16()),
     };
@@ -420,6 +445,36 @@ mod tests {
         assert!(text.contains("http_requests_in_flight 0"));
         assert!(text.contains("logins_total{outcome=\"ok\"} 1"));
         assert!(text.contains("waypoint_build_info{part=\"test\""));
+    }
+}
+
+#[cfg(test)]
+mod unscraped {
+    use actix_web::middleware::from_fn;
+    use actix_web::{HttpResponse, test, web};
+
+    use super::Metrics;
+
+    #[actix_web::test]
+    async fn a_part_without_a_metrics_listener_records_no_request() {
+        for (addr, recorded) in [(None, false), (Some("127.0.0.1:0"), true)] {
+            let metrics = Metrics::for_listener("test", addr);
+            let app = test::init_service(
+                actix_web::App::new()
+                    .wrap(from_fn(super::record_request))
+                    .app_data(web::Data::new(metrics.clone()))
+                    .route("/things", web::get().to(HttpResponse::Ok)),
+            )
+            .await;
+            let req = test::TestRequest::get().uri("/things").to_request();
+            assert!(test::call_service(&app, req).await.status().is_success());
+            let text = metrics.render().unwrap();
+            assert_eq!(
+                text.contains("http_request_duration_seconds_count{route=\"/things\""),
+                recorded,
+                "{addr:?}: {text}"
+            );
+        }
     }
 }
 

@@ -489,3 +489,114 @@ impl Scraped {
         &self.0.samples
     }
 }
+
+/// A stand-in OpenTelemetry collector on loopback: keeps every span posted to `/v1/traces`
+/// (OTLP/HTTP with protobuf, decoded with the protocol's own types) with the
+/// `service.name` of the resource it came under.
+pub struct OtlpReceiver {
+    port: u16,
+    spans: std::sync::Arc<std::sync::Mutex<Vec<ReceivedSpan>>>,
+}
+
+/// A span as the receiver got it; ids in lower-case hex, `parent` empty for a root.
+#[derive(Clone, Debug)]
+pub struct ReceivedSpan {
+    pub service: String,
+    pub name: String,
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent: String,
+    pub server: bool,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl ReceivedSpan {
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl OtlpReceiver {
+    /// Listening, on a runtime of its own (no test's runtime has to drive it).
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("no free port on 127.0.0.1");
+        let port = listener.local_addr().expect("a bound port").port();
+        let spans: std::sync::Arc<std::sync::Mutex<Vec<ReceivedSpan>>> = std::sync::Arc::default();
+        let kept = std::sync::Arc::clone(&spans);
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let kept = actix_web::web::Data::from(kept);
+                actix_web::HttpServer::new(move || {
+                    actix_web::App::new()
+                        .app_data(kept.clone())
+                        .route("/v1/traces", actix_web::web::post().to(receive))
+                })
+                .workers(1)
+                .disable_signals()
+                .listen(listener)
+                .expect("listen")
+                .run()
+                .await
+            })
+        });
+        Self { port, spans }
+    }
+
+    /// For `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.spans.lock().unwrap().clone()
+    }
+}
+
+async fn receive(
+    kept: actix_web::web::Data<std::sync::Mutex<Vec<ReceivedSpan>>>,
+    body: actix_web::web::Bytes,
+) -> actix_web::HttpResponse {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+    use prost::Message;
+    let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+        return actix_web::HttpResponse::BadRequest().finish();
+    };
+    let text = |value: Option<Value>| match value {
+        Some(Value::StringValue(s)) => s,
+        Some(Value::IntValue(i)) => i.to_string(),
+        other => format!("{other:?}"),
+    };
+    let mut kept = kept.lock().unwrap();
+    for resource_spans in request.resource_spans {
+        let service = resource_spans
+            .resource
+            .into_iter()
+            .flat_map(|r| r.attributes)
+            .find(|a| a.key == "service.name")
+            .map(|a| text(a.value.and_then(|v| v.value)))
+            .unwrap_or_default();
+        for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
+            kept.push(ReceivedSpan {
+                service: service.clone(),
+                server: span.kind == SpanKind::Server as i32,
+                name: span.name,
+                trace_id: hex::encode(span.trace_id),
+                span_id: hex::encode(span.span_id),
+                parent: hex::encode(span.parent_span_id),
+                attributes: span
+                    .attributes
+                    .into_iter()
+                    .map(|a| (a.key, text(a.value.and_then(|v| v.value))))
+                    .collect(),
+            });
+        }
+    }
+    actix_web::HttpResponse::Ok()
+        .content_type("application/x-protobuf")
+        .finish()
+}

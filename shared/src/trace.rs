@@ -17,11 +17,13 @@ tokio::task_local! {
     static CURRENT: TraceContext;
 }
 
-/// A trace id (32 hex digits) and the id of this hop's span (16 hex digits).
+/// A trace id (32 hex digits), the id of this hop's span (16 hex digits) and the caller's
+/// span, its parent, when the trace was continued.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceContext {
     trace_id: String,
     span_id: String,
+    parent: Option<[u8; 8]>,
 }
 
 impl TraceContext {
@@ -30,16 +32,18 @@ impl TraceContext {
         Self {
             trace_id: crate::random::token_hex(16),
             span_id: crate::random::token_hex(8),
+            parent: None,
         }
     }
 
     /// This hop of the caller's trace when `header` is a sane `traceparent`, else a new
     /// trace.
     pub fn continue_from(header: Option<&HeaderValue>) -> Self {
-        match header.and_then(|h| h.to_str().ok()).and_then(parse) {
-            Some(trace_id) => Self {
+        match header.and_then(|h| h.to_str().ok()).and_then(parse_ids) {
+            Some((trace_id, parent)) => Self {
                 trace_id: trace_id.to_owned(),
                 span_id: crate::random::token_hex(8),
+                parent: Some(parent),
             },
             None => Self::start(),
         }
@@ -51,6 +55,11 @@ impl TraceContext {
 
     pub fn span_id(&self) -> &str {
         &self.span_id
+    }
+
+    /// The caller's span id, when the caller sent a sane `traceparent`.
+    pub fn parent_span_id(&self) -> Option<[u8; 8]> {
+        self.parent
     }
 
     /// The `traceparent` naming this hop as the parent (sampled).
@@ -67,6 +76,11 @@ fn is_hex_id(text: &str, len: usize) -> bool {
 
 /// The trace id of a sane version-00 `traceparent`.
 pub fn parse(header: &str) -> Option<&str> {
+    parse_ids(header).map(|(trace_id, _)| trace_id)
+}
+
+/// The trace id and parent span id of a sane version-00 `traceparent`.
+fn parse_ids(header: &str) -> Option<(&str, [u8; 8])> {
     let mut parts = header.trim().split('-');
     let (version, trace_id, parent_id, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -76,7 +90,8 @@ pub fn parse(header: &str) -> Option<&str> {
         && is_hex_id(parent_id, 16)
         && flags.len() == 2
         && flags.bytes().all(|b| b.is_ascii_hexdigit());
-    sane.then_some(trace_id)
+    let parent = u64::from_str_radix(parent_id, 16).ok()?.to_be_bytes();
+    sane.then_some((trace_id, parent))
 }
 
 /// Runs `work` as part of `trace`.
@@ -120,8 +135,13 @@ mod tests {
         let continued = TraceContext::continue_from(Some(&HeaderValue::from_static(SAMPLE)));
         assert_eq!(continued.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_ne!(continued.span_id(), "00f067aa0ba902b7");
+        assert_eq!(
+            continued.parent_span_id(),
+            Some([0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7])
+        );
         let fresh = TraceContext::continue_from(Some(&HeaderValue::from_static("garbage")));
         assert!(parse(&fresh.traceparent()).is_some());
+        assert_eq!(fresh.parent_span_id(), None);
     }
 
     #[tokio::test]

@@ -90,6 +90,7 @@ async fn orders_rate() {
     let payment = payment_service::Application::build(payment_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
         metrics_addr: None,
+        otlp: Default::default(),
         workers: 2,
         database_url: payment_db.url.clone(),
         database_pool_size: 8,
@@ -122,6 +123,7 @@ async fn orders_rate() {
     let auth = auth_service::Application::build(auth_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
         metrics_addr: None,
+        otlp: Default::default(),
         workers: 1,
         database_url: auth_db.url.clone(),
         database_pool_size: 4,
@@ -155,6 +157,7 @@ async fn orders_rate() {
     let rbac = rbac_service::Application::build(rbac_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
         metrics_addr: None,
+        otlp: Default::default(),
         workers: 1,
         database_url: rbac_db.url.clone(),
         database_pool_size: 4,
@@ -177,6 +180,7 @@ async fn orders_rate() {
     let gw = gateway::Application::build(gateway::Settings {
         bind_addr: "127.0.0.1:0".into(),
         metrics_addr: None,
+        otlp: Default::default(),
         workers: 2,
         redis: settings,
         internal_token: Secret::new(token),

@@ -91,6 +91,7 @@ impl TestApp {
         let settings = Settings {
             bind_addr: "127.0.0.1:0".into(),
             metrics_addr: Some("127.0.0.1:0".into()),
+            otlp: Default::default(),
             workers: 1,
             database_url: db.url.clone(),
             database_pool_size: 4,

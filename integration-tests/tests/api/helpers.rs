@@ -51,6 +51,8 @@ pub struct StackOptions {
     /// Routes for gateway replica `i` only, replacing default routes with the same pattern
     /// (e.g. each gateway's `/v1/chat/*` at its own chat-service replica).
     pub gateway_routes: Vec<Vec<(String, String)>>,
+    /// Span export of every part (off by default, as without `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub otlp: shared::otel::OtlpSettings,
 }
 
 impl Default for StackOptions {
@@ -74,6 +76,7 @@ impl Default for StackOptions {
             payments: false,
             wechat: None,
             gateway_routes: Vec::new(),
+            otlp: Default::default(),
         }
     }
 }
@@ -139,12 +142,10 @@ impl Stack {
         let mut metrics = vec![("auth-service".to_owned(), metrics_url(auth.metrics_port()))];
         tokio::spawn(auth.run_until_stopped());
 
-        let rbac = rbac_service::Application::build(rbac_settings(
-            &rbac_db,
-            &redis_settings,
-            &internal_token,
-            &auth_url,
-        ))
+        let rbac = rbac_service::Application::build(rbac_service::Settings {
+            otlp: options.otlp.clone(),
+            ..rbac_settings(&rbac_db, &redis_settings, &internal_token, &auth_url)
+        })
         .await
         .expect("rbac-service starts");
         let rbac_url = format!("http://127.0.0.1:{}", rbac.port());
@@ -159,12 +160,10 @@ impl Stack {
         let mut recommend_db_url = None;
         let recommend_url = if options.recommend || options.payments {
             let db = TestDatabase::new();
-            let app = recommend_service::Application::build(recommend_settings(
-                "127.0.0.1:0",
-                &db.url,
-                &redis_settings,
-                &internal_token,
-            ))
+            let app = recommend_service::Application::build(recommend_service::Settings {
+                otlp: options.otlp.clone(),
+                ..recommend_settings("127.0.0.1:0", &db.url, &redis_settings, &internal_token)
+            })
             .await
             .expect("recommend-service starts");
             recommend_db_url = Some(db.url.clone());
@@ -183,6 +182,7 @@ impl Stack {
                 &internal_token,
                 recommend_url.as_deref().unwrap_or_default(),
                 &public,
+                &options.otlp,
             )
             .await;
             other_dbs.push(db);
@@ -252,6 +252,7 @@ impl Stack {
                     policy_pubsub: options.policy_pubsub,
                     session_cache: options.session_cache,
                     docs_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../docs").into(),
+                    otlp: options.otlp.clone(),
                 },
             )
             .await
@@ -304,6 +305,7 @@ impl Stack {
             chat_service::Settings {
                 bind_addr,
                 metrics_addr: Some("127.0.0.1:0".into()),
+                otlp: Default::default(),
                 workers: 1,
                 database_url: db.url.clone(),
                 database_pool_size: 4,
@@ -611,6 +613,7 @@ fn auth_settings(
             email: "root@waypoint.local".into(),
         }),
         wechat: options.wechat.clone(),
+        otlp: options.otlp.clone(),
     }
 }
 
@@ -624,6 +627,7 @@ pub fn recommend_settings(
     recommend_service::Settings {
         bind_addr: bind_addr.into(),
         metrics_addr: Some("127.0.0.1:0".into()),
+        otlp: Default::default(),
         workers: 1,
         database_url: database_url.into(),
         database_pool_size: 4,
@@ -648,6 +652,7 @@ pub fn rbac_settings(
     rbac_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
         metrics_addr: Some("127.0.0.1:0".into()),
+        otlp: Default::default(),
         workers: 1,
         database_url: db.url.clone(),
         database_pool_size: 4,
@@ -681,6 +686,7 @@ async fn start_payments(
     token: &str,
     recommend_url: &str,
     public: &str,
+    otlp: &shared::otel::OtlpSettings,
 ) -> (String, fake_alipay::FakeAlipay, TestDatabase, Option<u16>) {
     let mut fake = fake_alipay::FakeConfig::new(
         alipay_fixture("app_public.pem"),
@@ -694,6 +700,7 @@ async fn start_payments(
     let app = payment_service::Application::build(payment_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
         metrics_addr: Some("127.0.0.1:0".into()),
+        otlp: otlp.clone(),
         workers: 1,
         database_url: db.url.clone(),
         database_pool_size: 4,

@@ -13,9 +13,14 @@ use crate::trip_catalog::create_trip;
 
 /// A stack with payments, and a trip on sale (put there by a product_admin).
 pub async fn shop(title: &str, price_cents: i64) -> (Stack, Value) {
+    shop_with(StackOptions::default(), title, price_cents).await
+}
+
+/// [`shop`] on a stack started with `options` (payments on).
+pub async fn shop_with(options: StackOptions, title: &str, price_cents: i64) -> (Stack, Value) {
     let stack = Stack::start_with(StackOptions {
         payments: true,
-        ..Default::default()
+        ..options
     })
     .await;
     let curator = stack.sign_up_and_in("curator").await;

@@ -1,14 +1,15 @@
 //! W3C trace context at the gateway: a client's sane `traceparent` is continued (same trace
 //! id, the gateway's own span as the service's parent); an absent or insane one starts a
 //! trace. Gateway B forwards to an echo server that shows what it received. And one order
-//! creation leaves the same trace id on the log lines of every part it crossed.
+//! creation leaves the same trace id on the log lines of every part it crossed, and with
+//! OTLP export on, one tree of spans at a collector.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::telemetry::capture::LogCapture;
 
 use crate::helpers::{Stack, StackOptions};
-use crate::payments::shop;
+use crate::payments::{shop, shop_with};
 
 const CLIENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -107,4 +108,64 @@ async fn one_order_creation_logs_one_trace_id_at_the_gateway_payment_and_recomme
         });
         assert!(created.is_some(), "no 'order created' line in {trace}");
     }
+}
+
+/// With OTLP export on in every part, one order creation through the gateway reaches the
+/// collector as one tree: the gateway's span (a root: the client sent no traceparent),
+/// payment-service's under it, recommend-service's trip lookup under payment's.
+#[tokio::test]
+async fn one_order_creation_exports_one_span_tree_from_the_gateway_through_payment_to_recommend() {
+    use shared::testing::{OtlpReceiver, ReceivedSpan};
+    let receiver = OtlpReceiver::start();
+    let options = StackOptions {
+        otlp: shared::otel::OtlpSettings {
+            endpoint: Some(receiver.endpoint()),
+            service_name: None,
+        },
+        ..Default::default()
+    };
+    let (stack, trip) = shop_with(options, "Xizhou Village", 20_000).await;
+    let buyer = stack.sign_up_and_in("buyer").await;
+    order(&stack, &buyer.access_token, &trip).await;
+
+    // Each part sends its batch on its own schedule (every 5 s): wait for all three.
+    let child = |spans: &[ReceivedSpan], service: &str, parent: &ReceivedSpan| {
+        spans
+            .iter()
+            .find(|s| s.service == service && s.parent == parent.span_id)
+            .cloned()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (gateway, payment, recommend) = loop {
+        let spans = receiver.spans();
+        let gateway = spans.iter().find(|s| {
+            s.service == "gateway"
+                && s.attribute("http.request.method") == Some("POST")
+                && s.attribute("url.path") == Some("/v1/orders")
+        });
+        let payment = gateway.and_then(|g| child(&spans, "payment-service", g));
+        let recommend = payment
+            .as_ref()
+            .and_then(|p| child(&spans, "recommend-service", p));
+        if let (Some(g), Some(p), Some(r)) = (gateway, &payment, recommend) {
+            break (g.clone(), p.clone(), r);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no gateway → payment → recommend tree in {spans:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(gateway.parent, "", "the gateway started the trace");
+    for span in [&gateway, &payment, &recommend] {
+        assert_eq!(span.trace_id, gateway.trace_id, "one trace: {span:?}");
+        assert!(span.server, "{span:?}");
+        assert!(
+            span.attribute("http.response.status_code").is_some(),
+            "{span:?}"
+        );
+    }
+    assert_eq!(payment.name, "POST /v1/orders");
+    assert_eq!(payment.attribute("http.response.status_code"), Some("201"));
+    assert_eq!(recommend.name, "GET /internal/trips/{id}", "{recommend:?}");
 }

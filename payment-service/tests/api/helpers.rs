@@ -92,6 +92,7 @@ impl TestApp {
         let settings = payment_service::Settings {
             bind_addr,
             metrics_addr: Some("127.0.0.1:0".into()),
+            otlp: Default::default(),
             workers: 2,
             database_url: database.url.clone(),
             database_pool_size: 8,

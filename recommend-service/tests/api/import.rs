@@ -10,6 +10,7 @@ fn settings(app: &crate::helpers::TestApp) -> recommend_service::Settings {
     recommend_service::Settings {
         bind_addr: "127.0.0.1:0".into(),
         metrics_addr: None,
+        otlp: Default::default(),
         workers: 1,
         database_url: app.db.url.clone(),
         database_pool_size: 2,
