@@ -40,7 +40,8 @@ pub struct Settings {
     /// of the gateway (nginx's), e.g. `127.0.0.1/32,10.0.0.0/8`. `X-Forwarded-For` is
     /// believed only on connections from them, and only as far as their own entries go.
     pub trusted_proxies: TrustedProxies,
-    /// `RATE_LIMIT_ANON`, `RATE_LIMIT_USER`, `RATE_LIMIT_LOGIN`, `RATE_LIMIT_WRITE`.
+    /// `RATE_LIMIT_ANON`, `RATE_LIMIT_USER`, `RATE_LIMIT_LOGIN`, `RATE_LIMIT_WRITE`,
+    /// `RATE_LIMIT_SYNC`.
     pub rate_limits: RateLimits,
     /// `POLICY_PUBSUB`, default `on`: reload the policy on rbac-service's messages (`off`
     /// leaves only the once-a-second version check, e.g. to test that path).
@@ -118,12 +119,29 @@ impl Settings {
                 user: rate("RATE_LIMIT_USER", "1200/min")?,
                 login: rate("RATE_LIMIT_LOGIN", "30/min")?,
                 write: rate("RATE_LIMIT_WRITE", "300/min")?,
+                sync: rate_limit_sync()?,
             },
             policy_pubsub: !config::string("POLICY_PUBSUB", "on").eq_ignore_ascii_case("off"),
             session_cache: session_cache()?,
             docs_dir: config::var("DOCS_DIR", std::path::PathBuf::from("docs"))?,
         })
     }
+}
+
+/// `RATE_LIMIT_SYNC`: a duration, or `off` (every request counted in Redis).
+fn rate_limit_sync() -> Result<Option<Duration>, ConfigError> {
+    let name = "RATE_LIMIT_SYNC";
+    if config::string(name, "").trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let interval = config::duration(name, crate::ratelimit::DEFAULT_SYNC)?;
+    if interval.is_zero() {
+        return Err(ConfigError::new(
+            name,
+            "must be positive, or off".to_owned(),
+        ));
+    }
+    Ok(Some(interval))
 }
 
 fn session_cache() -> Result<CacheSettings, ConfigError> {

@@ -77,16 +77,17 @@ async fn decide_and_forward(
         // that sends them is authenticated as on any route (a bad token is a 401) and
         // reaches the service as its caller's.
         None if !auth::sends_credentials(&req) => {
-            let counters =
-                state
-                    .limits
-                    .counters(resource, req.method(), None, &client_ip.to_string(), now);
+            let counters = state
+                .limits
+                .counters(resource, req.method(), None, client_ip, now);
             // Public routes stay up without Redis; they are only left uncounted.
             let started = Instant::now();
-            let counted = sessions.anonymous(&counters).await;
-            state.metrics.redis_round_trip("anonymous", started);
+            let counted = sessions.count(&counters).await;
+            if counted.as_ref().is_ok_and(|c| c.round_trip) {
+                state.metrics.redis_round_trip("anonymous", started);
+            }
             let verdict = match counted {
-                Ok(counts) => ratelimit::verdict(&counters, &counts),
+                Ok(counted) => ratelimit::verdict(&counters, &counted.counts),
                 Err(err) => {
                     tracing::warn!(error = %err, "rate limits not counted: Redis unavailable");
                     None
@@ -95,7 +96,6 @@ async fn decide_and_forward(
             (None, None, verdict)
         }
         required => {
-            let address = client_ip.to_string();
             // Until a request proves who it is, it is an anonymous caller of its address,
             // counted against the `anon` limit BEFORE its token is checked: requests with
             // no token, a forged one (each a fresh RSA check) or a dead session's count,
@@ -103,7 +103,7 @@ async fn decide_and_forward(
             // verifier.
             let anonymous = state
                 .limits
-                .counters(resource, req.method(), None, &address, now);
+                .counters(resource, req.method(), None, client_ip, now);
             let token = auth::bearer_token(&req);
             // A token this replica has already verified needs no RSA check: it skips that
             // count and goes straight to the one round trip below, which counts it as
@@ -114,10 +114,11 @@ async fn decide_and_forward(
                 Some(caller) => (caller, anonymous.as_slice(), None),
                 None => {
                     let started = Instant::now();
-                    let counts = sessions.anonymous(&anonymous).await;
-                    state.metrics.redis_round_trip("anonymous", started);
-                    let counts = counts.map_err(unavailable)?;
-                    let verdict = ratelimit::verdict(&anonymous, &counts);
+                    let counted = sessions.count(&anonymous).await.map_err(unavailable)?;
+                    if counted.round_trip {
+                        state.metrics.redis_round_trip("anonymous", started);
+                    }
+                    let verdict = ratelimit::verdict(&anonymous, &counted.counts);
                     if let Some(v) = verdict.filter(|v| v.exceeded) {
                         return Ok(with_rate_headers(throttled(v).error_response(), Some(v)));
                     }
@@ -131,10 +132,12 @@ async fn decide_and_forward(
             let counters =
                 state
                     .limits
-                    .counters(resource, req.method(), Some(caller.user_id), &address, now);
+                    .counters(resource, req.method(), Some(caller.user_id), client_ip, now);
             let started = Instant::now();
             let checked = sessions.signed_in(&caller, &counters, if_ended).await;
-            state.metrics.redis_round_trip("signed_in", started);
+            if !matches!(&checked, Ok(Edge::Live(s)) if !s.round_trip) {
+                state.metrics.redis_round_trip("signed_in", started);
+            }
             let signed_in = match checked? {
                 Edge::Live(signed_in) => signed_in,
                 Edge::Ended(counts) => {

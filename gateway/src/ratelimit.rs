@@ -1,8 +1,15 @@
 //! Rate limits per scope, as in Django REST framework: anonymous callers by client
 //! address, signed-in callers by user, plus stricter scopes for signing in and for
-//! writes. Each scope is a fixed window counted in Redis (so one limit across every
-//! replica), in the same round trip as the session check.
+//! writes. Each scope is a fixed window with one counter in Redis, so one limit across
+//! every replica. `login` and `write` count each request there (exactly, in the same round
+//! trip as the session check when there is one); `anon` and `user`, the high-volume
+//! scopes, count in process and add their counts to Redis every `RATE_LIMIT_SYNC`
+//! ([`local`]).
 
+pub mod local;
+
+use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use actix_web::http::Method;
@@ -48,7 +55,7 @@ impl Rate {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     Anon,
     User,
@@ -57,6 +64,11 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Counted in process between syncs; the others count each request in Redis.
+    pub fn counted_locally(self) -> bool {
+        matches!(self, Self::Anon | Self::User)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Anon => "anon",
@@ -67,12 +79,30 @@ impl Scope {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RateLimits {
     pub anon: Option<Rate>,
     pub user: Option<Rate>,
     pub login: Option<Rate>,
     pub write: Option<Rate>,
+    /// `RATE_LIMIT_SYNC`: how often the `anon` and `user` counts made in process are added
+    /// to Redis; `None` (`off`): every scope counts each request in Redis.
+    pub sync: Option<Duration>,
+}
+
+/// `RATE_LIMIT_SYNC`'s default.
+pub const DEFAULT_SYNC: Duration = Duration::from_millis(100);
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            anon: None,
+            user: None,
+            login: None,
+            write: None,
+            sync: Some(DEFAULT_SYNC),
+        }
+    }
 }
 
 /// Resources that sign people in or create accounts: the `login` scope.
@@ -84,12 +114,46 @@ const LOGIN_RESOURCES: &[&str] = &[
     "wechat-exchange",
 ];
 
-/// One counter a request increments.
-#[derive(Debug, Clone)]
+/// Whose requests a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subject {
+    Address(IpAddr),
+    User(i64),
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Address(ip) => write!(f, "ip:{ip}"),
+            Self::User(id) => write!(f, "u:{id}"),
+        }
+    }
+}
+
+/// One counter a request increments: `subject`'s requests in `scope` during fixed window
+/// number `window` (epoch ms / window ms).
+#[derive(Debug, Clone, Copy)]
 pub struct Counter {
     pub scope: Scope,
     pub rate: Rate,
-    pub key: String,
+    pub subject: Subject,
+    pub window: i64,
+}
+
+impl Counter {
+    /// Its Redis key (made only when Redis is asked: the local path needs no string).
+    pub fn key(&self) -> String {
+        format!("rl:{}:{}:{}", self.scope.name(), self.subject, self.window)
+    }
+
+    pub fn window_ms(&self) -> u64 {
+        self.rate.window.as_millis() as u64
+    }
+
+    /// Ms from `now_ms` to the end of its window.
+    pub fn reset_ms(&self, now_ms: i64) -> i64 {
+        (self.window + 1) * self.window_ms() as i64 - now_ms
+    }
 }
 
 impl RateLimits {
@@ -109,7 +173,7 @@ impl RateLimits {
         resource: &str,
         method: &Method,
         user: Option<i64>,
-        client: &str,
+        client: IpAddr,
         now_ms: i64,
     ) -> Vec<Counter> {
         let mut scopes = Vec::with_capacity(2);
@@ -130,15 +194,15 @@ impl RateLimits {
             .filter_map(|scope| {
                 let rate = self.rate(scope)?;
                 let window_ms = rate.window.as_millis() as i64;
-                let window = now_ms / window_ms;
                 let subject = match (scope, user) {
-                    (Scope::Login | Scope::Anon, _) | (_, None) => format!("ip:{client}"),
-                    (_, Some(user)) => format!("u:{user}"),
+                    (Scope::Login | Scope::Anon, _) | (_, None) => Subject::Address(client),
+                    (_, Some(user)) => Subject::User(user),
                 };
                 Some(Counter {
                     scope,
                     rate,
-                    key: format!("rl:{}:{subject}:{window}", scope.name()),
+                    subject,
+                    window: now_ms / window_ms,
                 })
             })
             .collect()
@@ -179,6 +243,8 @@ pub fn verdict(counters: &[Counter], counts: &[(u64, i64)]) -> Option<Verdict> {
 mod tests {
     use super::*;
 
+    const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(1, 2, 3, 4));
+
     #[test]
     fn rates_parse_in_drf_style() {
         assert_eq!(
@@ -209,10 +275,11 @@ mod tests {
             user: Rate::parse("100/min").unwrap(),
             login: Rate::parse("5/min").unwrap(),
             write: Rate::parse("20/min").unwrap(),
+            ..Default::default()
         };
         let scopes = |resource, method, user| -> Vec<Scope> {
             limits
-                .counters(resource, &method, user, "1.2.3.4", 0)
+                .counters(resource, &method, user, CLIENT, 0)
                 .iter()
                 .map(|c| c.scope)
                 .collect()
@@ -236,7 +303,7 @@ mod tests {
             write: Rate::parse("3/min").unwrap(),
             ..Default::default()
         };
-        let counters = limits.counters("orders", &Method::POST, Some(7), "1.2.3.4", 0);
+        let counters = limits.counters("orders", &Method::POST, Some(7), CLIENT, 0);
         let v = verdict(&counters, &[(10, 30_000), (3, 30_000)]).unwrap();
         assert_eq!(
             (v.limit, v.remaining, v.reset_secs, v.exceeded),

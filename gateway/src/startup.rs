@@ -23,6 +23,7 @@ use crate::metrics::GatewayMetrics;
 use crate::policy_store::PolicyStore;
 use crate::proxy::UpstreamClient;
 use crate::ratelimit::RateLimits;
+use crate::ratelimit::local::LocalCounts;
 use crate::roles::RolesSource;
 use crate::upstreams::{ReplicaSets, RouteTable};
 use crate::{docs, handler};
@@ -93,6 +94,11 @@ impl Application {
         let session_cache =
             SessionCache::new(settings.session_cache, Some(gateway_metrics.clone()));
         session_cache.spawn(&tasks, redis.clone());
+        let local_counts = settings.rate_limits.sync.map(|interval| {
+            let counts = LocalCounts::new(interval);
+            counts.spawn(&tasks, redis.clone());
+            counts
+        });
         // Each service's description is fetched once, from whichever replica answers.
         let mut upstreams: Vec<Arc<shared::replicas::Replicas>> = Vec::new();
         for route in &settings.routes {
@@ -146,7 +152,11 @@ impl Application {
             let (client, forwarder, own) = per_worker[worker].clone();
             let client = web::Data::new(client);
             let forwarder = web::Data::new(forwarder);
-            let sessions = web::Data::new(SessionCheck::new(own, session_cache.clone()));
+            let sessions = web::Data::new(SessionCheck::new(
+                own,
+                session_cache.clone(),
+                local_counts.clone(),
+            ));
             App::new()
                 .wrap(from_fn(shared::server::while_draining))
                 .wrap(shared::http::json_error_handlers())

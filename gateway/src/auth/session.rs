@@ -17,10 +17,19 @@ use shared::{ApiError, Code};
 use super::Caller;
 use super::cache::{Loaded, SessionCache};
 use crate::ratelimit::Counter;
+use crate::ratelimit::local::LocalCounts;
 
 pub struct SessionCheck {
     redis: Redis,
     cache: Arc<SessionCache>,
+    /// `None`: `RATE_LIMIT_SYNC=off`, every counter is counted in Redis.
+    local: Option<Arc<LocalCounts>>,
+}
+
+/// (count, ms until reset) per counter, and whether Redis was asked.
+pub struct Counted {
+    pub counts: Vec<(u64, i64)>,
+    pub round_trip: bool,
 }
 
 /// What the round trip found for a live session.
@@ -29,6 +38,8 @@ pub struct SignedIn {
     pub cached_roles: Option<Arc<[i64]>>,
     /// (count, ms until reset) per counter, in the order given.
     pub counts: Vec<(u64, i64)>,
+    /// Whether Redis was asked (none when the session and the counts are held here).
+    pub round_trip: bool,
 }
 
 /// What the round trip found.
@@ -40,8 +51,12 @@ pub enum Edge {
 }
 
 impl SessionCheck {
-    pub fn new(redis: Redis, cache: Arc<SessionCache>) -> Self {
-        Self { redis, cache }
+    pub fn new(redis: Redis, cache: Arc<SessionCache>, local: Option<Arc<LocalCounts>>) -> Self {
+        Self {
+            redis,
+            cache,
+            local,
+        }
     }
 
     /// Checks and slides the session, counting the request against `counters` if it is
@@ -54,18 +69,20 @@ impl SessionCheck {
     ) -> Result<Edge, ApiError> {
         let now = shared::time::now_millis();
         if let Some(roles) = self.cache.lookup(caller, now) {
-            let counts = self.anonymous(counters).await.map_err(unavailable)?;
+            let counted = self.count(counters).await.map_err(unavailable)?;
             return Ok(Edge::Live(SignedIn {
                 cached_roles: Some(roles),
-                counts,
+                counts: counted.counts,
+                round_trip: counted.round_trip,
             }));
         }
         let generation = self.cache.generation();
         let mut invocation = EDGE.key(self.redis.key(session::key(&caller.session_id)));
         invocation.key(self.redis.key(user_roles_key(caller.user_id)));
         invocation.arg(caller.user_id).arg(now).arg(counters.len());
+        // In the round trip made anyway, every counter is counted exactly.
         for counter in counters.iter().chain(if_ended) {
-            invocation.key(self.redis.key(&counter.key));
+            invocation.key(self.redis.key(counter.key()));
             invocation.arg(counter.rate.window.as_millis() as u64);
         }
         // Safe to repeat after a dropped connection: sliding twice leaves the same expiry
@@ -78,6 +95,12 @@ impl SessionCheck {
             .map_err(unavailable)?;
         if live != 1 {
             return Ok(Edge::Ended(pairs(&counts)));
+        }
+        let counts = pairs(&counts);
+        if let Some(local) = &self.local {
+            for (counter, (total, _)) in counters.iter().zip(&counts) {
+                local.seed(counter, *total, now);
+            }
         }
         let cached_roles: Option<Arc<[i64]>> = parse_cached_roles(&roles).map(Arc::from);
         // Roles read from rbac-service (a miss or a fence) are not held: only the cache
@@ -92,22 +115,48 @@ impl SessionCheck {
         }
         Ok(Edge::Live(SignedIn {
             cached_roles,
-            counts: pairs(&counts),
+            counts,
+            round_trip: true,
         }))
     }
 
-    /// Counts an anonymous request: (count, ms until reset) per counter.
-    pub async fn anonymous(&self, counters: &[Counter]) -> Result<Vec<(u64, i64)>, RedisError> {
-        if counters.is_empty() {
-            return Ok(Vec::new());
+    /// Counts a request against `counters`: in process where [`LocalCounts`] may, the rest
+    /// in one Redis round trip.
+    pub async fn count(&self, counters: &[Counter]) -> Result<Counted, RedisError> {
+        let now = shared::time::now_millis();
+        let mut counts = Vec::with_capacity(counters.len());
+        let mut remote = Vec::new();
+        for (i, counter) in counters.iter().enumerate() {
+            match self.local.as_ref().and_then(|l| l.count(counter, now)) {
+                Some(counted) => counts.push(counted),
+                None => {
+                    counts.push((0, 0));
+                    remote.push(i);
+                }
+            }
+        }
+        if remote.is_empty() {
+            return Ok(Counted {
+                counts,
+                round_trip: false,
+            });
         }
         let mut invocation = COUNT.prepare_invoke();
-        for counter in counters {
-            invocation.key(self.redis.key(&counter.key));
-            invocation.arg(counter.rate.window.as_millis() as u64);
+        for &i in &remote {
+            invocation.key(self.redis.key(counters[i].key()));
+            invocation.arg(counters[i].window_ms());
         }
-        let counts: Vec<i64> = self.redis.script_repeatable(&invocation).await?;
-        Ok(pairs(&counts))
+        let flat: Vec<i64> = self.redis.script_repeatable(&invocation).await?;
+        for (&i, counted) in remote.iter().zip(pairs(&flat)) {
+            counts[i] = counted;
+            if let Some(local) = &self.local {
+                local.seed(&counters[i], counted.0, now);
+            }
+        }
+        Ok(Counted {
+            counts,
+            round_trip: true,
+        })
     }
 }
 

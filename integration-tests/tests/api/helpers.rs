@@ -16,6 +16,15 @@ use shared::testing::{RedisServer, ReservedPort, TestDatabase};
 /// The proxy address every gateway of the stack trusts (`TRUSTED_PROXIES`).
 pub const NGINX: &str = "127.0.0.1/32";
 
+/// `RATE_LIMIT_SYNC` of the stack's gateways, unless a test sets its own.
+pub const RATE_LIMIT_SYNC: Duration = Duration::from_millis(20);
+
+/// Long enough for the counts one replica made in process to reach the other (its sync,
+/// then the other's: 2 × `RATE_LIMIT_SYNC`, with room for a busy machine).
+pub async fn rate_counts_synced() {
+    tokio::time::sleep(RATE_LIMIT_SYNC * 12).await;
+}
+
 pub const PASSWORD: &str = "correct horse battery";
 pub const ADMIN: &str = "root";
 pub const ADMIN_PASSWORD: &str = "a root password of some length";
@@ -69,6 +78,7 @@ impl Default for StackOptions {
                 user: Rate::parse("100000/min").unwrap(),
                 login: Rate::parse("100000/min").unwrap(),
                 write: Rate::parse("100000/min").unwrap(),
+                sync: Some(RATE_LIMIT_SYNC),
             },
             policy_pubsub: true,
             session_cache: Default::default(),

@@ -1,7 +1,9 @@
 use gateway::ratelimit::{Rate, RateLimits};
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::{Stack, StackOptions, error_code};
+use std::time::Duration;
+
+use crate::helpers::{RATE_LIMIT_SYNC, Stack, StackOptions, error_code, rate_counts_synced};
 
 fn limits(anon: &str, user: &str, write: &str) -> RateLimits {
     RateLimits {
@@ -9,6 +11,7 @@ fn limits(anon: &str, user: &str, write: &str) -> RateLimits {
         user: Rate::parse(user).unwrap(),
         login: Rate::parse("1000/min").unwrap(),
         write: Rate::parse(write).unwrap(),
+        sync: Some(RATE_LIMIT_SYNC),
     }
 }
 
@@ -28,7 +31,10 @@ async fn a_users_limit_is_one_limit_across_both_replicas_with_its_headers() {
     })
     .await;
     let alice = stack.sign_up_and_in("alice").await;
+    // `user` is counted in process: a replica sees the other's requests once both have
+    // synced, so each request waits for that before going to the other replica.
     for n in 0..6u64 {
+        rate_counts_synced().await;
         let response = stack
             .request((n % 2) as usize, Method::GET, "/v1/auth/me")
             .bearer_auth(&alice.access_token)
@@ -40,6 +46,7 @@ async fn a_users_limit_is_one_limit_across_both_replicas_with_its_headers() {
         assert_eq!(header(&response, "ratelimit-remaining"), Some(5 - n));
         assert!((1..=60).contains(&header(&response, "ratelimit-reset").unwrap()));
     }
+    rate_counts_synced().await;
     let response = stack
         .request(1, Method::GET, "/v1/auth/me")
         .bearer_auth(&alice.access_token)
@@ -74,11 +81,13 @@ async fn anonymous_callers_are_limited_per_address() {
             .send()
     };
     for n in 0..3 {
+        rate_counts_synced().await;
         assert_eq!(
             jwks(n % 2, "203.0.113.5").await.unwrap().status(),
             StatusCode::OK
         );
     }
+    rate_counts_synced().await;
     let response = jwks(0, "203.0.113.5").await.unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(header(&response, "retry-after").is_some());
@@ -175,6 +184,7 @@ async fn requests_that_fail_to_authenticate_count_against_the_anonymous_limit_of
         request.send()
     };
     for n in 0..9 {
+        rate_counts_synced().await;
         let response = attempt(n).await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {n}");
         assert_eq!(header(&response, "ratelimit-limit"), Some(9), "attempt {n}");
@@ -187,6 +197,7 @@ async fn requests_that_fail_to_authenticate_count_against_the_anonymous_limit_of
         assert_eq!(error_code(&response.json().await.unwrap()), expected);
     }
     for n in 9..15 {
+        rate_counts_synced().await;
         let response = attempt(n).await.unwrap();
         assert_eq!(
             response.status(),
@@ -210,4 +221,72 @@ async fn requests_that_fail_to_authenticate_count_against_the_anonymous_limit_of
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "replica {i}");
     }
+}
+
+/// One user hammering both replicas at once, each at a bounded rate: the limit is one limit
+/// (a replica alone would allow it whole, the two together twice), and what gets through
+/// beyond it stays within the README's bound, (replicas − 1) × rate per replica × 4 ×
+/// `RATE_LIMIT_SYNC`.
+#[tokio::test]
+async fn a_user_hammering_both_replicas_gets_the_limit_plus_at_most_the_stated_overshoot() {
+    const LIMIT: u64 = 100;
+    const SYNC: Duration = Duration::from_millis(100);
+    // Each replica is sent at most one request per tick, in sequence.
+    const TICK: Duration = Duration::from_millis(10);
+    const PER_REPLICA: usize = 200;
+    let stack = Stack::start_with(StackOptions {
+        rate_limits: RateLimits {
+            sync: Some(SYNC),
+            ..limits("1000/min", &format!("{LIMIT}/min"), "1000/min")
+        },
+        ..Default::default()
+    })
+    .await;
+    let alice = stack.sign_up_and_in("alice").await;
+    // All in one fixed window: not within a few seconds of the minute's end.
+    let into_minute = shared::time::now_millis() % 60_000;
+    if into_minute > 55_000 {
+        tokio::time::sleep(Duration::from_millis((60_100 - into_minute) as u64)).await;
+    }
+
+    let hammer = |replica: usize| {
+        let (stack, token) = (&stack, alice.access_token.clone());
+        async move {
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let (mut allowed, mut throttled) = (0u64, 0u64);
+            for _ in 0..PER_REPLICA {
+                tick.tick().await;
+                let response = stack
+                    .request(replica, Method::GET, "/v1/auth/me")
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap();
+                match response.status() {
+                    StatusCode::OK => allowed += 1,
+                    StatusCode::TOO_MANY_REQUESTS => {
+                        assert_eq!(header(&response, "ratelimit-remaining"), Some(0));
+                        assert!((1..=60).contains(&header(&response, "retry-after").unwrap()));
+                        throttled += 1;
+                    }
+                    other => panic!("replica {replica}: {other}"),
+                }
+            }
+            (allowed, throttled)
+        }
+    };
+    let ((a, a_throttled), (b, b_throttled)) = tokio::join!(hammer(0), hammer(1));
+    let allowed = a + b;
+    let rate = 1.0 / TICK.as_secs_f64();
+    let bound = (rate * 4.0 * SYNC.as_secs_f64()) as u64;
+    eprintln!("allowed {allowed} ({a} + {b}), limit {LIMIT}, overshoot bound {bound}");
+    assert!(
+        (LIMIT..=LIMIT + bound).contains(&allowed),
+        "allowed {allowed} ({a} + {b}), limit {LIMIT}, overshoot bound {bound}"
+    );
+    assert!(
+        a_throttled > 0 && b_throttled > 0,
+        "both replicas refuse once the shared count is over: {a_throttled}, {b_throttled}"
+    );
 }

@@ -38,7 +38,11 @@ impl Readers {
         Self {
             // The in-memory view is never current here (no listener): every check reads the
             // record, which is what these tests compare.
-            gateway: GatewayCheck::new(redis.clone(), SessionCache::new(Default::default(), None)),
+            gateway: GatewayCheck::new(
+                redis.clone(),
+                SessionCache::new(Default::default(), None),
+                None,
+            ),
             chat: ChatCheck::new(redis.clone()),
             auth,
             redis,
