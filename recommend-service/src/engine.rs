@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use chrono::NaiveDateTime;
 use serde::Serialize;
 use shared::ApiError;
 use shared::db::Db;
@@ -24,7 +25,8 @@ use shared::redis::Redis;
 use crate::domain::SignalKind;
 use crate::metrics::RecommendMetrics;
 use crate::models::{Rating, Signal};
-use crate::recommend::{self, Direction, Model, Similarity, Strategy};
+use crate::ranking::Source;
+use crate::recommend::{self, Direction, Model, Similarity, Strategy, auto};
 use crate::schedule::{Fit, RebuildRule};
 
 /// The similarity the service ranks with (the best of `eval` on MovieLens-shaped data).
@@ -35,6 +37,9 @@ pub struct Snapshot {
     pub version: u64,
     pub item: Model,
     pub user: Model,
+    /// EASE, fitted only while `auto` serves it.
+    pub ease: Option<Model>,
+    pub auto: AutoChoice,
 }
 
 impl Snapshot {
@@ -43,7 +48,111 @@ impl Snapshot {
             version: 0,
             item: Model::fit(&[], item_strategy()),
             user: Model::fit(&[], user_strategy()),
+            ease: None,
+            auto: AutoChoice::without_evidence(0, 0),
         }
+    }
+
+    /// The model behind a ranking source (item-based for popular, whose list needs none).
+    pub fn model(&self, source: Source) -> &Model {
+        match source {
+            Source::User => &self.user,
+            Source::Ease => self.ease.as_ref().unwrap_or(&self.item),
+            Source::Item | Source::Popular => &self.item,
+        }
+    }
+}
+
+/// A choice of `auto` is made again after this many rebuilds kept it…
+pub const AUTO_RECHECK_REBUILDS: u64 = 20;
+/// …or once the number of interactions moved this far (a share) from the one it was
+/// made on, whichever comes first.
+pub const AUTO_RECHECK_GROWTH: f64 = 0.1;
+
+/// What `strategy=auto` ranks with for travellers with a profile, and the evidence: each
+/// candidate fitted without the most recent 20 % of the interactions of up to
+/// [`auto::SAMPLE_USERS`] users, scored by precision@10 on them (see
+/// [`auto::choose_lists`]). Never the test data of anything: only what the service holds.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AutoChoice {
+    /// item, user or ease.
+    pub strategy: Source,
+    /// Its held-out precision@10 minus the runner-up's (0 without evidence).
+    pub margin: f64,
+    /// Every candidate's held-out precision@10, best first (empty without evidence).
+    pub held_out: Vec<HeldOut>,
+    /// Users with a relevant (4 or more) held-out interaction the figures average over; 0
+    /// when too little data to choose, and item-based ranking is served.
+    pub users: usize,
+    /// The model version whose rebuild chose; later rebuilds keep the choice for up to
+    /// 20 rebuilds or until the interactions grew or shrank by a tenth.
+    pub chosen_at: u64,
+    /// The interactions the choice was made on.
+    pub interactions: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct HeldOut {
+    pub strategy: Source,
+    pub precision_at_10: f64,
+}
+
+impl AutoChoice {
+    fn without_evidence(version: u64, interactions: usize) -> Self {
+        Self {
+            strategy: Source::Item,
+            margin: 0.0,
+            held_out: Vec::new(),
+            users: 0,
+            chosen_at: version,
+            interactions,
+        }
+    }
+
+    /// Chooses among what the service can serve (EASE only on a catalog it fits).
+    fn choose(preferences: &[recommend::Rating], items: usize, version: u64) -> Self {
+        let mut candidates = vec![item_strategy(), user_strategy()];
+        if items <= recommend::ease::MAX_ITEMS {
+            candidates.push(Strategy::Ease);
+        }
+        let choice = auto::choose_lists(preferences, &candidates, auto::SAMPLE_USERS);
+        if choice.users == 0 {
+            return Self::without_evidence(version, preferences.len());
+        }
+        Self {
+            strategy: source_of(choice.winner()),
+            margin: choice.margin(),
+            held_out: choice
+                .ranked
+                .iter()
+                .map(|&(strategy, precision_at_10)| HeldOut {
+                    strategy: source_of(strategy),
+                    precision_at_10,
+                })
+                .collect(),
+            users: choice.users,
+            chosen_at: version,
+            interactions: preferences.len(),
+        }
+    }
+
+    /// Whether a rebuild to `version` on `interactions` should choose again.
+    fn stale(&self, version: u64, interactions: usize) -> bool {
+        let moved = (interactions as f64 - self.interactions as f64).abs();
+        self.users == 0
+            || version.saturating_sub(self.chosen_at) >= AUTO_RECHECK_REBUILDS
+            || moved >= AUTO_RECHECK_GROWTH * self.interactions as f64
+    }
+}
+
+fn source_of(strategy: Strategy) -> Source {
+    match strategy {
+        Strategy::Ease => Source::Ease,
+        Strategy::Knn {
+            direction: Direction::User,
+            ..
+        } => Source::User,
+        _ => Source::Item,
     }
 }
 
@@ -69,6 +178,8 @@ pub struct BuildReport {
     pub trips: usize,
     pub interactions: usize,
     pub seconds: f64,
+    /// What `strategy=auto` serves from this model, and why.
+    pub auto: AutoChoice,
 }
 
 /// What this replica's rebuilds have cost and how fresh they kept the model.
@@ -147,7 +258,10 @@ impl Recommender {
     pub async fn rebuild(&self) -> Result<BuildReport, ApiError> {
         let result = self.load_and_fit().await;
         match &result {
-            Ok(report) => self.metrics.rebuilt(report.version, report.seconds),
+            Ok(report) => {
+                self.metrics.rebuilt(report.version, report.seconds);
+                self.metrics.auto_chosen(&report.auto);
+            }
             Err(_) => self.metrics.rebuild_failed(),
         }
         result
@@ -163,13 +277,22 @@ impl Recommender {
             .run(|conn| Ok((Rating::all(conn)?, Signal::all(conn)?)))
             .await?;
         let version = self.builds.fetch_add(1, Ordering::SeqCst) + 1;
+        let previous = self.snapshot().auto.clone();
         let snapshot = tokio::task::spawn_blocking(move || {
             let preferences = preferences(&ratings, &signals);
             let matrix = recommend::Matrix::new(&preferences);
+            let auto = if previous.stale(version, preferences.len()) {
+                AutoChoice::choose(&preferences, matrix.items(), version)
+            } else {
+                previous
+            };
             Snapshot {
                 version,
+                ease: (auto.strategy == Source::Ease)
+                    .then(|| Model::fit_matrix(matrix.clone(), Strategy::Ease)),
                 item: Model::fit_matrix(matrix.clone(), item_strategy()),
                 user: Model::fit_matrix(matrix, user_strategy()),
+                auto,
             }
         })
         .await
@@ -180,6 +303,7 @@ impl Recommender {
             trips: snapshot.item.matrix.items(),
             interactions: snapshot.item.matrix.entries(),
             seconds: started.elapsed().as_secs_f64(),
+            auto: snapshot.auto.clone(),
         };
         self.current.store(Arc::new(snapshot));
         self.finished(started, oldest_change);
@@ -243,22 +367,78 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// One preference per (user, trip): the rating when there is one, else the strongest
-/// implicit signal's weight.
+/// implicit signal's weight; oldest first by the latest rating or signal of the pair, so
+/// `auto` can hold out each user's most recent ones.
 pub fn preferences(
-    ratings: &[(i64, i64, i32)],
-    signals: &[(i64, i64, String)],
+    ratings: &[(i64, i64, i32, NaiveDateTime)],
+    signals: &[(i64, i64, String, NaiveDateTime)],
 ) -> Vec<recommend::Rating> {
-    let mut best: HashMap<(i64, i64), f32> = HashMap::new();
-    for (user, trip, kind) in signals {
+    // The preference and the latest rating or signal of each pair.
+    let mut best: HashMap<(i64, i64), (f32, NaiveDateTime)> = HashMap::new();
+    for (user, trip, kind, at) in signals {
         if let Ok(kind) = SignalKind::parse(kind) {
-            let slot = best.entry((*user, *trip)).or_insert(0.0);
-            *slot = slot.max(kind.weight());
+            let slot = best
+                .entry((*user, *trip))
+                .or_insert((0.0, NaiveDateTime::MIN));
+            slot.0 = slot.0.max(kind.weight());
+            slot.1 = slot.1.max(*at);
         }
     }
-    for (user, trip, score) in ratings {
-        best.insert((*user, *trip), *score as f32);
+    for (user, trip, score, at) in ratings {
+        let slot = best
+            .entry((*user, *trip))
+            .or_insert((0.0, NaiveDateTime::MIN));
+        *slot = (*score as f32, slot.1.max(*at));
     }
-    best.into_iter()
-        .map(|((user, item), value)| recommend::Rating { user, item, value })
+    let mut ordered: Vec<((i64, i64), (f32, NaiveDateTime))> = best.into_iter().collect();
+    ordered.sort_unstable_by_key(|((user, trip), (_, at))| (*at, *user, *trip));
+    ordered
+        .into_iter()
+        .map(|((user, item), (value, _))| recommend::Rating { user, item, value })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chosen(at: u64, interactions: usize) -> AutoChoice {
+        AutoChoice {
+            strategy: Source::User,
+            margin: 0.02,
+            held_out: Vec::new(),
+            users: 500,
+            chosen_at: at,
+            interactions,
+        }
+    }
+
+    #[test]
+    fn auto_chooses_again_after_twenty_rebuilds_or_a_tenth_more_or_less_data() {
+        let choice = chosen(3, 100_000);
+        assert!(!choice.stale(4, 100_500), "the next rebuild keeps it");
+        assert!(!choice.stale(22, 109_999));
+        assert!(choice.stale(23, 100_000), "20 rebuilds later");
+        assert!(choice.stale(4, 110_000), "10 % more data");
+        assert!(choice.stale(4, 90_000), "10 % less data");
+        let without = AutoChoice::without_evidence(3, 40);
+        assert!(without.stale(4, 40), "no evidence yet: try each rebuild");
+    }
+
+    #[test]
+    fn preferences_are_oldest_first_by_the_latest_rating_or_signal_of_each_pair() {
+        let t = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap().naive_utc();
+        let ratings = [(1, 10, 5, t(30)), (1, 11, 2, t(10))];
+        let signals = [
+            (1, 11, "view".to_owned(), t(40)),
+            (1, 12, "view".to_owned(), t(20)),
+            (1, 12, "purchase".to_owned(), t(5)),
+        ];
+        let got: Vec<(i64, f32)> = preferences(&ratings, &signals)
+            .iter()
+            .map(|r| (r.item, r.value))
+            .collect();
+        // 12: bought (4) and viewed at 20; 10 rated at 30; 11 rated 2, viewed again at 40.
+        assert_eq!(got, vec![(12, 4.0), (10, 5.0), (11, 2.0)]);
+    }
 }

@@ -1,8 +1,14 @@
 //! recommend-service's own Prometheus signals, registered beside the common request
 //! metrics of [`shared::metrics::Metrics`].
 
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use shared::metrics::{CounterFamily, HistogramFamily, Metrics};
+use shared::metrics::{CounterFamily, GaugeFamily, HistogramFamily, Labels, Metrics};
+
+use crate::engine::AutoChoice;
+use crate::ranking::Source;
 
 /// Cheap to clone; the cache and the rebuild loop each hold one.
 #[derive(Clone)]
@@ -18,6 +24,14 @@ pub struct RecommendMetrics {
     fit_seconds: HistogramFamily,
     /// `recommend_model_version`: the version requests are served from.
     model_version: Gauge,
+    /// `recommend_auto_choice{strategy}`: 1 for the ranking `auto` serves, 0 for the
+    /// other candidates.
+    auto_choice: GaugeFamily,
+    /// `recommend_auto_margin`: the winner's held-out precision@10 minus the runner-up's.
+    auto_margin: Gauge<f64, AtomicU64>,
+    /// `recommend_auto_held_out_precision{strategy}`: each candidate's held-out
+    /// precision@10 at the last choice.
+    auto_precision: Family<Labels, Gauge<f64, AtomicU64>>,
 }
 
 impl RecommendMetrics {
@@ -36,6 +50,28 @@ impl RecommendMetrics {
                 "recommend_model_version",
                 "The version of the model requests are served from",
             ),
+            auto_choice: metrics.gauge(
+                "recommend_auto_choice",
+                "1 for the ranking strategy=auto serves (chosen by held-out precision@10), 0 for the other candidates",
+            ),
+            auto_margin: {
+                let gauge = Gauge::<f64, AtomicU64>::default();
+                metrics.register(
+                    "recommend_auto_margin",
+                    "Held-out precision@10 of auto's choice minus the runner-up's",
+                    gauge.clone(),
+                );
+                gauge
+            },
+            auto_precision: {
+                let family = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+                metrics.register(
+                    "recommend_auto_held_out_precision",
+                    "Held-out precision@10 of each candidate at auto's last choice",
+                    family.clone(),
+                );
+                family
+            },
         }
     }
 
@@ -54,6 +90,20 @@ impl RecommendMetrics {
         self.fit_seconds.get_or_create(&ok).observe(seconds);
         self.model_version
             .set(i64::try_from(version).unwrap_or(i64::MAX));
+    }
+
+    pub fn auto_chosen(&self, choice: &AutoChoice) {
+        for source in [Source::Item, Source::User, Source::Ease] {
+            let labels = vec![("strategy", source.name())];
+            let chosen = i64::from(choice.strategy == source);
+            self.auto_choice.get_or_create(&labels).set(chosen);
+        }
+        self.auto_margin.set(choice.margin);
+        for held in &choice.held_out {
+            self.auto_precision
+                .get_or_create(&vec![("strategy", held.strategy.name())])
+                .set(held.precision_at_10);
+        }
     }
 
     pub fn rebuild_failed(&self) {

@@ -23,9 +23,20 @@ pub enum Source {
     Item,
     User,
     Popular,
+    /// The closed-form item-item model; served when `auto` chose it.
+    Ease,
 }
 
 impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Item => "item",
+            Self::User => "user",
+            Self::Popular => "popular",
+            Self::Ease => "ease",
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Option<Self>, String> {
         match raw {
             "item" => Ok(Some(Self::Item)),
@@ -65,8 +76,8 @@ impl Interest {
     }
 }
 
-/// The signed-in user's recommendations: `requested` or, for auto, item-based once the
-/// profile is large enough and popularity before.
+/// The signed-in user's recommendations: `requested` or, for auto, what the model's
+/// `auto` chose by evidence once the profile is large enough, and popularity before.
 pub fn for_user(
     conn: &mut DbConnection,
     snapshot: &Snapshot,
@@ -87,16 +98,13 @@ pub fn for_user(
         .map(|(trip, _)| *trip)
         .collect();
     let source = requested.unwrap_or(if interests.len() >= min_profile {
-        Source::Item
+        snapshot.auto.strategy
     } else {
         Source::Popular
     });
     // Some candidates may have gone off sale since the last rebuild: take a margin.
     let want = limit * 2 + 10;
-    let model = match source {
-        Source::User => &snapshot.user,
-        _ => &snapshot.item,
-    };
+    let model = snapshot.model(source);
     let ranked = match source {
         Source::Popular => Vec::new(),
         _ => rank(model, user_id, &interests, &excluded, want),

@@ -147,10 +147,15 @@ impl Rating {
             .load(conn)
     }
 
-    /// (user, trip, score) of every rating, for the model.
-    pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<(i64, i64, i32)>> {
+    /// (user, trip, score, when last given) of every rating, for the model.
+    pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<(i64, i64, i32, NaiveDateTime)>> {
         ratings::table
-            .select((ratings::user_id, ratings::trip_id, ratings::score))
+            .select((
+                ratings::user_id,
+                ratings::trip_id,
+                ratings::score,
+                ratings::updated_at,
+            ))
             .load(conn)
     }
 }

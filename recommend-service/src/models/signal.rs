@@ -72,10 +72,15 @@ impl Signal {
             .load(conn)
     }
 
-    /// (user, trip, kind) of every signal, for the model.
-    pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<(i64, i64, String)>> {
+    /// (user, trip, kind, when) of every signal, for the model.
+    pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<(i64, i64, String, NaiveDateTime)>> {
         signals::table
-            .select((signals::user_id, signals::trip_id, signals::kind))
+            .select((
+                signals::user_id,
+                signals::trip_id,
+                signals::kind,
+                signals::created_at,
+            ))
             .load(conn)
     }
 }

@@ -18,7 +18,7 @@ use super::model::{Model, Profile, Strategy};
 use super::rng::Rng;
 
 pub const TOP_N: usize = 10;
-const RELEVANT: f32 = 4.0;
+pub const RELEVANT: f32 = 4.0;
 
 /// The figures of one strategy; `None` where a figure does not apply.
 #[derive(Debug, Clone, Serialize)]
@@ -87,7 +87,18 @@ pub fn rmse(model: &Model, test: &[Rating]) -> Option<f64> {
 /// precision@10 of `model`'s lists against `test` (`None` when no user has a relevant
 /// test item).
 pub fn ranking_precision(model: &Model, test: &[Rating]) -> Option<f64> {
-    precision_and_recall(model, &all_top_n(model), test).0
+    // Lists only for the users the test can score: `auto` scores a sample of users.
+    let m = &model.matrix;
+    let mut lists = vec![Vec::new(); m.users()];
+    let mut profile = Vec::new();
+    for r in test.iter().filter(|r| r.value >= RELEVANT) {
+        if let Some(u) = m.user(r.user)
+            && lists[u as usize].is_empty()
+        {
+            lists[u as usize] = top_n_of(model, u as usize, &mut profile);
+        }
+    }
+    precision_and_recall(model, &lists, test).0
 }
 
 /// Mean precision@10 and recall@10 over the users with a relevant test item.
@@ -122,33 +133,36 @@ fn precision_and_recall(
 
 /// The top-10 item ids of every user of the model, by user index.
 pub fn all_top_n(model: &Model) -> Vec<Vec<i64>> {
+    let mut profile = Vec::new();
+    (0..model.matrix.users())
+        .map(|u| top_n_of(model, u, &mut profile))
+        .collect()
+}
+
+/// The top-10 item ids of user index `u` (`profile` is scratch space).
+fn top_n_of(model: &Model, u: usize, profile: &mut Vec<(u32, f32)>) -> Vec<i64> {
     let m = &model.matrix;
-    let mut profile: Vec<(u32, f32)> = Vec::new();
-    (0..m.users())
-        .map(|u| {
-            let (items, values) = m.by_user.row(u);
-            profile.clear();
-            profile.extend(items.iter().copied().zip(values.iter().copied()));
-            model
-                .top_n(
-                    Profile {
-                        user: Some(u as u32),
-                        items: &profile,
-                    },
-                    TOP_N,
-                    |_| false,
-                )
-                .into_iter()
-                .map(|s| m.item_ids[s.item as usize])
-                .collect()
-        })
+    let (items, values) = m.by_user.row(u);
+    profile.clear();
+    profile.extend(items.iter().copied().zip(values.iter().copied()));
+    model
+        .top_n(
+            Profile {
+                user: Some(u as u32),
+                items: profile,
+            },
+            TOP_N,
+            |_| false,
+        )
+        .into_iter()
+        .map(|s| m.item_ids[s.item as usize])
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recommend::generate::{Spec, generate};
+    use crate::recommend::generate::{Generated, Spec, generate};
     use crate::recommend::model::Direction;
     use crate::recommend::similarity::Similarity;
 
@@ -159,12 +173,8 @@ mod tests {
             ratings: 20_000,
             seed: 3,
         })
-        .into_iter()
-        .map(|g| Rating {
-            user: g.user,
-            item: g.item,
-            value: g.stars as f32,
-        })
+        .iter()
+        .map(Generated::rating)
         .collect()
     }
 

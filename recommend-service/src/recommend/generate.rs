@@ -4,6 +4,7 @@
 //! they rate them depend on latent tastes, so there is structure for collaborative
 //! filtering to find and popularity alone does not explain everything.
 
+use super::matrix::Rating;
 use super::rng::Rng;
 
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +31,16 @@ pub struct Generated {
     pub item: i64,
     pub stars: u8,
     pub timestamp: i64,
+}
+
+impl Generated {
+    pub fn rating(&self) -> Rating {
+        Rating {
+            user: self.user,
+            item: self.item,
+            value: f32::from(self.stars),
+        }
+    }
 }
 
 /// Ratings for `spec`, in user order; as many as asked when users × items allows.
@@ -123,6 +134,66 @@ fn per_user_counts(rng: &mut Rng, users: usize, items: usize, total: usize) -> V
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Data on which ranking by similar *users* is right and item co-occurrence much less
+/// so: pairs of travellers rated the same 30 of 1,000 trips (4 or 5 stars) in opposite
+/// orders, so what one rated last the other rated first, among 200 travellers who rated
+/// 100 random trips each at 3 stars (never relevant). A twin is by far a traveller's
+/// most similar user, while the random rows bury the twin's co-occurrences.
+/// Timestamps give the order.
+pub fn twins() -> Vec<Generated> {
+    let mut rng = Rng::new(11);
+    let mut out = Vec::new();
+    for pair in 0..60i64 {
+        let items = rng.sample(1_000, 30);
+        for (k, &item) in items.iter().enumerate() {
+            let stars = 4 + (k % 2) as u8;
+            out.push(at(2 * pair + 1, item, stars, k));
+            out.push(at(2 * pair + 2, item, stars, items.len() - k));
+        }
+    }
+    for other in 0..200i64 {
+        for (k, &item) in rng.sample(1_000, 100).iter().enumerate() {
+            out.push(at(1_000 + other, item, 3, k));
+        }
+    }
+    in_time_order(out)
+}
+
+/// Data on which item co-occurrence is right and similar users are not: trips come in
+/// bundles of four that each traveller takes whole (6 of 40 bundles each, 120
+/// travellers), in random order, so a traveller's latest trips complete bundles begun
+/// earlier, while two travellers share a bundle only by chance. Timestamps give the order.
+pub fn bundles() -> Vec<Generated> {
+    let mut rng = Rng::new(12);
+    let mut out = Vec::new();
+    for user in 1..=120i64 {
+        let mut items: Vec<i64> = rng
+            .sample(40, 6)
+            .iter()
+            .flat_map(|b| (0..4).map(move |k| (b - 1) * 4 + k + 1))
+            .collect();
+        rng.shuffle(&mut items);
+        for (k, &item) in items.iter().enumerate() {
+            out.push(at(user, item, 4 + (k % 2) as u8, k));
+        }
+    }
+    in_time_order(out)
+}
+
+fn at(user: i64, item: i64, stars: u8, step: usize) -> Generated {
+    Generated {
+        user,
+        item,
+        stars,
+        timestamp: 1_700_000_000 + step as i64,
+    }
+}
+
+fn in_time_order(mut ratings: Vec<Generated>) -> Vec<Generated> {
+    ratings.sort_by_key(|g| (g.timestamp, g.user, g.item));
+    ratings
 }
 
 #[cfg(test)]

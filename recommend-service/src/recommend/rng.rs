@@ -37,6 +37,14 @@ impl Rng {
         (self.uniform() * n as f64) as usize % n.max(1)
     }
 
+    /// `count` distinct ids from 1..=`of`, in random order.
+    pub fn sample(&mut self, of: i64, count: usize) -> Vec<i64> {
+        let mut ids: Vec<i64> = (1..=of).collect();
+        self.shuffle(&mut ids);
+        ids.truncate(count);
+        ids
+    }
+
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             items.swap(i, self.below(i + 1));

@@ -4,6 +4,7 @@ use shared::ApiError;
 use shared::identity::Identity;
 
 use crate::context::RecommendContext;
+use crate::engine::AutoChoice;
 use crate::ranking::{self, Recommendation, Source};
 
 #[derive(Deserialize)]
@@ -15,10 +16,12 @@ pub struct RecommendationQuery {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RecommendationList {
-    /// The ranking used before any popular fill-up: item, user or popular.
+    /// The ranking used before any popular fill-up: item, user, ease or popular.
     pub strategy: Source,
     /// The model version the list came from (0 before the first build).
     pub model_version: u64,
+    /// What that model's `auto` serves and by how much it won on held-out data.
+    pub model_auto: AutoChoice,
     pub count: usize,
     pub results: Vec<Recommendation>,
 }
@@ -41,7 +44,7 @@ pub async fn get_recommendations(
     let requested = Source::parse(query.strategy.as_deref().unwrap_or("auto"))
         .map_err(|m| ApiError::validation("strategy", m))?;
     let snapshot = ctx.recommender().snapshot();
-    let model_version = snapshot.version;
+    let (model_version, model_auto) = (snapshot.version, snapshot.auto.clone());
     let (user_id, min_profile) = (who.user_id, ctx.min_profile());
     let (strategy, results) = ctx
         .db()
@@ -59,6 +62,7 @@ pub async fn get_recommendations(
     Ok(HttpResponse::Ok().json(RecommendationList {
         strategy,
         model_version,
+        model_auto,
         count: results.len(),
         results,
     }))

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod auto;
 mod cache;
 mod import;
 mod internal;

@@ -34,7 +34,7 @@ async fn catalog(app: &TestApp) -> Vec<i64> {
     ids
 }
 
-fn trip_ids(body: &Value) -> Vec<i64> {
+pub fn trip_ids(body: &Value) -> Vec<i64> {
     body["results"]
         .as_array()
         .unwrap()
