@@ -26,7 +26,7 @@ pub const SAMPLE_USERS: usize = 1_000;
 
 /// The strategies `auto` chooses among (lists: all of them; predictions: those that
 /// predict).
-pub fn candidates() -> [Strategy; 4] {
+pub fn candidates() -> [Strategy; 5] {
     [
         Strategy::Knn {
             direction: Direction::Item,
@@ -38,6 +38,7 @@ pub fn candidates() -> [Strategy; 4] {
         },
         Strategy::Ease,
         Strategy::Factors,
+        Strategy::Blend,
     ]
 }
 

@@ -220,4 +220,17 @@ mod tests {
             .sqrt();
         assert!(baseline.rmse.unwrap() < mean_rmse);
     }
+
+    #[test]
+    fn blending_mf_with_user_neighbours_predicts_better_than_either() {
+        let ratings = data();
+        let (train, test) = split(&ratings, 0.8, 1);
+        let rmse = |strategy| evaluate(strategy, &train, &test).rmse.unwrap();
+        let user = rmse(Strategy::Knn {
+            direction: Direction::User,
+            similarity: Similarity::Cosine,
+        });
+        let (mf, blend) = (rmse(Strategy::Factors), rmse(Strategy::Blend));
+        assert!(blend < user.min(mf), "blend {blend}, user {user}, mf {mf}");
+    }
 }

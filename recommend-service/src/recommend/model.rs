@@ -48,7 +48,15 @@ pub enum Strategy {
     Ease,
     /// Biased matrix factorisation ([`factors`]): predicts, and ranks by prediction.
     Factors,
+    /// [`BLEND_MF`] × mf's prediction + the rest × user-cosine's (each corrects the
+    /// other's errors in part); ranks as user-cosine.
+    Blend,
 }
+
+/// mf's share of `blend`'s prediction: the best by RMSE on each user's most recent 20 %
+/// of training of the 100k shape (as `auto` scores; 0.3: 0.8862, 0.5: 0.8852, 0.7:
+/// 0.8893), never test data.
+pub const BLEND_MF: f32 = 0.5;
 
 impl Strategy {
     /// Every strategy `eval` compares, in report order.
@@ -64,6 +72,7 @@ impl Strategy {
         }
         all.push(Self::Ease);
         all.push(Self::Factors);
+        all.push(Self::Blend);
         all
     }
 
@@ -74,6 +83,7 @@ impl Strategy {
             Self::Original => "original".into(),
             Self::Ease => "ease".into(),
             Self::Factors => "mf".into(),
+            Self::Blend => "blend".into(),
             Self::Knn {
                 direction,
                 similarity,
@@ -158,7 +168,7 @@ impl Model {
             Strategy::Ease => Ease::fit(&matrix, ease::LAMBDA),
             _ => None,
         };
-        let factors = (strategy == Strategy::Factors).then(|| {
+        let factors = matches!(strategy, Strategy::Factors | Strategy::Blend).then(|| {
             Factors::fit(
                 &matrix,
                 &baselines,
@@ -170,6 +180,7 @@ impl Model {
             Strategy::Popular | Strategy::Baseline | Strategy::Factors => Vec::new(),
             Strategy::Ease if ease.is_some() => Vec::new(),
             Strategy::Original => user_neighbours(&matrix, &baselines, Similarity::Euclidean),
+            Strategy::Blend => user_neighbours(&matrix, &baselines, Similarity::Cosine),
             Strategy::Knn {
                 direction: Direction::User,
                 similarity,
@@ -209,8 +220,9 @@ impl Model {
             return None;
         }
         let (u, i) = (self.matrix.user(user), self.matrix.item(item));
-        if let Some(factors) = &self.factors {
-            return Some(factors.predict(u, i).clamp(1.0, 5.0));
+        let mf = self.factors.as_ref().map(|f| f.predict(u, i));
+        if self.strategy == Strategy::Factors {
+            return mf.map(|p| p.clamp(1.0, 5.0));
         }
         let base = self.baselines.predict(u, i);
         let knn = match (self.strategy, u, i) {
@@ -218,9 +230,17 @@ impl Model {
             (Strategy::Knn { direction, .. }, Some(u), Some(i)) => {
                 self.residual_average(direction, u, i).map(|r| base + r)
             }
+            (Strategy::Blend, Some(u), Some(i)) => self
+                .residual_average(Direction::User, u, i)
+                .map(|r| base + r),
             _ => None,
         };
-        Some(knn.unwrap_or(base).clamp(1.0, 5.0))
+        let knn = knn.unwrap_or(base);
+        let predicted = match mf {
+            Some(mf) => BLEND_MF * mf + (1.0 - BLEND_MF) * knn,
+            None => knn,
+        };
+        Some(predicted.clamp(1.0, 5.0))
     }
 
     /// Similarity-weighted mean of the neighbours' ratings of `i` (the original).
@@ -358,7 +378,8 @@ impl Model {
                     }
                 }
             }
-            Strategy::Knn {
+            Strategy::Blend
+            | Strategy::Knn {
                 direction: Direction::User,
                 ..
             } => {
