@@ -3,12 +3,12 @@
 //! are.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use actix_web::HttpResponse;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use shared::metrics::{Labels, Metrics};
@@ -25,10 +25,36 @@ pub struct GatewayMetrics {
     policy_loaded: Gauge,
     jwks_loaded: Gauge,
     sessions_current: Gauge,
-    /// Each replica's base URL → its service's name, so a label never holds a URL.
-    services: HashMap<Arc<str>, &'static str>,
+    /// Each replica's base URL → its service's name (a label never holds a URL) and its
+    /// upstream latency series.
+    services: HashMap<Arc<str>, (&'static str, Resolved<Histogram>)>,
+    /// The series every request that goes through records in, found once.
+    forwarded: Resolved<Counter>,
+    redis_anonymous: Resolved<Histogram>,
+    redis_signed_in: Resolved<Histogram>,
     /// The per-request signals (decisions, upstream and Redis timings) are recorded.
     recording: bool,
+}
+
+/// A family's series for fixed labels, looked up at its first use (no series appears
+/// before) and kept: the hot path then neither builds nor hashes the labels.
+struct Resolved<M> {
+    labels: Labels,
+    series: OnceLock<M>,
+}
+
+impl<M: Clone> Resolved<M> {
+    fn new(labels: Labels) -> Self {
+        Self {
+            labels,
+            series: OnceLock::new(),
+        }
+    }
+
+    fn get<C: MetricConstructor<M>>(&self, family: &Family<Labels, M, C>) -> &M {
+        self.series
+            .get_or_init(|| family.get_or_create(&self.labels).clone())
+    }
 }
 
 impl GatewayMetrics {
@@ -45,7 +71,10 @@ impl GatewayMetrics {
             let urls = shared::replicas::Replicas::parse(list)
                 .map(|replicas| replicas.urls().to_vec())
                 .unwrap_or_default();
-            urls.into_iter().map(move |url| (url, name))
+            urls.into_iter().map(move |url| {
+                let latency = Resolved::new(vec![("service", name)]);
+                (url, (name, latency))
+            })
         })
         .collect();
         Arc::new(Self {
@@ -80,6 +109,9 @@ impl GatewayMetrics {
                 "1 while this replica sees every session invalidation (its heartbeat comes back) and serves sessions from memory; 0 while it checks each in Redis",
             ),
             services,
+            forwarded: Resolved::new(vec![("decision", "allowed"), ("reason", "forwarded")]),
+            redis_anonymous: Resolved::new(vec![("op", "anonymous")]),
+            redis_signed_in: Resolved::new(vec![("op", "signed_in")]),
             recording: metrics.is_recording(),
         })
     }
@@ -90,6 +122,10 @@ impl GatewayMetrics {
         if !self.recording {
             return;
         }
+        if forwarded {
+            self.forwarded.get(&self.decisions).inc();
+            return;
+        }
         let (status, code) = match result {
             Ok(response) => (
                 response.status().as_u16(),
@@ -97,30 +133,22 @@ impl GatewayMetrics {
             ),
             Err(err) => (err.kind().status().as_u16(), Some(err.code())),
         };
-        let labels = if forwarded {
-            vec![("decision", "allowed"), ("reason", "forwarded")]
-        } else {
-            let decision = match status {
-                400 => "400",
-                401 => "401",
-                403 => "403",
-                404 => "404",
-                406 => "406",
-                429 => "429",
-                503 => "503",
-                s if s < 400 => "allowed",
-                _ => "other",
-            };
-            vec![
-                ("decision", decision),
-                ("reason", code.map_or("none", Code::as_str)),
-            ]
+        let decision = match status {
+            400 => "400",
+            401 => "401",
+            403 => "403",
+            404 => "404",
+            406 => "406",
+            429 => "429",
+            503 => "503",
+            s if s < 400 => "allowed",
+            _ => "other",
         };
+        let labels = vec![
+            ("decision", decision),
+            ("reason", code.map_or("none", Code::as_str)),
+        ];
         self.decisions.get_or_create(&labels).inc();
-    }
-
-    fn service(&self, base_url: &str) -> &'static str {
-        self.services.get(base_url).copied().unwrap_or("other")
     }
 
     /// Records a forwarded request's wait for the service, or its failure.
@@ -128,13 +156,17 @@ impl GatewayMetrics {
         if !self.recording {
             return;
         }
-        let service = self.service(base_url);
-        match error {
-            None => self
+        let known = self.services.get(base_url);
+        let service = known.map_or("other", |(name, _)| name);
+        match (error, known) {
+            (None, Some((_, latency))) => latency
+                .get(&self.upstream)
+                .observe(started.elapsed().as_secs_f64()),
+            (None, None) => self
                 .upstream
                 .get_or_create(&vec![("service", service)])
                 .observe(started.elapsed().as_secs_f64()),
-            Some(code) => {
+            (Some(code), _) => {
                 self.upstream_errors
                     .get_or_create(&vec![("service", service), ("code", code.as_str())])
                     .inc();
@@ -146,9 +178,12 @@ impl GatewayMetrics {
         if !self.recording {
             return;
         }
-        self.redis
-            .get_or_create(&vec![("op", op)])
-            .observe(started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed().as_secs_f64();
+        match op {
+            "anonymous" => self.redis_anonymous.get(&self.redis).observe(elapsed),
+            "signed_in" => self.redis_signed_in.get(&self.redis).observe(elapsed),
+            _ => self.redis.get_or_create(&vec![("op", op)]).observe(elapsed),
+        }
     }
 
     pub fn policy_loaded(&self, version: u64) {
