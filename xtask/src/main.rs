@@ -10,6 +10,7 @@ mod install;
 mod postgres;
 mod procs;
 mod prometheus;
+mod rolling;
 mod seed_trips;
 mod stack;
 mod test;
@@ -38,6 +39,9 @@ usage:
       --examples N               test cases per operation (default 50; `test` runs 5)
       --seed N                   reproduce a run (`test` always uses seed 13)
       -- <args>                  passed to `schemathesis run`
+  cargo xtask rolling-restart    the stack with two replicas of everything under a mixed load
+                                 through nginx, every gateway and service replica restarted in
+                                 turn; prints what each restart cost (bench/rolling-restart)
   cargo xtask where              print the clone's root and data directory (both found from
                                  the current directory)
 ";
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         Some("test") => test::run,
         Some("e2e") => e2e::run,
         Some("fuzz") => fuzz::run,
+        Some("rolling-restart") => rolling::run,
         Some("where") => print_where,
         _ => {
             eprint!("{USAGE}");

@@ -12,7 +12,8 @@ use crate::Result;
 
 #[derive(Default)]
 pub struct Procs {
-    children: Vec<(String, Child)>,
+    /// Each process with the command that started it (kept to start it again).
+    children: Vec<(String, Child, Command)>,
     /// Where output goes instead of the terminal: `<dir>/<name>.log`.
     log_dir: Option<PathBuf>,
 }
@@ -32,7 +33,11 @@ impl Procs {
         match &self.log_dir {
             Some(dir) => {
                 let path = dir.join(format!("{name}.log"));
-                let log = std::fs::File::create(&path)
+                // Appended to: a restarted process continues its log.
+                let log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
                     .map_err(|e| format!("creating {}: {e}", path.display()))?;
                 let copy = log
                     .try_clone()
@@ -52,39 +57,67 @@ impl Procs {
                 Ok(())
             });
         }
-        let mut child = command
-            .spawn()
-            .map_err(|err| format!("starting {name}: {err}"))?;
-        if let Some(out) = child.stdout.take() {
-            prefix_lines(name, out);
-        }
-        if let Some(err) = child.stderr.take() {
-            prefix_lines(name, err);
-        }
-        self.children.push((name.to_owned(), child));
+        let child = start(name, &mut command)?;
+        self.children.push((name.to_owned(), child, command));
         Ok(())
+    }
+
+    /// Stops `name` the way a deploy does (SIGTERM, then waits for it to exit, killing it
+    /// after `SHUTDOWN_TIMEOUT` and a margin) and starts it again with the same command;
+    /// how long it took to exit.
+    pub fn restart(&mut self, name: &str) -> Result<Duration> {
+        let (_, child, command) = self
+            .children
+            .iter_mut()
+            .find(|(n, _, _)| n == name)
+            .ok_or_else(|| format!("no process named {name}"))?;
+        let stopping = Instant::now();
+        terminate(child);
+        let deadline = stopping + Duration::from_secs(20);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let status = match child.try_wait() {
+            Ok(Some(status)) => status,
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{name} did not exit within 20 s of SIGTERM"));
+            }
+        };
+        let took = stopping.elapsed();
+        if !status.success() {
+            return Err(format!("{name} exited with {status} on SIGTERM"));
+        }
+        *child = start(name, command)?;
+        Ok(took)
+    }
+
+    /// The value of `key` in the environment `name` was started with.
+    pub fn env_of(&self, name: &str, key: &str) -> Option<String> {
+        let (_, _, command) = self.children.iter().find(|(n, _, _)| n == name)?;
+        command
+            .get_envs()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| v?.to_str().map(str::to_owned))
     }
 
     /// The name of a process that has exited, if any.
     pub fn exited(&mut self) -> Option<String> {
-        self.children
-            .iter_mut()
-            .find_map(|(name, child)| matches!(child.try_wait(), Ok(Some(_))).then(|| name.clone()))
+        self.children.iter_mut().find_map(|(name, child, _)| {
+            matches!(child.try_wait(), Ok(Some(_))).then(|| name.clone())
+        })
     }
 
     /// SIGTERM to every process at once (each drains for a couple of seconds: stopping
     /// them one by one took a minute), then a shared deadline before the stragglers are
     /// killed.
     pub fn stop_all(&mut self) {
-        for (_, child) in &self.children {
-            #[allow(unsafe_code)]
-            // SAFETY: signalling our own child by its pid.
-            unsafe {
-                libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-            }
+        for (_, child, _) in &self.children {
+            terminate(child);
         }
         let deadline = Instant::now() + Duration::from_secs(15);
-        while let Some((name, mut child)) = self.children.pop() {
+        while let Some((name, mut child, _)) = self.children.pop() {
             while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -101,6 +134,28 @@ impl Drop for Procs {
     fn drop(&mut self) {
         self.stop_all();
     }
+}
+
+fn terminate(child: &Child) {
+    #[allow(unsafe_code)]
+    // SAFETY: signalling our own child by its pid.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+}
+
+/// Starts `command` (again, on a restart: a `Command` may spawn any number of times).
+fn start(name: &str, command: &mut Command) -> Result<Child> {
+    let mut child = command
+        .spawn()
+        .map_err(|err| format!("starting {name}: {err}"))?;
+    if let Some(out) = child.stdout.take() {
+        prefix_lines(name, out);
+    }
+    if let Some(err) = child.stderr.take() {
+        prefix_lines(name, err);
+    }
+    Ok(child)
 }
 
 fn prefix_lines(name: &str, stream: impl Read + Send + 'static) {

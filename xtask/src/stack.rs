@@ -16,7 +16,7 @@ use crate::install::{self, NGINX, REDIS};
 use crate::procs::{Procs, free_port, http, http_with, run as exec, wait_ready};
 use crate::{Result, cargo};
 
-const SERVICES: [&str; 8] = [
+pub const SERVICES: [&str; 8] = [
     "auth-service",
     "rbac-service",
     "chat-service",
@@ -99,16 +99,31 @@ fn metrics_listener(
 
 /// Builds every server (debug) and the API docs' assets; returns where the binaries are.
 pub fn build(root: &Path) -> Result<PathBuf> {
+    build_with(root, "dev", &[])
+}
+
+/// [`build`] with a cargo profile (`dev`, `release`) and more binaries to build.
+pub fn build_with(root: &Path, profile: &str, more_bins: &[&str]) -> Result<PathBuf> {
     install::ensure(&[REDIS, NGINX], |t| install::on_path(t.program))?;
-    eprintln!("xtask: building {}", SERVICES.join(", "));
-    let mut build = Command::new(cargo());
-    build.current_dir(root).args(["build", "--bins"]);
-    for service in SERVICES {
-        build.args(["-p", service]);
+    eprintln!("xtask: building {} ({profile})", SERVICES.join(", "));
+    // The servers apart from the rest: built together, cargo would unify the features of
+    // the other binaries' dependencies (e.g. `shared/testing`) into the servers.
+    for bins in [&SERVICES[..], more_bins] {
+        if bins.is_empty() {
+            continue;
+        }
+        let mut build = Command::new(cargo());
+        build
+            .current_dir(root)
+            .args(["build", "--profile", profile]);
+        for bin in bins {
+            build.args(["--bin", bin]);
+        }
+        exec(build)?;
     }
-    exec(build)?;
     crate::web::install_docs_assets(root);
-    Ok(target_dir(root).join("debug"))
+    let dir = if profile == "dev" { "debug" } else { profile };
+    Ok(target_dir(root).join(dir))
 }
 
 /// Starts everything (`procs` decides where their output goes), waits until each answers,
@@ -332,7 +347,7 @@ impl Throwaway {
 }
 
 /// A fresh directory under the system's temp dir.
-fn temp_dir() -> Result<PathBuf> {
+pub fn temp_dir() -> Result<PathBuf> {
     let out = Command::new("mktemp")
         .args(["-d", "-t", "waypoint-stack.XXXXXX"])
         .output()
