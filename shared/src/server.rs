@@ -154,17 +154,49 @@ pub struct Stopper {
     server: ServerHandle,
     drain: Drain,
     goodbye: Option<Goodbye>,
+    /// The listening socket (a second descriptor of it), until the stop turns new
+    /// connections away.
+    listener: Arc<std::sync::Mutex<Option<TcpListener>>>,
 }
+
+/// How long the accept loop gets to take the connections already queued once new ones
+/// are turned away, before the listener closes.
+const ACCEPT_QUEUED: Duration = Duration::from_millis(100);
 
 impl Stopper {
     /// The server must have been built with `.disable_signals()` (the stop is ours) and
     /// `.shutdown_timeout(drain.timeout_secs())`, as [`serve`] does.
-    fn new(server: &Server, drain: &Drain) -> Self {
+    fn new(server: &Server, drain: &Drain, listener: TcpListener) -> Self {
         Self {
             server: server.handle(),
             drain: drain.clone(),
             goodbye: None,
+            listener: Arc::new(std::sync::Mutex::new(Some(listener))),
         }
+    }
+
+    /// Closing a listener resets the connections the kernel has queued but the server has
+    /// not accepted yet, with the request a client may already have sent on them: a proxy
+    /// cannot retry that safely (nginx answered a POST with 502 in the rolling-restart
+    /// bench). So first the listener drops every new SYN (a filter that accepts nothing),
+    /// then the queue is taken and served, then the listener closes. A client whose SYN
+    /// was dropped retries it after a second and is refused then: an error any client
+    /// may retry elsewhere, as nothing was sent.
+    async fn turn_new_connections_away(&self) {
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some(listener) = listener else { return };
+        let reject_all = [socket2::SockFilter::new(0x06, 0, 0, 0)]; // BPF `ret #0`
+        if let Err(err) = socket2::SockRef::from(&listener).attach_filter(&reject_all) {
+            tracing::warn!(error = %err, "new connections not turned away before the listener closes");
+            return;
+        }
+        // Our descriptor goes now: the socket must close with the server's.
+        drop(listener);
+        tokio::time::sleep(ACCEPT_QUEUED).await;
     }
 
     pub fn with_goodbye(mut self, goodbye: Goodbye) -> Self {
@@ -179,6 +211,7 @@ impl Stopper {
         if let Some(goodbye) = &self.goodbye {
             let _ = tokio::time::timeout(self.drain.timeout, goodbye()).await;
         }
+        self.turn_new_connections_away().await;
         tracing::info!("draining: listener closed, finishing requests in flight");
         self.server.stop(true).await;
     }
@@ -224,6 +257,7 @@ where
     S::Service: 'static,
     B: MessageBody + 'static,
 {
+    let own = listener.try_clone()?;
     let server = server
         .workers(workers)
         .keep_alive(KEEP_ALIVE)
@@ -231,7 +265,7 @@ where
         .shutdown_timeout(drain.timeout_secs())
         .listen(listener)?
         .run();
-    let stopper = Stopper::new(&server, drain);
+    let stopper = Stopper::new(&server, drain, own);
     Ok((server, stopper))
 }
 
@@ -319,6 +353,33 @@ mod tests {
         Ok((status, head))
     }
 
+    /// A service app with `routes` on a free port, served the [`super::serve`] way.
+    fn start(
+        routes: fn(&mut web::ServiceConfig),
+        grace: std::time::Duration,
+        workers: usize,
+    ) -> (
+        u16,
+        super::Stopper,
+        actix_web::rt::task::JoinHandle<std::io::Result<()>>,
+    ) {
+        let drain = super::Drain::new(grace, std::time::Duration::from_secs(5));
+        let listener = super::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app_drain = drain.clone();
+        let server = actix_web::HttpServer::new(move || {
+            super::app(
+                web::Data::new(()),
+                crate::metrics::Metrics::new("test"),
+                Secret::new("s3cret"),
+                app_drain.clone(),
+                routes,
+            )
+        });
+        let (server, stopper) = super::serve(server, listener, workers, &drain).unwrap();
+        (port, stopper, actix_web::rt::spawn(server))
+    }
+
     #[actix_web::test]
     async fn a_stopping_replica_turns_unready_then_finishes_what_it_started() {
         use std::time::{Duration, Instant};
@@ -336,21 +397,7 @@ mod tests {
                 }),
             );
         }
-        let drain = super::Drain::new(Duration::from_millis(500), Duration::from_secs(5));
-        let listener = super::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let app_drain = drain.clone();
-        let server = actix_web::HttpServer::new(move || {
-            super::app(
-                web::Data::new(()),
-                crate::metrics::Metrics::new("test"),
-                Secret::new("s3cret"),
-                app_drain.clone(),
-                routes,
-            )
-        });
-        let (server, stopper) = super::serve(server, listener, 1, &drain).unwrap();
-        let running = actix_web::rt::spawn(server);
+        let (port, stopper, running) = start(routes, Duration::from_millis(500), 1);
         assert_eq!(get(port, "/readyz").await.unwrap().0, 200);
 
         let slow = actix_web::rt::spawn(get(port, "/slow"));
@@ -375,5 +422,68 @@ mod tests {
             get(port, "/readyz").await.is_err(),
             "the listener is closed"
         );
+    }
+
+    /// What one fresh connection with a POST on it came to while the server stopped.
+    enum Attempt {
+        Answered,
+        /// Refused or never accepted before the request was written: safe to retry.
+        NotSent,
+        /// Written, then reset or closed unanswered: what a proxy cannot retry.
+        Lost(String),
+    }
+
+    async fn post_on_a_new_connection(port: u16) -> Attempt {
+        use std::time::Duration;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
+        let Ok(Ok(mut stream)) = tokio::time::timeout(Duration::from_secs(3), connect).await else {
+            return Attempt::NotSent;
+        };
+        let request = format!(
+            "POST /v1/things HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n{INTERNAL_TOKEN}: s3cret\r\n\r\n"
+        );
+        if let Err(err) = stream.write_all(request.as_bytes()).await {
+            return Attempt::Lost(format!("write: {err}"));
+        }
+        let mut answer = [0u8; 12];
+        match tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut answer)).await {
+            Ok(Ok(_)) => Attempt::Answered,
+            Ok(Err(err)) => Attempt::Lost(err.to_string()),
+            Err(_) => Attempt::Lost("no answer in 5 s".into()),
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_request_on_a_connection_made_while_the_listener_closes_is_served_or_never_sent() {
+        use std::time::{Duration, Instant};
+
+        let (port, stopper, running) = start(routes, Duration::from_millis(200), 2);
+        // Clients opening a connection per request, as nginx does to a draining replica
+        // (every answer closes the connection), until the port refuses them.
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                actix_web::rt::spawn(async move {
+                    let (mut answered, mut lost) = (0, Vec::new());
+                    let started = Instant::now();
+                    while started.elapsed() < Duration::from_secs(10) && answered < 50_000 {
+                        match post_on_a_new_connection(port).await {
+                            Attempt::Answered => answered += 1,
+                            Attempt::NotSent => break,
+                            Attempt::Lost(why) => lost.push(why),
+                        }
+                    }
+                    (answered, lost)
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stopper.stop().await;
+        running.await.unwrap().unwrap();
+        for client in clients {
+            let (answered, lost) = client.await.unwrap();
+            assert!(answered > 0, "the client ran");
+            assert!(lost.is_empty(), "{} requests lost: {lost:?}", lost.len());
+        }
     }
 }
