@@ -141,7 +141,7 @@ const MAX_ATTEMPTS: usize = 3;
 /// What a request may be sent to, in order: one replica, or several when it can be sent
 /// again.
 pub fn attempts(replicas: &Replicas) -> impl Iterator<Item = usize> {
-    replicas.candidates().into_iter().take(MAX_ATTEMPTS)
+    replicas.candidates().take(MAX_ATTEMPTS)
 }
 
 /// Doing the request twice does no harm: it reads (`GET`, `HEAD`), or the service answers
