@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 
 use shared::replicas::Replicas;
+use shared::server::Drain;
 
 use crate::proxy::{Forwarding, upstream_headers};
 use crate::upstreams::Upstream;
@@ -100,8 +101,18 @@ pub async fn forward(
         }
     }
     let (reader, mut writer) = upstream.into_split();
+    // A stopping gateway ends its tunnels when its grace is over: the client resumes
+    // through another replica (chat-service's sockets resume by sequence number).
+    let drain = req
+        .app_data::<Drain>()
+        .cloned()
+        .unwrap_or_else(|| Drain::new(Duration::ZERO, Duration::ZERO));
+    let grace_over = || {
+        let drain = drain.clone();
+        Box::pin(async move { drain.grace_over().await })
+    };
     // Client → upstream, on this worker (the payload is tied to it).
-    let mut payload = payload;
+    let mut payload = payload.take_until(grace_over());
     actix_web::rt::spawn(async move {
         while let Some(Ok(chunk)) = payload.next().await {
             if writer.write_all(&chunk).await.is_err() {
@@ -110,7 +121,7 @@ pub async fn forward(
         }
         let _ = writer.shutdown().await;
     });
-    Ok(response.streaming(upstream_bytes(rest, reader)))
+    Ok(response.streaming(upstream_bytes(rest, reader).take_until(grace_over())))
 }
 
 fn authority(upstream: &Upstream) -> Result<&str, ApiError> {

@@ -91,6 +91,8 @@ pub async fn require_internal_token(
 #[derive(Clone)]
 pub struct Drain {
     draining: Arc<AtomicBool>,
+    /// Turns true when the grace is over.
+    grace_over: Arc<tokio::sync::watch::Sender<bool>>,
     /// `SHUTDOWN_GRACE`, default 2 s: how long `/readyz` says 503 before the listener closes.
     pub grace: Duration,
     /// `SHUTDOWN_TIMEOUT`, default 10 s: the longest wait after the grace for sockets to
@@ -109,9 +111,18 @@ impl Drain {
     pub fn new(grace: Duration, timeout: Duration) -> Self {
         Self {
             draining: Arc::default(),
+            grace_over: Arc::new(tokio::sync::watch::Sender::new(false)),
             grace,
             timeout,
         }
+    }
+
+    /// Resolves once the grace is over (never, while the replica is not stopping). What
+    /// lives longer than a request (the gateway's WebSocket tunnels) ends then, as
+    /// chat-service closes its sockets, instead of holding the stop until the timeout.
+    pub async fn grace_over(&self) {
+        let mut over = self.grace_over.subscribe();
+        let _ = over.wait_for(|over| *over).await;
     }
 
     pub fn is_draining(&self) -> bool {
@@ -208,6 +219,7 @@ impl Stopper {
         self.drain.draining.store(true, Ordering::Relaxed);
         tracing::info!(grace = ?self.drain.grace, "draining: /readyz answers 503");
         tokio::time::sleep(self.drain.grace).await;
+        self.drain.grace_over.send_replace(true);
         if let Some(goodbye) = &self.goodbye {
             let _ = tokio::time::timeout(self.drain.timeout, goodbye()).await;
         }

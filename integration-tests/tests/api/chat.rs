@@ -259,6 +259,48 @@ async fn logging_out_closes_the_sessions_sockets_on_both_replicas() {
 }
 
 #[tokio::test]
+async fn a_stopping_gateway_ends_its_sockets_when_its_grace_is_over_and_they_resume_elsewhere() {
+    let chat = Chat::start().await;
+    let traveller = chat.stack.sign_up_and_in("lily").await;
+    let expert = chat.expert("wang").await;
+    let id = chat.open_conversation(&traveller, &expert).await;
+    let mut through_b = chat.connect(1, &traveller).await;
+    let stopper = chat.stack.gateway_stoppers[1].clone();
+    let started = std::time::Instant::now();
+    let stopping = tokio::spawn(async move { stopper.stop().await });
+    // The tunnel ends with the grace (SHUTDOWN_GRACE, 2 s), not at the stop's timeout
+    // (SHUTDOWN_TIMEOUT, 10 s more) when actix would cut it.
+    let end = tokio::time::timeout(Duration::from_secs(8), async {
+        loop {
+            match through_b.ws.next().await {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(
+        end.is_ok(),
+        "the socket through the stopping gateway stayed open"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "ended before the grace"
+    );
+    tokio::time::timeout(Duration::from_secs(8), stopping)
+        .await
+        .expect("the gateway stopped without waiting for its timeout")
+        .unwrap();
+    // The client resumes through the other gateway.
+    let mut through_a = chat.connect(0, &traveller).await;
+    let hello = json!({
+        "type": "send", "conversation_id": id, "body": "Still there?", "client_msg_id": "t1",
+    });
+    send(&mut through_a, hello).await;
+    assert_eq!(next_of(&mut through_a, "ack").await["client_msg_id"], "t1");
+}
+
+#[tokio::test]
 async fn the_gateways_relay_the_services_refusals_of_bad_handshakes() {
     let chat = Chat::start().await;
     let traveller = chat.stack.sign_up_and_in("lily").await;
