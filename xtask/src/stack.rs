@@ -398,7 +398,7 @@ fn wait_redis(port: u16) -> Result {
 }
 
 /// Passive health checks on each gateway replica (see `nginx/waypoint.conf.template`).
-const GATEWAY_SERVER_PARAMS: &str = "max_fails=2 fail_timeout=10s";
+const GATEWAY_SERVER_PARAMS: &str = "max_fails=2 fail_timeout=2s";
 
 /// Renders `nginx/waypoint.conf.template` into `data/nginx/` with a main config around it.
 fn write_nginx_conf(root: &Path, data: &Path, http_port: u16, gateways: &[u16]) -> Result<PathBuf> {

@@ -834,7 +834,7 @@ fn response_complete(response: &[u8]) -> bool {
 
 /// How `cargo xtask up` and docker compose list each gateway replica in nginx's upstream
 /// (see `nginx/waypoint.conf.template`).
-const GATEWAY_SERVER_PARAMS: &str = "max_fails=2 fail_timeout=10s";
+const GATEWAY_SERVER_PARAMS: &str = "max_fails=2 fail_timeout=2s";
 
 /// nginx in front of the given gateways, configured from the repository's template.
 pub struct Nginx {
