@@ -424,7 +424,6 @@ async fn chat(load: &Load, side: usize, me: &User, peer: i64, conversation: i64)
     let mut unacked: BTreeMap<u64, String> = BTreeMap::new();
     let mut last_id = 0_i64;
     let mut drain_until = None;
-    let mut first = true;
     let mut tick = tokio::time::interval(CHAT_PERIOD);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     'sockets: loop {
@@ -435,15 +434,12 @@ async fn chat(load: &Load, side: usize, me: &User, peer: i64, conversation: i64)
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
-        if !first {
-            let resume =
-                json!({ "type": "resume", "conversation_id": conversation, "after": last_id });
-            let _ = socket.send(Message::text(resume.to_string())).await;
-            for frame in unacked.values() {
-                let _ = socket.send(Message::text(frame.clone())).await;
-            }
+        // On the first socket too: the peer may have sent before this one subscribed.
+        let resume = json!({ "type": "resume", "conversation_id": conversation, "after": last_id });
+        let _ = socket.send(Message::text(resume.to_string())).await;
+        for frame in unacked.values() {
+            let _ = socket.send(Message::text(frame.clone())).await;
         }
-        first = false;
         loop {
             if drain_until.is_none() && !load.running() {
                 drain_until = Some(Instant::now() + CHAT_DRAIN);
