@@ -95,7 +95,8 @@ impl Spans {
             .unwrap_or_else(|| part.to_owned());
         let provider = SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
-            // Every hop says "sampled" in the traceparent it sends, so every span is kept.
+            // Whether to keep a trace is decided once, where it starts, and carried in
+            // `traceparent`'s flags: `request` skips unsampled traces before a span exists.
             .with_sampler(Sampler::AlwaysOn)
             .with_resource(Resource::builder_empty().with_service_name(name).build())
             .build();
@@ -110,14 +111,15 @@ impl Spans {
         self.on.is_some()
     }
 
-    /// The server span of the request `trace` identifies, when export is on.
+    /// The server span of the request `trace` identifies, when export is on and the trace
+    /// is sampled.
     pub(crate) fn request(
         &self,
         trace: &TraceContext,
         method: &str,
         path: &str,
     ) -> Option<RequestSpan> {
-        let on = self.on.as_ref()?;
+        let on = self.on.as_ref().filter(|_| trace.is_sampled())?;
         let trace_id = TraceId::from_hex(trace.trace_id()).ok()?;
         let span_id = SpanId::from_hex(trace.span_id()).ok()?;
         let parent = match trace.parent_span_id() {
@@ -222,7 +224,7 @@ mod tests {
 
     /// A request under a caller's `traceparent` is one server span, child of the caller's
     /// span, with this hop's own id (the one its calls send on) and the part's name; it is
-    /// sent when the part stops, not at the next batch.
+    /// sent when the part stops, not at the next batch. An unsampled one is not exported.
     #[cfg(feature = "testing")]
     #[actix_web::test]
     async fn a_request_is_one_span_under_the_caller_sent_when_the_part_stops() {
@@ -254,10 +256,17 @@ mod tests {
         let sent_on = test::call_and_read_body(&app, req).await;
         let sent_on = String::from_utf8(sent_on.to_vec()).unwrap();
         assert!(receiver.spans().is_empty(), "batched, not sent per span");
+        // A caller that decided not to sample: no span, and the decision passed on.
+        let unsampled = test::TestRequest::post()
+            .uri("/v1/orders/8")
+            .insert_header(("traceparent", caller.replace("-01", "-00")))
+            .to_request();
+        let unsampled_sent_on = test::call_and_read_body(&app, unsampled).await;
+        assert!(unsampled_sent_on.ends_with(b"-00"), "{unsampled_sent_on:?}");
 
         spans.shutdown().await;
         let received = receiver.spans();
-        assert_eq!(received.len(), 1, "{received:?}");
+        assert_eq!(received.len(), 1, "only the sampled request: {received:?}");
         let span = &received[0];
         assert_eq!(span.service, "payment-service");
         assert_eq!(span.name, "POST /v1/orders/{id}");

@@ -17,13 +17,15 @@ tokio::task_local! {
     static CURRENT: TraceContext;
 }
 
-/// A trace id (32 hex digits), the id of this hop's span (16 hex digits) and the caller's
-/// span, its parent, when the trace was continued.
+/// A trace id (32 hex digits), the id of this hop's span (16 hex digits), the caller's
+/// span, its parent, when the trace was continued, and whether the trace is sampled (kept
+/// by the span export; the caller's decision when it sent one, else yes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceContext {
     trace_id: String,
     span_id: String,
     parent: Option<[u8; 8]>,
+    sampled: bool,
 }
 
 impl TraceContext {
@@ -33,6 +35,7 @@ impl TraceContext {
             trace_id: crate::random::token_hex(16),
             span_id: crate::random::token_hex(8),
             parent: None,
+            sampled: true,
         }
     }
 
@@ -40,10 +43,11 @@ impl TraceContext {
     /// trace.
     pub fn continue_from(header: Option<&HeaderValue>) -> Self {
         match header.and_then(|h| h.to_str().ok()).and_then(parse_ids) {
-            Some((trace_id, parent)) => Self {
+            Some((trace_id, parent, sampled)) => Self {
                 trace_id: trace_id.to_owned(),
                 span_id: crate::random::token_hex(8),
                 parent: Some(parent),
+                sampled,
             },
             None => Self::start(),
         }
@@ -62,9 +66,15 @@ impl TraceContext {
         self.parent
     }
 
-    /// The `traceparent` naming this hop as the parent (sampled).
+    /// Whether this trace's spans are exported: a caller that sent flags `00` decided not.
+    pub fn is_sampled(&self) -> bool {
+        self.sampled
+    }
+
+    /// The `traceparent` naming this hop as the parent, passing the sampling decision on.
     pub fn traceparent(&self) -> String {
-        format!("00-{}-{}-01", self.trace_id, self.span_id)
+        let flags = if self.sampled { "01" } else { "00" };
+        format!("00-{}-{}-{flags}", self.trace_id, self.span_id)
     }
 }
 
@@ -76,11 +86,11 @@ fn is_hex_id(text: &str, len: usize) -> bool {
 
 /// The trace id of a sane version-00 `traceparent`.
 pub fn parse(header: &str) -> Option<&str> {
-    parse_ids(header).map(|(trace_id, _)| trace_id)
+    parse_ids(header).map(|(trace_id, _, _)| trace_id)
 }
 
-/// The trace id and parent span id of a sane version-00 `traceparent`.
-fn parse_ids(header: &str) -> Option<(&str, [u8; 8])> {
+/// The trace id, parent span id and sampled flag of a sane version-00 `traceparent`.
+fn parse_ids(header: &str) -> Option<(&str, [u8; 8], bool)> {
     let mut parts = header.trim().split('-');
     let (version, trace_id, parent_id, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -91,7 +101,8 @@ fn parse_ids(header: &str) -> Option<(&str, [u8; 8])> {
         && flags.len() == 2
         && flags.bytes().all(|b| b.is_ascii_hexdigit());
     let parent = u64::from_str_radix(parent_id, 16).ok()?.to_be_bytes();
-    sane.then_some((trace_id, parent))
+    let sampled = u8::from_str_radix(flags, 16).ok()? & 0x01 == 1;
+    sane.then_some((trace_id, parent, sampled))
 }
 
 /// Runs `work` as part of `trace`.
@@ -139,9 +150,26 @@ mod tests {
             continued.parent_span_id(),
             Some([0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7])
         );
+        assert!(continued.is_sampled());
+        assert!(continued.traceparent().ends_with("-01"));
         let fresh = TraceContext::continue_from(Some(&HeaderValue::from_static("garbage")));
         assert!(parse(&fresh.traceparent()).is_some());
         assert_eq!(fresh.parent_span_id(), None);
+        assert!(fresh.is_sampled(), "a trace we start is sampled");
+    }
+
+    #[test]
+    fn a_callers_decision_not_to_sample_is_passed_on() {
+        let unsampled = SAMPLE.replace("-01", "-00");
+        let continued =
+            TraceContext::continue_from(Some(&HeaderValue::from_str(&unsampled).unwrap()));
+        assert!(!continued.is_sampled());
+        assert!(continued.traceparent().ends_with("-00"));
+        // Other flag bits (e.g. W3C level 2's "random") do not decide sampling.
+        let random_only = SAMPLE.replace("-01", "-02");
+        let continued =
+            TraceContext::continue_from(Some(&HeaderValue::from_str(&random_only).unwrap()));
+        assert!(!continued.is_sampled());
     }
 
     #[tokio::test]
