@@ -19,12 +19,6 @@ pub const NGINX: &str = "127.0.0.1/32";
 /// `RATE_LIMIT_SYNC` of the stack's gateways, unless a test sets its own.
 pub const RATE_LIMIT_SYNC: Duration = Duration::from_millis(20);
 
-/// Long enough for the counts one replica made in process to reach the other (its sync,
-/// then the other's: 2 × `RATE_LIMIT_SYNC`, with room for a busy machine).
-pub async fn rate_counts_synced() {
-    tokio::time::sleep(RATE_LIMIT_SYNC * 12).await;
-}
-
 pub const PASSWORD: &str = "correct horse battery";
 pub const ADMIN: &str = "root";
 pub const ADMIN_PASSWORD: &str = "a root password of some length";
