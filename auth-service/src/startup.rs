@@ -1,6 +1,5 @@
 //! Building and running auth-service: connect, migrate, bootstrap, serve.
 
-use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
@@ -21,17 +20,11 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: embed_migrations!("migrations/postgres"),
 };
 
-pub struct Application {
-    port: u16,
-    metrics_port: Option<u16>,
-    server: Server,
-    /// Flushed once the server has stopped.
-    spans: shared::otel::Spans,
-    stopper: shared::server::Stopper,
-}
+/// Builds auth-service, started: its port, its drained stop and `run_until_stopped`.
+pub struct Application;
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<shared::server::Running> {
         let db = Db::open(
             settings.database_url.clone(),
             settings.database_pool_size,
@@ -68,7 +61,6 @@ impl Application {
         });
         let internal_token = settings.internal_token.clone();
         let listener = shared::server::bind(&settings.bind_addr)?;
-        let port = listener.local_addr()?.port();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
         let app_spans = spans.clone();
@@ -78,38 +70,14 @@ impl Application {
                 metrics.clone(),
                 internal_token.clone(),
                 app_drain.clone(),
+                app_spans.clone(),
                 routes::config,
             )
-            .app_data(app_spans.clone())
         });
-        let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
-        tracing::info!(port, "auth-service listening");
-        Ok(Self {
-            port,
-            metrics_port,
-            server,
-            spans,
-            stopper,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
-    pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics_port
-    }
-
-    /// Stops this replica the drained way (what SIGTERM does; see `shared::server::Drain`).
-    pub fn stopper(&self) -> shared::server::Stopper {
-        self.stopper.clone()
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.spans.shutdown().await;
-        result
+        let running = shared::server::serve(server, listener, settings.workers, &drain)?
+            .with_metrics_port(metrics_port)
+            .with_spans(spans);
+        tracing::info!(port = running.port(), "auth-service listening");
+        Ok(running)
     }
 }

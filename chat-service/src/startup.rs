@@ -5,7 +5,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
@@ -30,15 +29,8 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: embed_migrations!("migrations/postgres"),
 };
 
-pub struct Application {
-    port: u16,
-    metrics_port: Option<u16>,
-    server: Server,
-    /// Flushed once the server has stopped.
-    spans: shared::otel::Spans,
-    stopper: Stopper,
-    tasks: Tasks,
-}
+/// Builds chat-service, started: its port, its drained stop and `run_until_stopped`.
+pub struct Application;
 
 /// Stops a running replica (see `shared::server::Drain`): when the grace is over its
 /// sockets get a close frame (1001, going away) so that clients resume on another replica,
@@ -46,14 +38,17 @@ pub struct Application {
 pub use shared::server::Stopper;
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<shared::server::Running> {
         let listener = shared::server::bind(&settings.bind_addr)?;
         Self::build_on(listener, settings).await
     }
 
     /// The service on a listener bound beforehand, for a caller that must know the port
     /// before the service is built (`settings.bind_addr` is not used).
-    pub async fn build_on(listener: TcpListener, settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build_on(
+        listener: TcpListener,
+        settings: Settings,
+    ) -> anyhow::Result<shared::server::Running> {
         let db = Db::open(
             settings.database_url.clone(),
             settings.database_pool_size,
@@ -109,7 +104,6 @@ impl Application {
 
         let data = web::Data::from(ctx.clone());
         let internal_token = settings.internal_token.clone();
-        let port = listener.local_addr()?.port();
         let user_timeout = socket.tcp_user_timeout;
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
@@ -120,9 +114,9 @@ impl Application {
                 metrics.clone(),
                 internal_token.clone(),
                 app_drain.clone(),
+                app_spans.clone(),
                 routes::config,
             )
-            .app_data(app_spans.clone())
         })
         .on_connect(move |connection, _| {
             // A peer that stops reading leaves sent data unacknowledged: the kernel gives
@@ -131,8 +125,8 @@ impl Application {
                 let _ = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(user_timeout));
             }
         });
-        let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
-        tracing::info!(port, replica, "chat-service listening");
+        let running = shared::server::serve(server, listener, settings.workers, &drain)?;
+        tracing::info!(port = running.port(), replica, "chat-service listening");
         let goodbye = move || -> futures_util::future::BoxFuture<'static, ()> {
             let ctx = ctx.clone();
             Box::pin(async move {
@@ -143,34 +137,10 @@ impl Application {
                 }
             })
         };
-        let stopper = stopper.with_goodbye(Arc::new(goodbye));
-        Ok(Self {
-            metrics_port,
-            port,
-            server,
-            spans,
-            stopper,
-            tasks,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
-    pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics_port
-    }
-
-    pub fn stopper(&self) -> Stopper {
-        self.stopper.clone()
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.tasks.abort_all();
-        self.spans.shutdown().await;
-        result
+        Ok(running
+            .with_goodbye(Arc::new(goodbye))
+            .with_metrics_port(metrics_port)
+            .with_spans(spans)
+            .with_tasks(tasks))
     }
 }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use shared::metrics::Metrics;
 use shared::redis::Redis;
+use shared::server::Running;
 use shared::tasks::Tasks;
 
 use crate::auth::cache::SessionCache;
@@ -45,24 +45,18 @@ pub struct GatewayState {
     pub metrics: Arc<GatewayMetrics>,
 }
 
-pub struct Application {
-    port: u16,
-    metrics_port: Option<u16>,
-    server: Server,
-    /// Flushed once the server has stopped.
-    spans: shared::otel::Spans,
-    stopper: shared::server::Stopper,
-}
+/// Builds the gateway, started: its port, its drained stop and `run_until_stopped`.
+pub struct Application;
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Running> {
         let listener = shared::server::bind(&settings.bind_addr)?;
         Self::build_on(listener, settings).await
     }
 
     /// The service on a listener bound beforehand, for a caller that must know the port
     /// before the service is built (`settings.bind_addr` is not used).
-    pub async fn build_on(listener: TcpListener, settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build_on(listener: TcpListener, settings: Settings) -> anyhow::Result<Running> {
         let redis = Redis::connect(&settings.redis)?;
         let internal_token =
             reqwest::header::HeaderValue::from_str(settings.internal_token.expose())?;
@@ -123,13 +117,12 @@ impl Application {
             redis,
             internal_token,
             trusted_proxies: settings.trusted_proxies.clone(),
-            tasks,
+            tasks: tasks.clone(),
             metrics: gateway_metrics,
         });
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let spans = shared::otel::Spans::start(&settings.otlp, "gateway")?;
 
-        let port = listener.local_addr()?.port();
         // One connection pool and one Redis connection per worker thread, made before the
         // workers start so that a failure stops the start instead of being papered over.
         // Connections are opened lazily, on the worker that uses them: a request never
@@ -178,35 +171,12 @@ impl Application {
                 .route("/docs/assets/{file}", web::get().to(docs::asset))
                 .default_service(web::to(handler::gateway))
         });
-        let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
-        tracing::info!(port, "gateway listening");
-        Ok(Self {
-            port,
-            metrics_port,
-            server,
-            spans,
-            stopper,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
-    pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics_port
-    }
-
-    /// Stops this replica the drained way (what SIGTERM does; see `shared::server::Drain`).
-    pub fn stopper(&self) -> shared::server::Stopper {
-        self.stopper.clone()
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.spans.shutdown().await;
-        result
+        let running = shared::server::serve(server, listener, settings.workers, &drain)?
+            .with_metrics_port(metrics_port)
+            .with_spans(spans)
+            .with_tasks(tasks);
+        tracing::info!(port = running.port(), "gateway listening");
+        Ok(running)
     }
 }
 

@@ -5,11 +5,11 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
+use shared::server::Running;
 use shared::tasks::Tasks;
 use tokio::sync::Notify;
 
@@ -25,16 +25,21 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: embed_migrations!("migrations/postgres"),
 };
 
+/// payment-service, started (its port, its drained stop: see [`Running`]), with the
+/// background jobs that run beside the server once it runs.
 pub struct Application {
-    port: u16,
-    metrics_port: Option<u16>,
-    server: Server,
-    /// Flushed once the server has stopped.
-    spans: shared::otel::Spans,
-    stopper: shared::server::Stopper,
+    running: Running,
     jobs: Jobs,
     jobs_interval: Duration,
     tasks: Tasks,
+}
+
+impl std::ops::Deref for Application {
+    type Target = Running;
+
+    fn deref(&self) -> &Running {
+        &self.running
+    }
 }
 
 impl Application {
@@ -107,7 +112,6 @@ impl Application {
         let tasks = context.tasks.clone();
         let data = web::Data::from(context);
         let internal_token = settings.internal_token.clone();
-        let port = listener.local_addr()?.port();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
         let app_spans = spans.clone();
@@ -117,31 +121,21 @@ impl Application {
                 metrics.clone(),
                 internal_token.clone(),
                 app_drain.clone(),
+                app_spans.clone(),
                 routes::config,
             )
-            .app_data(app_spans.clone())
         });
-        let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
-        tracing::info!(port, "payment-service listening");
+        let running = shared::server::serve(server, listener, settings.workers, &drain)?
+            .with_metrics_port(metrics_port)
+            .with_spans(spans)
+            .with_tasks(tasks.clone());
+        tracing::info!(port = running.port(), "payment-service listening");
         Ok(Self {
-            metrics_port,
-            port,
-            server,
-            spans,
-            stopper,
+            running,
             jobs,
             jobs_interval: settings.orders.jobs_interval,
             tasks,
         })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
-    pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics_port
     }
 
     /// The background jobs, to run a step at a chosen time (tests).
@@ -150,19 +144,11 @@ impl Application {
     }
 
     /// Serves until stopped, running the background jobs beside the server.
-    /// Stops this replica the drained way (what SIGTERM does; see `shared::server::Drain`).
-    pub fn stopper(&self) -> shared::server::Stopper {
-        self.stopper.clone()
-    }
-
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (jobs, interval) = (self.jobs, self.jobs_interval);
         self.tasks
             .supervise("jobs", move || jobs.clone().run_forever(interval));
-        let result = self.server.await;
-        self.tasks.abort_all();
-        self.spans.shutdown().await;
-        result
+        self.running.run_until_stopped().await
     }
 }
 

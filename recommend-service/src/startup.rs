@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
+use shared::server::Running;
 use shared::tasks::Tasks;
 
 use crate::cache::{CacheMode, TripCache};
@@ -22,14 +22,19 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: embed_migrations!("migrations/postgres"),
 };
 
+/// recommend-service, started (its port, its drained stop: see [`Running`]), with its
+/// shared state for tests.
 pub struct Application {
-    port: u16,
-    metrics_port: Option<u16>,
-    server: Server,
-    /// Flushed once the server has stopped.
-    spans: shared::otel::Spans,
-    stopper: shared::server::Stopper,
+    running: Running,
     context: web::Data<RecommendContext>,
+}
+
+impl std::ops::Deref for Application {
+    type Target = Running;
+
+    fn deref(&self) -> &Running {
+        &self.running
+    }
 }
 
 impl Application {
@@ -66,7 +71,6 @@ impl Application {
         });
         let internal_token = settings.internal_token.clone();
         let listener = shared::server::bind(&settings.bind_addr)?;
-        let port = listener.local_addr()?.port();
         let app_context = context.clone();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
@@ -77,29 +81,16 @@ impl Application {
                 metrics.clone(),
                 internal_token.clone(),
                 app_drain.clone(),
+                app_spans.clone(),
                 routes::config,
             )
-            .app_data(app_spans.clone())
         });
-        let (server, stopper) = shared::server::serve(server, listener, settings.workers, &drain)?;
-        tracing::info!(port, "recommend-service listening");
-        Ok(Self {
-            metrics_port,
-            port,
-            server,
-            spans,
-            stopper,
-            context,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
-    pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics_port
+        let running = shared::server::serve(server, listener, settings.workers, &drain)?
+            .with_metrics_port(metrics_port)
+            .with_spans(spans)
+            .with_tasks(context.tasks.clone());
+        tracing::info!(port = running.port(), "recommend-service listening");
+        Ok(Self { running, context })
     }
 
     /// The shared state, for tests (cache hooks, forced rebuilds).
@@ -107,16 +98,8 @@ impl Application {
         self.context.clone()
     }
 
-    /// Stops this replica the drained way (what SIGTERM does; see `shared::server::Drain`).
-    pub fn stopper(&self) -> shared::server::Stopper {
-        self.stopper.clone()
-    }
-
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.context.tasks.abort_all();
-        self.spans.shutdown().await;
-        result
+        self.running.run_until_stopped().await
     }
 }
 

@@ -19,6 +19,8 @@ use futures_util::future::BoxFuture;
 use crate::config::Secret;
 use crate::error::{ApiError, Code};
 use crate::identity::InternalToken;
+use crate::otel::Spans;
+use crate::tasks::Tasks;
 
 /// How long an idle keep-alive connection stays open. Longer than the idle timeout of the
 /// pools that call us (nginx's upstream keepalive and the gateway's client: 60 s), so the
@@ -28,14 +30,16 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(75);
 
 /// A service's app: every request measured (latency by route template, method and
 /// status class; in flight), every error in the JSON shape, a span and request id per
-/// request, the internal token required on every path but the health checks, the service's
-/// context, metrics, the token and the [`Drain`] as app data, the shared extractor settings
-/// and the JSON 404, then the service's own routes.
+/// request (exported when `spans` is on), the internal token required on every path but
+/// the health checks, the service's context, metrics, the token, the [`Drain`] and the
+/// span export as app data, the shared extractor settings and the JSON 404, then the
+/// service's own routes.
 pub fn app<T: 'static>(
     context: web::Data<T>,
     metrics: crate::metrics::Metrics,
     internal_token: Secret,
     drain: Drain,
+    spans: Spans,
     routes: fn(&mut web::ServiceConfig),
 ) -> App<
     impl ServiceFactory<
@@ -56,6 +60,7 @@ pub fn app<T: 'static>(
         .app_data(web::Data::new(metrics))
         .app_data(InternalToken::new(internal_token))
         .app_data(drain)
+        .app_data(spans)
         .configure(crate::http::configure)
         .configure(routes)
 }
@@ -257,7 +262,7 @@ pub fn serve<F, I, S, B>(
     listener: TcpListener,
     workers: usize,
     drain: &Drain,
-) -> std::io::Result<(Server, Stopper)>
+) -> std::io::Result<Running>
 where
     F: Fn() -> I + Send + Clone + 'static,
     I: actix_service::IntoServiceFactory<S, Request>,
@@ -270,6 +275,7 @@ where
     B: MessageBody + 'static,
 {
     let own = listener.try_clone()?;
+    let port = listener.local_addr()?.port();
     let server = server
         .workers(workers)
         .keep_alive(KEEP_ALIVE)
@@ -278,7 +284,78 @@ where
         .listen(listener)?
         .run();
     let stopper = Stopper::new(&server, drain, own);
-    Ok((server, stopper))
+    Ok(Running {
+        port,
+        metrics_port: None,
+        server,
+        stopper,
+        spans: Spans::default(),
+        tasks: Tasks::default(),
+    })
+}
+
+/// A part's server once started ([`serve`]): where it listens, how to stop it, and what
+/// ends with it.
+pub struct Running {
+    port: u16,
+    metrics_port: Option<u16>,
+    server: Server,
+    stopper: Stopper,
+    /// Flushed once the server has stopped.
+    spans: Spans,
+    /// The part's background loops, ended once the server has stopped.
+    tasks: Tasks,
+}
+
+impl Running {
+    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
+    pub fn with_metrics_port(mut self, metrics_port: Option<u16>) -> Self {
+        self.metrics_port = metrics_port;
+        self
+    }
+
+    pub fn with_spans(mut self, spans: Spans) -> Self {
+        self.spans = spans;
+        self
+    }
+
+    pub fn with_tasks(mut self, tasks: Tasks) -> Self {
+        self.tasks = tasks;
+        self
+    }
+
+    /// What the drained stop does last before the listener closes (see [`Stopper`]).
+    pub fn with_goodbye(mut self, goodbye: Goodbye) -> Self {
+        self.stopper = self.stopper.with_goodbye(goodbye);
+        self
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Where `/metrics` answers, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
+    /// Stops the server at once (tests take a part down with it).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Stops this replica the drained way (what SIGTERM does; see [`Drain`]).
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Serves until stopped; then ends the background loops and flushes the spans.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.tasks.abort_all();
+        self.spans.shutdown().await;
+        result
+    }
 }
 
 /// The listener on `addr` (a service's `BIND_ADDR`), named in the error when it is taken.
@@ -310,6 +387,7 @@ mod tests {
             crate::metrics::Metrics::new("test"),
             Secret::new("s3cret"),
             super::Drain::new(Default::default(), Default::default()),
+            Default::default(),
             routes,
         ))
         .await;
@@ -377,7 +455,6 @@ mod tests {
     ) {
         let drain = super::Drain::new(grace, std::time::Duration::from_secs(5));
         let listener = super::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let app_drain = drain.clone();
         let server = actix_web::HttpServer::new(move || {
             super::app(
@@ -385,11 +462,17 @@ mod tests {
                 crate::metrics::Metrics::new("test"),
                 Secret::new("s3cret"),
                 app_drain.clone(),
+                Default::default(),
                 routes,
             )
         });
-        let (server, stopper) = super::serve(server, listener, workers, &drain).unwrap();
-        (port, stopper, actix_web::rt::spawn(server))
+        let running = super::serve(server, listener, workers, &drain).unwrap();
+        let (port, stopper) = (running.port(), running.stopper());
+        (
+            port,
+            stopper,
+            actix_web::rt::spawn(running.run_until_stopped()),
+        )
     }
 
     #[actix_web::test]
