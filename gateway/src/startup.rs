@@ -122,6 +122,7 @@ impl Application {
         });
         let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
         let spans = shared::otel::Spans::start(&settings.otlp, "gateway")?;
+        let ready_state = state.clone();
 
         // One connection pool and one Redis connection per worker thread, made before the
         // workers start so that a failure stops the start instead of being papered over.
@@ -171,12 +172,32 @@ impl Application {
                 .route("/docs/assets/{file}", web::get().to(docs::asset))
                 .default_service(web::to(handler::gateway))
         });
+        wait_for_what_every_request_needs(&ready_state).await;
         let running = shared::server::serve(server, listener, settings.workers, &drain)?
             .with_metrics_port(metrics_port)
             .with_spans(spans)
             .with_tasks(tasks);
         tracing::info!(port = running.port(), "gateway listening");
         Ok(running)
+    }
+}
+
+/// How long a starting gateway waits for its policy and keys before it serves anyway.
+const STARTUP_WAIT: Duration = Duration::from_secs(5);
+
+/// nginx sends a restarted gateway requests as soon as its port takes connections (it does
+/// not ask `/readyz`), and without the policy every request would get 503
+/// `policy_unavailable`, without the keys every signed-in one `keys_unavailable`. So the
+/// server starts accepting once both are loaded (connections made meanwhile wait in the
+/// listen queue), or after [`STARTUP_WAIT`], `/readyz` then saying what is missing.
+async fn wait_for_what_every_request_needs(state: &GatewayState) {
+    let started = std::time::Instant::now();
+    while !(state.policy.get().is_ok() && state.keys.is_loaded()) {
+        if started.elapsed() >= STARTUP_WAIT {
+            tracing::warn!("serving without the policy or the signing keys: /readyz says which");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -265,7 +265,7 @@ async fn a_stopping_gateway_ends_its_sockets_when_its_grace_is_over_and_they_res
     let expert = chat.expert("wang").await;
     let id = chat.open_conversation(&traveller, &expert).await;
     let mut through_b = chat.connect(1, &traveller).await;
-    let stopper = chat.stack.gateway_stoppers[1].clone();
+    let stopper = chat.stack.gateway_stopper(1);
     let started = std::time::Instant::now();
     let stopping = tokio::spawn(async move { stopper.stop().await });
     // The tunnel ends with the grace (SHUTDOWN_GRACE, 2 s), not at the stop's timeout

@@ -95,8 +95,10 @@ pub struct Stack {
     /// recommend-service's database, when the options started it.
     pub recommend_db_url: Option<String>,
     pub gateways: Vec<String>,
-    /// Stops gateway `i` the drained way, as SIGTERM does.
-    pub gateway_stoppers: Vec<shared::server::Stopper>,
+    /// Gateway `i`'s drained stop (see [`Stack::gateway_stopper`]); replaced when it restarts.
+    gateway_stoppers: std::sync::Mutex<Vec<shared::server::Stopper>>,
+    /// What gateway `i` was started with, to start it again ([`Stack::restart_gateway`]).
+    gateway_settings: Vec<gateway::Settings>,
     pub internal_token: String,
     pub admin_token: String,
     pub redis_settings: RedisSettings,
@@ -213,6 +215,7 @@ impl Stack {
         }
         let mut gateways = Vec::new();
         let mut gateway_stoppers = Vec::new();
+        let mut gateway_settings = Vec::new();
         for (replica, reservation) in reserved.into_iter().enumerate() {
             let routes = if replica == 1 && options.echo_on_b {
                 vec![gateway::upstreams::RouteEntry {
@@ -233,34 +236,33 @@ impl Stack {
                 routes
             };
             let bind_addr = format!("127.0.0.1:{}", reservation.port());
-            let app = gateway::Application::build_on(
-                reservation.into_listener(),
-                gateway::Settings {
-                    bind_addr,
-                    metrics_addr: Some("127.0.0.1:0".into()),
-                    workers: 1,
-                    redis: redis_settings.clone(),
-                    internal_token: Secret::new(internal_token.clone()),
-                    services: services.clone(),
-                    routes,
-                    jwt_issuer: shared::token::DEFAULT_ISSUER.into(),
-                    jwt_audience: shared::token::DEFAULT_AUDIENCE.into(),
-                    jwt_leeway: Duration::from_secs(30),
-                    jwks_refresh_interval: Duration::from_secs(300),
-                    upstream_timeout: Duration::from_secs(10),
-                    // The test client stands in for nginx: it connects from 127.0.0.1 and
-                    // names the client in X-Forwarded-For. Other loopback addresses
-                    // (127.0.0.2, …) are callers reaching a gateway directly.
-                    trusted_proxies: NGINX.parse().unwrap(),
-                    rate_limits: options.rate_limits.clone(),
-                    policy_pubsub: options.policy_pubsub,
-                    session_cache: options.session_cache,
-                    docs_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../docs").into(),
-                    otlp: options.otlp.clone(),
-                },
-            )
-            .await
-            .expect("gateway starts");
+            let settings = gateway::Settings {
+                bind_addr,
+                metrics_addr: Some("127.0.0.1:0".into()),
+                workers: 1,
+                redis: redis_settings.clone(),
+                internal_token: Secret::new(internal_token.clone()),
+                services: services.clone(),
+                routes,
+                jwt_issuer: shared::token::DEFAULT_ISSUER.into(),
+                jwt_audience: shared::token::DEFAULT_AUDIENCE.into(),
+                jwt_leeway: Duration::from_secs(30),
+                jwks_refresh_interval: Duration::from_secs(300),
+                upstream_timeout: Duration::from_secs(10),
+                // The test client stands in for nginx: it connects from 127.0.0.1 and
+                // names the client in X-Forwarded-For. Other loopback addresses
+                // (127.0.0.2, …) are callers reaching a gateway directly.
+                trusted_proxies: NGINX.parse().unwrap(),
+                rate_limits: options.rate_limits.clone(),
+                policy_pubsub: options.policy_pubsub,
+                session_cache: options.session_cache,
+                docs_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../docs").into(),
+                otlp: options.otlp.clone(),
+            };
+            let app = gateway::Application::build_on(reservation.into_listener(), settings.clone())
+                .await
+                .expect("gateway starts");
+            gateway_settings.push(settings);
             gateways.push(format!("http://127.0.0.1:{}", app.port()));
             gateway_stoppers.push(app.stopper());
             metrics.push((
@@ -281,7 +283,8 @@ impl Stack {
             recommend_url,
             recommend_db_url,
             gateways,
-            gateway_stoppers,
+            gateway_stoppers: std::sync::Mutex::new(gateway_stoppers),
+            gateway_settings,
             internal_token,
             admin_token: String::new(),
             redis_settings,
@@ -298,6 +301,31 @@ impl Stack {
         }
         stack.admin_token = stack.admin_session().await;
         stack
+    }
+
+    /// Stops gateway `i` the drained way, as SIGTERM does.
+    pub fn gateway_stopper(&self, i: usize) -> shared::server::Stopper {
+        self.gateway_stoppers.lock().unwrap()[i].clone()
+    }
+
+    /// Stops gateway `i` the drained way (as SIGTERM does) and starts it again on its port
+    /// once the old one no longer listens, as a deploy does; returns when it is ready.
+    /// (The new one's `/metrics` port is a new one.)
+    pub async fn restart_gateway(&self, i: usize) {
+        let stopping = {
+            let stopper = self.gateway_stopper(i);
+            tokio::spawn(async move { stopper.stop().await })
+        };
+        let settings = self.gateway_settings[i].clone();
+        wait_until_closed(&settings.bind_addr).await;
+        let app = gateway::Application::build(settings)
+            .await
+            .expect("gateway starts again");
+        self.gateway_stoppers.lock().unwrap()[i] = app.stopper();
+        tokio::spawn(app.run_until_stopped());
+        self.wait_ready(&self.gateways[i]).await;
+        // The old one finishes what it had in its own time.
+        drop(stopping);
     }
 
     /// A chat-service replica on `listener`, using this stack's Redis, rbac- and
@@ -919,4 +947,17 @@ pub fn concrete(pattern: &str) -> String {
         .map(|s| if s.starts_with('{') { "1" } else { s })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// Returns once nothing listens on `addr` (a stopped replica's port, to start the next
+/// one on), failing the test after 20 s.
+pub async fn wait_until_closed(addr: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{addr} never stopped listening"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -1,7 +1,9 @@
 //! A gateway leaving (SIGTERM) says so on `/readyz` before it stops listening; and a
-//! deploy of one service, short: two recommend-service replicas behind the gateways
-//! under a steady load of reads and idempotent writes, each replica stopped (the drained
-//! way, as on SIGTERM) and started again in turn. Not one request may fail.
+//! deploy, short: nginx in front of two gateways in front of two recommend-service
+//! replicas, under a steady load of reads and idempotent writes, each recommend replica
+//! then each gateway stopped (the drained way, as on SIGTERM) and started again in turn.
+//! Not one request may fail. (`cargo xtask rolling-restart` restarts every part of a
+//! fleet of processes under a heavier load.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,12 +12,12 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use shared::testing::{ReservedPort, TestDatabase};
 
-use crate::helpers::{Stack, StackOptions, recommend_settings};
+use crate::helpers::{Nginx, Stack, StackOptions, recommend_settings, wait_until_closed};
 use crate::trip_catalog::create_trip;
 
 /// The load's bounds, whatever happens to the restarts.
 const MAX_REQUESTS: usize = 4_000;
-const MAX_LOAD_TIME: Duration = Duration::from_secs(90);
+const MAX_LOAD_TIME: Duration = Duration::from_secs(120);
 
 async fn start_replica(stack: &Stack, port: u16, db: &TestDatabase) -> shared::server::Stopper {
     let settings = recommend_settings(
@@ -67,6 +69,12 @@ async fn restarting_each_replica_in_turn_fails_no_request() {
     let favourite = format!("/v1/trips/{}/favourite", trip["id"]);
     let alice = stack.sign_up_and_in("alice").await;
 
+    let nginx = Nginx::start(&[stack.gw(0), stack.gw(1)]);
+    let (trips, favourite) = (
+        format!("{}/v1/trips", nginx.base),
+        format!("{}{favourite}", nginx.base),
+    );
+
     let done = Arc::new(AtomicBool::new(false));
     let load = {
         let (stack, done) = (stack.clone(), done.clone());
@@ -79,10 +87,11 @@ async fn restarting_each_replica_in_turn_fails_no_request() {
             {
                 let i = tally.sent;
                 let request = if i % 2 == 0 {
-                    stack.request(i % 4 / 2, Method::GET, "/v1/trips")
+                    stack.http.get(&trips)
                 } else {
                     stack
-                        .request(i % 4 / 2, Method::POST, &favourite)
+                        .http
+                        .post(&favourite)
                         .bearer_auth(&alice.access_token)
                         .header("Idempotency-Key", format!("fav-{i}"))
                 };
@@ -113,17 +122,14 @@ async fn restarting_each_replica_in_turn_fails_no_request() {
         };
         // Its listener closes after the grace; a new process takes the port then, while
         // the old one finishes what it had.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            assert!(Instant::now() < deadline, "replica {replica} never stopped");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until_closed(&format!("127.0.0.1:{port}")).await;
         stoppers[replica] = start_replica(&stack, port, &db).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         drop(stopping);
+    }
+    for gateway in 0..2 {
+        stack.restart_gateway(gateway).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     done.store(true, Ordering::Relaxed);
     let tally = load.await.unwrap();
@@ -141,7 +147,7 @@ async fn restarting_each_replica_in_turn_fails_no_request() {
 async fn a_stopping_gateway_is_unready_before_its_listener_closes() {
     let stack = Stack::start().await;
     let gateway = stack.gw(1).to_owned();
-    let stopper = stack.gateway_stoppers[1].clone();
+    let stopper = stack.gateway_stopper(1);
     let started = Instant::now();
     let stopping = tokio::spawn(async move { stopper.stop().await });
     tokio::time::sleep(Duration::from_millis(200)).await;
