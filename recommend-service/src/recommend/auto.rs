@@ -143,7 +143,7 @@ fn relevant_users(held_out: &[Rating]) -> usize {
 
 /// Splits `train` (oldest first) into what candidates fit on and each user's most recent
 /// interactions; with `sample`, only that many eligible users hold any out.
-fn hold_out_recent(train: &[Rating], sample: Option<usize>) -> (Vec<Rating>, Vec<Rating>) {
+pub fn hold_out_recent(train: &[Rating], sample: Option<usize>) -> (Vec<Rating>, Vec<Rating>) {
     let mut total: HashMap<i64, usize> = HashMap::new();
     for r in train {
         *total.entry(r.user).or_default() += 1;
