@@ -11,6 +11,7 @@
 use std::str::FromStr;
 
 use super::baseline::Baselines;
+use super::blend::{self, Weights};
 use super::ease::{self, Ease};
 use super::factors::{self, Factors};
 use super::matrix::{Matrix, Rating};
@@ -48,15 +49,11 @@ pub enum Strategy {
     Ease,
     /// Biased matrix factorisation ([`factors`]): predicts, and ranks by prediction.
     Factors,
-    /// [`BLEND_MF`] × mf's prediction + the rest × user-cosine's (each corrects the
-    /// other's errors in part); ranks as user-cosine.
+    /// user-cosine's, item-cosine's, the baseline's and mf's predictions stacked, with
+    /// weights learned on the training data's held-out slice ([`blend`]); ranks as
+    /// user-cosine.
     Blend,
 }
-
-/// mf's share of `blend`'s prediction: the best by RMSE on each user's most recent 20 %
-/// of training of the 100k shape (as `auto` scores; 0.3: 0.8862, 0.5: 0.8852, 0.7:
-/// 0.8893), never test data.
-pub const BLEND_MF: f32 = 0.5;
 
 impl Strategy {
     /// Every strategy `eval` compares, in report order.
@@ -149,17 +146,30 @@ pub struct Model {
     popularity: Vec<f32>,
     /// The fitted EASE weights (strategy `Ease` on a catalog it can fit).
     ease: Option<Ease>,
-    /// The fitted factors (strategy `Factors`).
+    /// The fitted factors (strategies `Factors` and `Blend`).
     factors: Option<Factors>,
+    /// blend's item-cosine part and weights.
+    blend: Option<(Box<Model>, Weights)>,
 }
 
 impl Model {
+    /// Fits `strategy` on `ratings`, oldest first (blend learns its weights from the
+    /// most recent ones).
     pub fn fit(ratings: &[Rating], strategy: Strategy) -> Self {
-        let matrix = Matrix::new(ratings);
-        Self::fit_matrix(matrix, strategy)
+        let weights = match strategy {
+            Strategy::Blend => blend::learn(ratings),
+            _ => Weights::FIXED,
+        };
+        Self::fit_weighted(Matrix::new(ratings), strategy, weights)
     }
 
+    /// Fits `strategy` on `matrix`; blend, without the time order to learn its weights
+    /// from, takes [`Weights::FIXED`].
     pub fn fit_matrix(matrix: Matrix, strategy: Strategy) -> Self {
+        Self::fit_weighted(matrix, strategy, Weights::FIXED)
+    }
+
+    pub(crate) fn fit_weighted(matrix: Matrix, strategy: Strategy, weights: Weights) -> Self {
         let baselines = Baselines::fit(&matrix);
         let popularity = (0..matrix.items())
             .map(|i| matrix.by_item.len(i) as f32)
@@ -191,6 +201,10 @@ impl Model {
                 similarity,
             } => item_neighbours(&matrix, &baselines, similarity),
         };
+        let blend = (strategy == Strategy::Blend).then(|| {
+            let item = Self::fit_matrix(matrix.clone(), ITEM_COSINE);
+            (Box::new(item), weights)
+        });
         Self {
             strategy,
             matrix,
@@ -199,6 +213,7 @@ impl Model {
             popularity,
             ease,
             factors,
+            blend,
         }
     }
 
@@ -219,10 +234,13 @@ impl Model {
         if !self.strategy.predicts() {
             return None;
         }
+        if let Some((_, weights)) = &self.blend {
+            let parts = self.blend_parts(user, item)?;
+            return Some(weights.apply(parts).clamp(1.0, 5.0));
+        }
         let (u, i) = (self.matrix.user(user), self.matrix.item(item));
-        let mf = self.factors.as_ref().map(|f| f.predict(u, i));
-        if self.strategy == Strategy::Factors {
-            return mf.map(|p| p.clamp(1.0, 5.0));
+        if let Some(factors) = &self.factors {
+            return Some(factors.predict(u, i).clamp(1.0, 5.0));
         }
         let base = self.baselines.predict(u, i);
         let knn = match (self.strategy, u, i) {
@@ -230,17 +248,28 @@ impl Model {
             (Strategy::Knn { direction, .. }, Some(u), Some(i)) => {
                 self.residual_average(direction, u, i).map(|r| base + r)
             }
-            (Strategy::Blend, Some(u), Some(i)) => self
-                .residual_average(Direction::User, u, i)
-                .map(|r| base + r),
             _ => None,
         };
-        let knn = knn.unwrap_or(base);
-        let predicted = match mf {
-            Some(mf) => BLEND_MF * mf + (1.0 - BLEND_MF) * knn,
-            None => knn,
+        Some(knn.unwrap_or(base).clamp(1.0, 5.0))
+    }
+
+    /// blend's parts for (user, item) ids: user-cosine's, item-cosine's, the baseline's
+    /// and mf's predictions, each within 1–5 (`None` unless this is a blend).
+    pub fn blend_parts(&self, user: i64, item: i64) -> Option<[f32; blend::PARTS]> {
+        let (item_part, _) = self.blend.as_ref()?;
+        let factors = self.factors.as_ref()?;
+        let (u, i) = (self.matrix.user(user), self.matrix.item(item));
+        let base = self.baselines.predict(u, i);
+        let residual = match (u, i) {
+            (Some(u), Some(i)) => self.residual_average(Direction::User, u, i),
+            _ => None,
         };
-        Some(predicted.clamp(1.0, 5.0))
+        Some([
+            (base + residual.unwrap_or(0.0)).clamp(1.0, 5.0),
+            item_part.predict(user, item)?,
+            base.clamp(1.0, 5.0),
+            factors.predict(u, i).clamp(1.0, 5.0),
+        ])
     }
 
     /// Similarity-weighted mean of the neighbours' ratings of `i` (the original).
@@ -396,6 +425,11 @@ impl Model {
         }
     }
 }
+
+const ITEM_COSINE: Strategy = Strategy::Knn {
+    direction: Direction::Item,
+    similarity: Similarity::Cosine,
+};
 
 fn item_neighbours(m: &Matrix, b: &Baselines, similarity: Similarity) -> Neighbours {
     similarity::neighbours(
