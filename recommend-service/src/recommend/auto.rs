@@ -26,7 +26,7 @@ pub const SAMPLE_USERS: usize = 1_000;
 
 /// The strategies `auto` chooses among (lists: all of them; predictions: those that
 /// predict).
-pub fn candidates() -> [Strategy; 5] {
+pub fn candidates() -> [Strategy; 6] {
     [
         Strategy::Knn {
             direction: Direction::Item,
@@ -39,6 +39,7 @@ pub fn candidates() -> [Strategy; 5] {
         Strategy::Ease,
         Strategy::Factors,
         Strategy::Blend,
+        Strategy::Mix,
     ]
 }
 
@@ -198,10 +199,10 @@ mod tests {
         assert_eq!(choice.ranked.len(), candidates().len());
         let predictors: Vec<Strategy> = choice.predicted.iter().map(|(s, _)| *s).collect();
         assert!(
-            !predictors.contains(&Strategy::Ease),
-            "EASE predicts nothing"
+            !predictors.contains(&Strategy::Ease) && !predictors.contains(&Strategy::Mix),
+            "EASE and mix predict nothing"
         );
-        assert_eq!(predictors.len(), candidates().len() - 1);
+        assert_eq!(predictors.len(), candidates().len() - 2);
         assert!(choice.ranked.windows(2).all(|w| w[0].1 >= w[1].1));
         assert!(choice.predicted.windows(2).all(|w| w[0].1 <= w[1].1));
         assert!(choice.margin() >= 0.0 && choice.predictor_margin() >= 0.0);
