@@ -20,8 +20,17 @@ pub struct Row {
     pub user: i64,
     pub item: ItemKey,
     pub value: f32,
-    /// The MovieLens timestamp, when the line has one.
+    /// The MovieLens timestamp (Unix seconds), when the line has one.
     pub at: Option<i64>,
+}
+
+impl Row {
+    /// When the rating was given, if the line says (the parser checked it is a date).
+    pub fn given_at(&self) -> Option<chrono::NaiveDateTime> {
+        self.at
+            .and_then(|at| chrono::DateTime::from_timestamp(at, 0))
+            .map(|at| at.naive_utc())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +73,9 @@ pub fn parse(text: &str) -> Result<Vec<Row>, Vec<LineError>> {
         Err(errors)
     }
 }
+
+/// 9999-12-31T23:59:59Z: the last second both databases and chrono represent alike.
+const MAX_TIMESTAMP: i64 = 253_402_300_799;
 
 fn is_header(line: &str) -> bool {
     let lower = line.to_ascii_lowercase();
@@ -112,7 +124,14 @@ fn parse_line(line: &str) -> Result<(i64, ItemKey, f32, Option<i64>), String> {
             timestamp
                 .trim()
                 .parse::<i64>()
-                .map_err(|_| format!("timestamp {:?} is not an integer", timestamp.trim()))?,
+                .ok()
+                .filter(|at| (0..=MAX_TIMESTAMP).contains(at))
+                .ok_or_else(|| {
+                    format!(
+                        "timestamp {:?} is not Unix seconds from 0 to {MAX_TIMESTAMP}",
+                        timestamp.trim()
+                    )
+                })?,
         ),
         None => None,
     };
@@ -184,6 +203,11 @@ mod tests {
         assert_eq!(rows[0].item, ItemKey::Name("华为p30".into()));
         assert_eq!(rows[2].item, ItemKey::Id(17));
         assert_eq!(rows[2].line, 5);
+        assert_eq!(rows[0].given_at(), None);
+        assert_eq!(
+            rows[2].given_at().map(|at| at.to_string()),
+            Some("1997-12-04 15:55:49".into())
+        );
         let ratings = to_ratings(&rows);
         assert_eq!(
             ratings.iter().map(|r| r.item).collect::<Vec<_>>(),
@@ -193,11 +217,11 @@ mod tests {
 
     #[test]
     fn every_bad_line_is_reported_with_its_number() {
-        let text =
-            "1\t2\t3\t4\nx\t2\t3\t4\n1\t2\t9\t4\n1,2\n1\tabc\t3\n1\t2\t3\tnoon\n1,2,3,4\n0,2,3\n";
+        let text = "1\t2\t3\t4\nx\t2\t3\t4\n1\t2\t9\t4\n1,2\n1\tabc\t3\n1\t2\t3\tnoon\n1,2,3,4\n0,2,3\n1\t2\t3\t-5\n1\t2\t3\t99999999999999\n";
         let errors = parse(text).unwrap_err();
         let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
-        assert_eq!(lines, vec![2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(lines, vec![2, 3, 4, 5, 6, 7, 8, 9, 10]);
         assert!(errors[1].message.contains("rating"), "{}", errors[1]);
+        assert!(errors[7].message.contains("timestamp"), "{}", errors[7]);
     }
 }

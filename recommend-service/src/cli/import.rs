@@ -3,13 +3,14 @@
 //! The whole file is checked first; any bad line aborts with every bad line listed and
 //! nothing written. The import then runs in one transaction: placeholder trips for
 //! unknown items (numeric ids keep their id, names become the title), ratings created or
-//! replaced, rating aggregates refreshed. Afterwards the touched trips' cache entries are
+//! replaced (given at the line's timestamp when it has one), rating aggregates refreshed. Afterwards the touched trips' cache entries are
 //! fenced and the model is told to rebuild. Ratings are whole stars, so fractional
 //! ratings (the original CSV has 2.6) are rounded and counted.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -110,24 +111,33 @@ pub fn import(
     let (trip_ids, created) = resolve_items(conn, rows, placeholder_status)?;
     summary.placeholders = created;
 
-    // The last rating of a (user, trip) pair wins, as on re-rating.
+    // Each rating keeps the time its line gives (MovieLens), so `auto`'s "most recent
+    // part of each user's ratings" means what it says; lines without one get the time of
+    // the import. The newest rating of a (user, trip) pair wins, as on re-rating; at the
+    // same time, the later line.
     let now = shared::time::now();
-    let mut latest: HashMap<(i64, i64), i32> = HashMap::new();
+    let mut latest: HashMap<(i64, i64), (NaiveDateTime, i32)> = HashMap::new();
     for row in rows {
         let stars = row.value.round();
         if stars != row.value {
             summary.rounded += 1;
         }
-        latest.insert((row.user, trip_ids[&row.item]), stars as i32);
+        let at = row.given_at().unwrap_or(now);
+        let slot = latest
+            .entry((row.user, trip_ids[&row.item]))
+            .or_insert((at, stars as i32));
+        if at >= slot.0 {
+            *slot = (at, stars as i32);
+        }
     }
     let mut new_rows: Vec<NewRating> = latest
         .into_iter()
-        .map(|((user_id, trip_id), score)| NewRating {
+        .map(|((user_id, trip_id), (at, score))| NewRating {
             user_id,
             trip_id,
             score,
-            created_at: now,
-            updated_at: now,
+            created_at: at,
+            updated_at: at,
         })
         .collect();
     new_rows.sort_unstable_by_key(|r| (r.user_id, r.trip_id));

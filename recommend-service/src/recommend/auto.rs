@@ -26,7 +26,7 @@ pub const SAMPLE_USERS: usize = 1_000;
 
 /// The strategies `auto` chooses among (lists: all of them; predictions: those that
 /// predict).
-pub fn candidates() -> [Strategy; 5] {
+pub fn candidates() -> [Strategy; 6] {
     [
         Strategy::Knn {
             direction: Direction::Item,
@@ -39,6 +39,7 @@ pub fn candidates() -> [Strategy; 5] {
         Strategy::Ease,
         Strategy::Factors,
         Strategy::Blend,
+        Strategy::Mix,
     ]
 }
 
@@ -61,7 +62,8 @@ impl Choice {
 
     /// By how much the winner beat the runner-up (precision@10 points).
     pub fn margin(&self) -> f64 {
-        margin(&self.ranked)
+        // A tie to 10⁻⁹ may have left the winner 10⁻¹⁶ behind: no margin.
+        margin(&self.ranked).max(0.0)
     }
 
     /// The strategy that predicts ratings.
@@ -71,7 +73,7 @@ impl Choice {
 
     /// By how much the predictor beat the runner-up (RMSE, positive).
     pub fn predictor_margin(&self) -> f64 {
-        -margin(&self.predicted)
+        (-margin(&self.predicted)).max(0.0)
     }
 }
 
@@ -127,9 +129,12 @@ pub fn choose_lists(train: &[Rating], candidates: &[Strategy], users: usize) -> 
 }
 
 fn sort(ranked: &mut [(Strategy, f64)], predicted: &mut [(Strategy, f64)]) {
-    // Stable: on a tie the earlier candidate (the cheaper fit) stays first.
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    predicted.sort_by(|a, b| a.1.total_cmp(&b.1));
+    // Stable: on a tie the earlier candidate (the cheaper fit) stays first. Scores are
+    // compared to 10⁻⁹: blend ranks as user-cosine, and summing the same hits in another
+    // order must not make it win by 10⁻¹⁶.
+    let key = |score: f64| (score * 1e9).round();
+    ranked.sort_by(|a, b| key(b.1).total_cmp(&key(a.1)));
+    predicted.sort_by(|a, b| key(a.1).total_cmp(&key(b.1)));
 }
 
 fn relevant_users(held_out: &[Rating]) -> usize {
@@ -143,7 +148,7 @@ fn relevant_users(held_out: &[Rating]) -> usize {
 
 /// Splits `train` (oldest first) into what candidates fit on and each user's most recent
 /// interactions; with `sample`, only that many eligible users hold any out.
-fn hold_out_recent(train: &[Rating], sample: Option<usize>) -> (Vec<Rating>, Vec<Rating>) {
+pub fn hold_out_recent(train: &[Rating], sample: Option<usize>) -> (Vec<Rating>, Vec<Rating>) {
     let mut total: HashMap<i64, usize> = HashMap::new();
     for r in train {
         *total.entry(r.user).or_default() += 1;
@@ -198,15 +203,32 @@ mod tests {
         assert_eq!(choice.ranked.len(), candidates().len());
         let predictors: Vec<Strategy> = choice.predicted.iter().map(|(s, _)| *s).collect();
         assert!(
-            !predictors.contains(&Strategy::Ease),
-            "EASE predicts nothing"
+            !predictors.contains(&Strategy::Ease) && !predictors.contains(&Strategy::Mix),
+            "EASE and mix predict nothing"
         );
-        assert_eq!(predictors.len(), candidates().len() - 1);
-        assert!(choice.ranked.windows(2).all(|w| w[0].1 >= w[1].1));
-        assert!(choice.predicted.windows(2).all(|w| w[0].1 <= w[1].1));
+        assert_eq!(predictors.len(), candidates().len() - 2);
+        // Ordered to 10⁻⁹ (see `sort`): equal scores summed in another order may not be.
+        assert!(choice.ranked.windows(2).all(|w| w[0].1 >= w[1].1 - 1e-9));
+        assert!(choice.predicted.windows(2).all(|w| w[0].1 <= w[1].1 + 1e-9));
         assert!(choice.margin() >= 0.0 && choice.predictor_margin() >= 0.0);
         let rmse = choice.predicted[0].1;
         assert!((0.5..1.5).contains(&rmse), "held-out RMSE {rmse}");
+    }
+
+    #[test]
+    fn scores_equal_but_for_rounding_keep_the_earlier_cheaper_candidate_first() {
+        let (user, blend) = (candidates()[1], Strategy::Blend);
+        let mut ranked = vec![
+            (user, 0.208_880_053_015_242_3),
+            (blend, 0.208_880_053_015_243_3),
+        ];
+        let mut predicted = vec![(user, 0.86), (blend, 0.8)];
+        sort(&mut ranked, &mut predicted);
+        assert_eq!(ranked[0].0, user, "a difference of 10⁻¹⁶ is a tie");
+        assert_eq!(predicted[0].0, blend);
+        let mut ranked = vec![(user, 0.2088), (blend, 0.2089)];
+        sort(&mut ranked, &mut Vec::new());
+        assert_eq!(ranked[0].0, blend, "a real difference still counts");
     }
 
     #[test]

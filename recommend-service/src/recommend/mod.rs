@@ -3,6 +3,7 @@
 
 pub mod auto;
 pub mod baseline;
+pub mod blend;
 pub mod ease;
 pub mod evaluate;
 pub mod factors;

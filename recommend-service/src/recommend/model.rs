@@ -11,10 +11,12 @@
 use std::str::FromStr;
 
 use super::baseline::Baselines;
+use super::blend::{self, Weights};
 use super::ease::{self, Ease};
 use super::factors::{self, Factors};
 use super::matrix::{Matrix, Rating};
 use super::similarity::{self, Neighbours, Side, Similarity};
+use super::{auto, evaluate};
 
 /// Neighbours kept per row.
 const STORED_NEIGHBOURS: usize = 200;
@@ -48,15 +50,20 @@ pub enum Strategy {
     Ease,
     /// Biased matrix factorisation ([`factors`]): predicts, and ranks by prediction.
     Factors,
-    /// [`BLEND_MF`] × mf's prediction + the rest × user-cosine's (each corrects the
-    /// other's errors in part); ranks as user-cosine.
+    /// user-cosine's, item-cosine's, the baseline's and mf's predictions stacked, with
+    /// weights learned on the training data's held-out slice ([`blend`]); ranks as
+    /// user-cosine.
     Blend,
+    /// EASE's and user-cosine's list scores, each divided by the user's best, mixed by
+    /// a share learned on the training data's held-out slice ([`MIX_SHARES`]); ranks
+    /// only.
+    Mix,
 }
 
-/// mf's share of `blend`'s prediction: the best by RMSE on each user's most recent 20 %
-/// of training of the 100k shape (as `auto` scores; 0.3: 0.8862, 0.5: 0.8852, 0.7:
-/// 0.8893), never test data.
-pub const BLEND_MF: f32 = 0.5;
+/// EASE's shares of `mix`'s scores that its fit tries on the held-out slice; the best
+/// precision@10 there wins (the first on a tie). Without a time order: [`MIX_SHARE`].
+pub const MIX_SHARES: [f32; 4] = [0.3, 0.5, 0.7, 0.85];
+pub const MIX_SHARE: f32 = 0.5;
 
 impl Strategy {
     /// Every strategy `eval` compares, in report order.
@@ -73,6 +80,7 @@ impl Strategy {
         all.push(Self::Ease);
         all.push(Self::Factors);
         all.push(Self::Blend);
+        all.push(Self::Mix);
         all
     }
 
@@ -84,6 +92,7 @@ impl Strategy {
             Self::Ease => "ease".into(),
             Self::Factors => "mf".into(),
             Self::Blend => "blend".into(),
+            Self::Mix => "mix".into(),
             Self::Knn {
                 direction,
                 similarity,
@@ -98,7 +107,7 @@ impl Strategy {
     }
 
     pub fn predicts(&self) -> bool {
-        !matches!(self, Self::Popular | Self::Ease)
+        !matches!(self, Self::Popular | Self::Ease | Self::Mix)
     }
 }
 
@@ -149,23 +158,42 @@ pub struct Model {
     popularity: Vec<f32>,
     /// The fitted EASE weights (strategy `Ease` on a catalog it can fit).
     ease: Option<Ease>,
-    /// The fitted factors (strategy `Factors`).
+    /// The fitted factors (strategies `Factors` and `Blend`).
     factors: Option<Factors>,
+    /// blend's item-cosine part and weights.
+    blend: Option<(Box<Model>, Weights)>,
+    /// EASE's share of mix's scores.
+    mix: f32,
 }
 
 impl Model {
+    /// Fits `strategy` on `ratings`, oldest first (blend learns its weights from the
+    /// most recent ones).
     pub fn fit(ratings: &[Rating], strategy: Strategy) -> Self {
-        let matrix = Matrix::new(ratings);
-        Self::fit_matrix(matrix, strategy)
+        let weights = match strategy {
+            Strategy::Blend => blend::learn(ratings),
+            _ => Weights::FIXED,
+        };
+        let mut model = Self::fit_weighted(Matrix::new(ratings), strategy, weights);
+        if strategy == Strategy::Mix {
+            model.mix = learn_mix(ratings);
+        }
+        model
     }
 
+    /// Fits `strategy` on `matrix`; blend, without the time order to learn its weights
+    /// from, takes [`Weights::FIXED`].
     pub fn fit_matrix(matrix: Matrix, strategy: Strategy) -> Self {
+        Self::fit_weighted(matrix, strategy, Weights::FIXED)
+    }
+
+    pub(crate) fn fit_weighted(matrix: Matrix, strategy: Strategy, weights: Weights) -> Self {
         let baselines = Baselines::fit(&matrix);
         let popularity = (0..matrix.items())
             .map(|i| matrix.by_item.len(i) as f32)
             .collect();
         let ease = match strategy {
-            Strategy::Ease => Ease::fit(&matrix, ease::LAMBDA),
+            Strategy::Ease | Strategy::Mix => Ease::fit(&matrix, ease::LAMBDA),
             _ => None,
         };
         let factors = matches!(strategy, Strategy::Factors | Strategy::Blend).then(|| {
@@ -180,7 +208,9 @@ impl Model {
             Strategy::Popular | Strategy::Baseline | Strategy::Factors => Vec::new(),
             Strategy::Ease if ease.is_some() => Vec::new(),
             Strategy::Original => user_neighbours(&matrix, &baselines, Similarity::Euclidean),
-            Strategy::Blend => user_neighbours(&matrix, &baselines, Similarity::Cosine),
+            Strategy::Blend | Strategy::Mix => {
+                user_neighbours(&matrix, &baselines, Similarity::Cosine)
+            }
             Strategy::Knn {
                 direction: Direction::User,
                 similarity,
@@ -191,6 +221,10 @@ impl Model {
                 similarity,
             } => item_neighbours(&matrix, &baselines, similarity),
         };
+        let blend = (strategy == Strategy::Blend).then(|| {
+            let item = Self::fit_matrix(matrix.clone(), ITEM_COSINE);
+            (Box::new(item), weights)
+        });
         Self {
             strategy,
             matrix,
@@ -199,6 +233,8 @@ impl Model {
             popularity,
             ease,
             factors,
+            blend,
+            mix: MIX_SHARE,
         }
     }
 
@@ -219,10 +255,13 @@ impl Model {
         if !self.strategy.predicts() {
             return None;
         }
+        if let Some((_, weights)) = &self.blend {
+            let parts = self.blend_parts(user, item)?;
+            return Some(weights.apply(parts).clamp(1.0, 5.0));
+        }
         let (u, i) = (self.matrix.user(user), self.matrix.item(item));
-        let mf = self.factors.as_ref().map(|f| f.predict(u, i));
-        if self.strategy == Strategy::Factors {
-            return mf.map(|p| p.clamp(1.0, 5.0));
+        if let Some(factors) = &self.factors {
+            return Some(factors.predict(u, i).clamp(1.0, 5.0));
         }
         let base = self.baselines.predict(u, i);
         let knn = match (self.strategy, u, i) {
@@ -230,17 +269,28 @@ impl Model {
             (Strategy::Knn { direction, .. }, Some(u), Some(i)) => {
                 self.residual_average(direction, u, i).map(|r| base + r)
             }
-            (Strategy::Blend, Some(u), Some(i)) => self
-                .residual_average(Direction::User, u, i)
-                .map(|r| base + r),
             _ => None,
         };
-        let knn = knn.unwrap_or(base);
-        let predicted = match mf {
-            Some(mf) => BLEND_MF * mf + (1.0 - BLEND_MF) * knn,
-            None => knn,
+        Some(knn.unwrap_or(base).clamp(1.0, 5.0))
+    }
+
+    /// blend's parts for (user, item) ids: user-cosine's, item-cosine's, the baseline's
+    /// and mf's predictions, each within 1–5 (`None` unless this is a blend).
+    pub fn blend_parts(&self, user: i64, item: i64) -> Option<[f32; blend::PARTS]> {
+        let (item_part, _) = self.blend.as_ref()?;
+        let factors = self.factors.as_ref()?;
+        let (u, i) = (self.matrix.user(user), self.matrix.item(item));
+        let base = self.baselines.predict(u, i);
+        let residual = match (u, i) {
+            (Some(u), Some(i)) => self.residual_average(Direction::User, u, i),
+            _ => None,
         };
-        Some(predicted.clamp(1.0, 5.0))
+        Some([
+            (base + residual.unwrap_or(0.0)).clamp(1.0, 5.0),
+            item_part.predict(user, item)?,
+            base.clamp(1.0, 5.0),
+            factors.predict(u, i).clamp(1.0, 5.0),
+        ])
     }
 
     /// Similarity-weighted mean of the neighbours' ratings of `i` (the original).
@@ -320,6 +370,9 @@ impl Model {
 
     /// Fills `score` (NaN = no score) for every item.
     fn score_all(&self, profile: Profile<'_>, score: &mut [f32], because: &mut [Option<Because>]) {
+        if self.strategy == Strategy::Mix {
+            return self.mix_scores(profile, score, because);
+        }
         if let Some(ease) = &self.ease {
             return ease.score(profile.items, score, because);
         }
@@ -379,23 +432,90 @@ impl Model {
                 }
             }
             Strategy::Blend
+            | Strategy::Mix
             | Strategy::Knn {
                 direction: Direction::User,
                 ..
-            } => {
-                let Some(u) = profile.user else { return };
-                for &(v, s) in self.neighbours(u).iter().take(RANKING_NEIGHBOURS) {
-                    let (items, values) = self.matrix.by_user.row(v as usize);
-                    for (&i, &w) in items.iter().zip(values) {
-                        let slot = &mut score[i as usize];
-                        *slot = if slot.is_nan() { s * w } else { *slot + s * w };
-                        because[i as usize] = Some(Because::Neighbours);
-                    }
-                }
+            } => self.user_scores(profile, score, because),
+        }
+    }
+
+    /// Sums of neighbour similarity × preference (user-based ranking).
+    fn user_scores(
+        &self,
+        profile: Profile<'_>,
+        score: &mut [f32],
+        because: &mut [Option<Because>],
+    ) {
+        let Some(u) = profile.user else { return };
+        for &(v, s) in self.neighbours(u).iter().take(RANKING_NEIGHBOURS) {
+            let (items, values) = self.matrix.by_user.row(v as usize);
+            for (&i, &w) in items.iter().zip(values) {
+                let slot = &mut score[i as usize];
+                *slot = if slot.is_nan() { s * w } else { *slot + s * w };
+                because[i as usize] = Some(Because::Neighbours);
             }
         }
     }
+
+    /// mix: EASE's and the user neighbours' scores, each over the user's best (their
+    /// scales differ by orders of magnitude), EASE's weighted by its share. An item
+    /// neither scores stays unscored; EASE names the reason where it scores.
+    fn mix_scores(&self, profile: Profile<'_>, score: &mut [f32], because: &mut [Option<Because>]) {
+        let mut users = vec![f32::NAN; score.len()];
+        self.user_scores(profile, &mut users, because);
+        if let Some(ease) = &self.ease {
+            ease.score(profile.items, score, because);
+        }
+        let best = |scores: &[f32]| {
+            let max = scores
+                .iter()
+                .copied()
+                .filter(|s| !s.is_nan())
+                .fold(0.0, f32::max);
+            if max > 0.0 { max } else { 1.0 }
+        };
+        let (ease_best, users_best) = (best(score), best(&users));
+        for (s, u) in score.iter_mut().zip(users) {
+            let (e, u) = (*s / ease_best, u / users_best);
+            *s = match (e.is_nan(), u.is_nan()) {
+                (true, true) => f32::NAN,
+                (true, false) => (1.0 - self.mix) * u,
+                (false, true) => self.mix * e,
+                (false, false) => self.mix * e + (1.0 - self.mix) * u,
+            };
+        }
+    }
 }
+
+/// EASE's share of `mix` for `train` (oldest first): the best of [`MIX_SHARES`] by
+/// precision@10 on the held-out slice of up to [`auto::SAMPLE_USERS`] users, with the
+/// parts fitted once on the rest.
+fn learn_mix(train: &[Rating]) -> f32 {
+    let (fit, held_out) = auto::hold_out_recent(train, Some(auto::SAMPLE_USERS));
+    let mut model = Model::fit_matrix(Matrix::new(&fit), Strategy::Mix);
+    let mut best = (MIX_SHARE, f64::NEG_INFINITY);
+    for share in MIX_SHARES {
+        model.mix = share;
+        if let Some(precision) = evaluate::ranking_precision(&model, &held_out)
+            && precision > best.1
+        {
+            best = (share, precision);
+        }
+    }
+    best.0
+}
+
+const ITEM_COSINE: Strategy = Strategy::Knn {
+    direction: Direction::Item,
+    similarity: Similarity::Cosine,
+};
+
+#[cfg(test)]
+const USER_COSINE: Strategy = Strategy::Knn {
+    direction: Direction::User,
+    similarity: Similarity::Cosine,
+};
 
 fn item_neighbours(m: &Matrix, b: &Baselines, similarity: Similarity) -> Neighbours {
     similarity::neighbours(
@@ -521,7 +641,7 @@ mod tests {
     }
 
     #[test]
-    fn predictions_stay_within_the_rating_scale_and_popular_and_ease_predict_nothing() {
+    fn predictions_stay_within_the_rating_scale_and_popular_ease_and_mix_predict_nothing() {
         let ratings: Vec<Rating> = (1..=10)
             .flat_map(|user| {
                 (1..=8).map(move |item| Rating {
@@ -534,7 +654,10 @@ mod tests {
         for strategy in Strategy::all() {
             let model = Model::fit(&ratings, strategy);
             match model.predict(3, 4) {
-                None => assert!(matches!(strategy, Strategy::Popular | Strategy::Ease)),
+                None => assert!(matches!(
+                    strategy,
+                    Strategy::Popular | Strategy::Ease | Strategy::Mix
+                )),
                 Some(p) => assert!((1.0..=5.0).contains(&p), "{} {p}", strategy.name()),
             }
             assert!(
@@ -543,5 +666,44 @@ mod tests {
                     .is_none_or(|p| (1.0..=5.0).contains(&p))
             );
         }
+    }
+
+    #[test]
+    fn mix_learns_eases_share_from_the_held_out_slice_and_mixes_both_lists() {
+        use crate::recommend::generate::{self, Generated};
+        let fit = |data: Vec<Generated>| {
+            let ratings: Vec<Rating> = data.iter().map(Generated::rating).collect();
+            Model::fit(&ratings, Strategy::Mix)
+        };
+        // Twins share tastes (user neighbours find them), bundles are taken together
+        // (EASE's item weights find them): the learned shares say so.
+        let (twins, mut bundles) = (fit(generate::twins()), fit(generate::bundles()));
+        assert_eq!((twins.mix, bundles.mix), (MIX_SHARES[0], MIX_SHARES[3]));
+        assert_eq!(fit(generate::twins()).mix, twins.mix, "deterministic");
+        assert!(!Strategy::Mix.predicts() && twins.predict(1, 1).is_none());
+
+        // All of EASE's share ranks as EASE; none of it as user-cosine.
+        let top = |model: &Model| {
+            let (items, values) = model.matrix.by_user.row(3);
+            let row: Vec<(u32, f32)> = items.iter().copied().zip(values.iter().copied()).collect();
+            let profile = Profile {
+                user: Some(3),
+                items: &row,
+            };
+            let list: Vec<u32> = model
+                .top_n(profile, 10, |_| false)
+                .iter()
+                .map(|s| s.item)
+                .collect();
+            list
+        };
+        let ratings: Vec<Rating> = generate::bundles().iter().map(Generated::rating).collect();
+        let ease = top(&Model::fit(&ratings, Strategy::Ease));
+        let user = top(&Model::fit(&ratings, USER_COSINE));
+        assert_ne!(ease, user);
+        bundles.mix = 1.0;
+        assert_eq!(top(&bundles), ease);
+        bundles.mix = 0.0;
+        assert_eq!(top(&bundles), user);
     }
 }
