@@ -267,15 +267,19 @@ fn refuse(err: ApiError, verdict: Option<Verdict>) -> HttpResponse {
     with_rate_headers(err.error_response(), verdict)
 }
 
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
 fn with_rate_headers(mut response: HttpResponse, verdict: Option<Verdict>) -> HttpResponse {
     if let Some(v) = verdict {
         let headers = response.headers_mut();
         for (name, value) in [
-            ("ratelimit-limit", v.limit),
-            ("ratelimit-remaining", v.remaining),
-            ("ratelimit-reset", v.reset_secs),
+            (RATELIMIT_LIMIT, v.limit),
+            (RATELIMIT_REMAINING, v.remaining),
+            (RATELIMIT_RESET, v.reset_secs),
         ] {
-            headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+            headers.insert(name, HeaderValue::from(value));
         }
     }
     response

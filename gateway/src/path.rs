@@ -10,7 +10,34 @@
 
 use shared::{ApiError, Code};
 
+/// Bytes a canonical segment keeps as they are (`encode_segment` escapes the others).
+const PLAIN: &[u8] = b"-._~!$&'()*+,;=:@";
+
 pub fn canonicalize(raw: &str) -> Result<String, ApiError> {
+    // Nearly every path arrives canonical already: checking that is one pass over it,
+    // rebuilding it cost a decode, a lowercased copy per segment and an escape per byte.
+    if is_canonical(raw) {
+        return Ok(raw.to_owned());
+    }
+    rebuild(raw)
+}
+
+/// Whether `raw` is its own canonical form: lowercase plain segments, none empty, `.` or
+/// `..`, no trailing slash.
+fn is_canonical(raw: &str) -> bool {
+    let Some(rest) = raw.strip_prefix('/') else {
+        return false;
+    };
+    rest.is_empty()
+        || rest.split('/').all(|segment| {
+            !matches!(segment, "" | "." | "..")
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || PLAIN.contains(&b))
+        })
+}
+
+fn rebuild(raw: &str) -> Result<String, ApiError> {
     if !raw.starts_with('/') {
         return Err(bad_path("must start with '/'"));
     }
@@ -70,7 +97,7 @@ fn percent_decode(raw: &str) -> Result<String, ApiError> {
 
 fn encode_segment(segment: &str, out: &mut String) {
     for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&byte) {
+        if byte.is_ascii_alphanumeric() || PLAIN.contains(&byte) {
             out.push(byte as char);
         } else {
             out.push_str(&format!("%{byte:02X}"));
@@ -84,7 +111,7 @@ fn bad_path(why: &str) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::canonicalize;
+    use super::{canonicalize, is_canonical, rebuild};
 
     #[test]
     fn spellings_of_one_path_reach_the_same_canonical_form() {
@@ -125,6 +152,39 @@ mod tests {
                 canonicalize(spelling).is_err(),
                 "{spelling} should be refused"
             );
+        }
+    }
+
+    #[test]
+    fn a_path_taken_as_canonical_is_what_rebuilding_it_gives() {
+        for path in [
+            "/",
+            "/v1/auth/me",
+            "/v1/trips/42/ratings",
+            "/v1/a-b_c.d~e/!$&'()*+,;=:@",
+            "/v1/.well-known/x",
+            "/v1/..a/b..",
+        ] {
+            assert!(is_canonical(path), "{path}");
+            assert_eq!(rebuild(path).unwrap(), path);
+        }
+        for path in [
+            "",
+            "v1",
+            "//",
+            "/v1/",
+            "/v1//me",
+            "/v1/./me",
+            "/v1/../me",
+            "/v1/..",
+            "/V1",
+            "/v1/%41",
+            "/v1/a b",
+            "/v1/丽江",
+            "/v1/a\\b",
+            "/v1/a\"b",
+        ] {
+            assert!(!is_canonical(path), "{path}");
         }
     }
 

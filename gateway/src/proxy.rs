@@ -7,6 +7,7 @@
 //! `X-Session-Id`, `X-User-Roles` and `X-User-Scopes`. An unreachable upstream is a 503,
 //! a slow one a 504, a broken answer a 502, all in the JSON error shape.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -100,7 +101,10 @@ pub async fn forward(
         .map_err(|_| ApiError::new(Code::BadGateway, "The service's address is not a URL."))?;
     let method = hyper::Method::from_bytes(req.method().as_str().as_bytes())
         .map_err(|_| ApiError::new(Code::InvalidMethod, "Unsupported HTTP method."))?;
-    let headers = upstream_headers(req, &forwarding);
+    let mut headers = upstream_headers(req, &forwarding);
+    if let Some(host) = host_header(&uri) {
+        headers.insert(rh::HOST, host);
+    }
     let mut request = hyper::Request::new(body);
     *request.method_mut() = method;
     *request.uri_mut() = uri;
@@ -124,6 +128,20 @@ pub async fn forward(
     Ok(client_response(req, response?))
 }
 
+// The names the gateway sets, made once (`from_static` outside a constant checks every
+// byte on each call).
+const X_FORWARDED_FOR: rh::HeaderName = rh::HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: rh::HeaderName = rh::HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: rh::HeaderName = rh::HeaderName::from_static("x-forwarded-host");
+const X_REQUEST_ID: rh::HeaderName = rh::HeaderName::from_static("x-request-id");
+const TRACEPARENT: rh::HeaderName = rh::HeaderName::from_static(shared::trace::TRACEPARENT);
+const X_REAL_IP: rh::HeaderName = rh::HeaderName::from_static(names::REAL_IP);
+const X_USER_ID: rh::HeaderName = rh::HeaderName::from_static(names::USER_ID);
+const X_SESSION_ID: rh::HeaderName = rh::HeaderName::from_static(names::SESSION_ID);
+const X_USER_ROLES: rh::HeaderName = rh::HeaderName::from_static(names::USER_ROLES);
+const X_USER_SCOPES: rh::HeaderName = rh::HeaderName::from_static(names::USER_SCOPES);
+const X_INTERNAL_TOKEN: rh::HeaderName = rh::HeaderName::from_static(names::INTERNAL_TOKEN);
+
 pub(crate) fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -> rh::HeaderMap {
     let connection_listed: Vec<String> = req
         .headers()
@@ -132,7 +150,7 @@ pub(crate) fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -
         .flat_map(|v| v.split(','))
         .map(|v| v.trim().to_ascii_lowercase())
         .collect();
-    let mut headers = rh::HeaderMap::with_capacity(req.headers().len() + 8);
+    let mut headers = rh::HeaderMap::with_capacity(req.headers().len() + 12);
     for (name, value) in req.headers() {
         let drop = is_hop_by_hop(name.as_str())
             || name == ah::HOST
@@ -154,47 +172,124 @@ pub(crate) fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -
         }
     }
 
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let forwarded_for = match req
+    let mut forwarded_for = String::with_capacity(64);
+    if let Some(previous) = req
         .headers()
         .get(ah::X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
     {
-        Some(previous) => format!("{previous}, {peer}"),
-        None => peer,
-    };
-    let mut set = |name: &'static str, value: &str| {
+        forwarded_for.push_str(previous);
+        forwarded_for.push_str(", ");
+    }
+    if let Some(peer) = req.peer_addr() {
+        push_ip(&mut forwarded_for, peer.ip());
+    }
+    let mut set = |name: rh::HeaderName, value: &str| {
         if let Ok(value) = rh::HeaderValue::from_str(value) {
-            headers.insert(rh::HeaderName::from_static(name), value);
+            headers.insert(name, value);
         }
     };
-    set("x-forwarded-for", &forwarded_for);
-    set("x-forwarded-proto", req.connection_info().scheme());
-    set("x-forwarded-host", req.connection_info().host());
-    set(names::REAL_IP, &forwarding.client_ip.to_string());
+    set(X_FORWARDED_FOR, &forwarded_for);
+    let (scheme, host) = scheme_and_host(req);
+    set(X_FORWARDED_PROTO, &scheme);
+    set(X_FORWARDED_HOST, &host);
+    let mut real_ip = String::with_capacity(16);
+    push_ip(&mut real_ip, forwarding.client_ip);
+    set(X_REAL_IP, &real_ip);
     if let Some(id) = req.extensions().get::<RequestId>() {
-        set("x-request-id", &id.0);
+        set(X_REQUEST_ID, &id.0);
     }
     // The client's traceparent (if sane) was continued here; the service's parent is us.
     if let Some(trace) = req.extensions().get::<shared::trace::TraceContext>() {
-        set(shared::trace::TRACEPARENT, &trace.traceparent());
+        set(TRACEPARENT, &trace.traceparent());
     }
     if let Some(caller) = forwarding.caller {
-        set(names::USER_ID, &caller.user_id.to_string());
-        set(names::SESSION_ID, &caller.session_id);
+        set(X_SESSION_ID, &caller.session_id);
     }
     if let Some(granted) = forwarding.granted {
-        set(names::USER_ROLES, &granted.roles);
-        set(names::USER_SCOPES, &granted.scopes);
+        set(X_USER_ROLES, &granted.roles);
+        set(X_USER_SCOPES, &granted.scopes);
     }
-    headers.insert(
-        rh::HeaderName::from_static(names::INTERNAL_TOKEN),
-        forwarding.internal_token.clone(),
-    );
+    if let Some(caller) = forwarding.caller {
+        headers.insert(X_USER_ID, rh::HeaderValue::from(caller.user_id));
+    }
+    headers.insert(X_INTERNAL_TOKEN, forwarding.internal_token.clone());
     headers
+}
+
+/// `Host` for the upstream, as hyper-util would set it (`host[:port]`, the port left out
+/// when it is the scheme's default) but without its `format!`.
+fn host_header(uri: &hyper::Uri) -> Option<rh::HeaderValue> {
+    let host = uri.host()?;
+    let default_port = match uri.scheme_str() {
+        Some("https" | "wss") => 443,
+        _ => 80,
+    };
+    let mut value = String::with_capacity(host.len() + 6);
+    value.push_str(host);
+    if let Some(port) = uri.port().filter(|p| p.as_u16() != default_port) {
+        value.push(':');
+        value.push_str(port.as_str());
+    }
+    rh::HeaderValue::from_str(&value).ok()
+}
+
+/// The scheme and host the client asked for, as actix's `connection_info` tells them;
+/// worked out here without it when no `Forwarded` header is sent, since building it
+/// formats the peer's address and copies four strings on every request.
+fn scheme_and_host(req: &HttpRequest) -> (Cow<'_, str>, Cow<'_, str>) {
+    let headers = req.headers();
+    if headers.contains_key(ah::FORWARDED) {
+        let info = req.connection_info();
+        return (
+            info.scheme().to_owned().into(),
+            info.host().to_owned().into(),
+        );
+    }
+    // actix's rule: the first value of a comma-separated header.
+    let first = |name: &ah::HeaderName| -> Option<&str> {
+        let value = headers.get(name)?.to_str().ok()?;
+        Some(value.split(',').next()?.trim())
+    };
+    let scheme = first(&ah::X_FORWARDED_PROTO)
+        .or_else(|| req.uri().scheme_str())
+        .unwrap_or_else(|| {
+            if req.app_config().secure() {
+                "https"
+            } else {
+                "http"
+            }
+        });
+    let host = first(&ah::X_FORWARDED_HOST)
+        .or_else(|| headers.get(ah::HOST)?.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or_else(|| req.app_config().host());
+    (scheme.into(), host.into())
+}
+
+/// An IP address as text, without `fmt` for IPv4 (`Ipv4Addr`'s `Display` pads each part,
+/// some 2,000 instructions per address).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(_) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{ip}");
+        }
+    }
 }
 
 /// The request's body, read once for every attempt at forwarding it.
@@ -312,5 +407,78 @@ fn upstream_error(err: hyper_util::client::legacy::Error) -> ApiError {
         .with_source(err)
     } else {
         ApiError::new(Code::BadGateway, "The service answered badly.").with_source(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, SocketAddr};
+
+    use actix_web::test::TestRequest;
+
+    use super::{host_header, push_ip, scheme_and_host};
+
+    #[test]
+    fn addresses_read_as_their_display() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.3.255",
+            "192.168.100.9",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut text = String::new();
+            push_ip(&mut text, ip);
+            assert_eq!(text, ip.to_string());
+        }
+    }
+
+    #[test]
+    fn scheme_and_host_are_what_actix_reports() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[],
+            &[("host", "waypoint.example")],
+            &[
+                ("host", "waypoint.example:8443"),
+                ("x-forwarded-proto", "https, http"),
+            ],
+            &[
+                ("host", "inner"),
+                ("x-forwarded-host", " outer.example , proxy"),
+            ],
+            &[
+                ("host", "inner"),
+                ("forwarded", "proto=https;host=fwd.example"),
+            ],
+            &[("forwarded", "for=1.2.3.4"), ("x-forwarded-proto", "https")],
+        ];
+        for headers in cases {
+            let mut req = TestRequest::get()
+                .uri("/v1/things")
+                .peer_addr(SocketAddr::from(([10, 0, 0, 1], 4000)));
+            for header in *headers {
+                req = req.insert_header(*header);
+            }
+            let req = req.to_http_request();
+            let (scheme, host) = scheme_and_host(&req);
+            let info = req.connection_info();
+            assert_eq!(
+                (&*scheme, &*host),
+                (info.scheme(), info.host()),
+                "{headers:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_upstream_host_names_its_port_unless_default() {
+        let host = |url: &str| host_header(&url.parse().unwrap()).unwrap();
+        assert_eq!(host("http://10.0.0.5:8101/v1/x"), "10.0.0.5:8101");
+        assert_eq!(host("http://auth:80/v1/x"), "auth");
+        assert_eq!(host("http://auth/v1/x"), "auth");
+        assert_eq!(host("https://auth:443/v1/x"), "auth");
+        assert_eq!(host("https://auth:80/v1/x"), "auth:80");
     }
 }

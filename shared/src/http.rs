@@ -59,14 +59,20 @@ pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // The request's fresh ids in one system call: request id, span id, trace id.
+    let mut random = [0; 32];
+    crate::random::fill(&mut random);
+    let trace_random: [u8; 24] = std::array::from_fn(|i| random[8 + i]);
     let request_id = req
         .headers()
         .get(X_REQUEST_ID)
         .and_then(sane_request_id)
-        .unwrap_or_else(|| crate::random::token_hex(8));
+        .unwrap_or_else(|| crate::random::to_hex(&random[..8]));
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let trace =
-        crate::trace::TraceContext::continue_from(req.headers().get(crate::trace::TRACEPARENT));
+    let trace = crate::trace::TraceContext::continue_with(
+        req.headers().get(crate::trace::TRACEPARENT),
+        &trace_random,
+    );
     req.extensions_mut().insert(trace.clone());
     // Which part served it: in one log stream (or one test process) lines stay apart.
     let part = req
@@ -237,6 +243,10 @@ fn query_error(err: QueryPayloadError) -> ApiError {
 /// Whether an `Accept` header admits a JSON answer (absent means anything goes).
 pub fn accepts_json(accept: Option<&str>) -> bool {
     let Some(accept) = accept else { return true };
+    // What clients send nearly always, answered without the copies below.
+    if matches!(accept, "*/*" | "application/json") {
+        return true;
+    }
     accept.split(',').any(|range| {
         let mut parts = range.split(';');
         let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();

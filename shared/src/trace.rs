@@ -31,25 +31,32 @@ pub struct TraceContext {
 impl TraceContext {
     /// A new trace.
     pub fn start() -> Self {
-        Self {
-            trace_id: crate::random::token_hex(16),
-            span_id: crate::random::token_hex(8),
-            parent: None,
-            sampled: true,
-        }
+        Self::continue_from(None)
     }
 
     /// This hop of the caller's trace when `header` is a sane `traceparent`, else a new
     /// trace.
     pub fn continue_from(header: Option<&HeaderValue>) -> Self {
-        match header.and_then(|h| h.to_str().ok()).and_then(parse_ids) {
-            Some((trace_id, parent, sampled)) => Self {
-                trace_id: trace_id.to_owned(),
-                span_id: crate::random::token_hex(8),
-                parent: Some(parent),
-                sampled,
-            },
-            None => Self::start(),
+        let mut random = [0; 24];
+        crate::random::fill(&mut random);
+        Self::continue_with(header, &random)
+    }
+
+    /// [`continue_from`](Self::continue_from) with its ids taken from `random` (span id
+    /// from the first 8 bytes, a new trace's id from the other 16), for a caller that
+    /// draws them with its own.
+    pub fn continue_with(header: Option<&HeaderValue>, random: &[u8; 24]) -> Self {
+        let (span, trace) = random.split_at(8);
+        let (trace_id, parent, sampled) =
+            match header.and_then(|h| h.to_str().ok()).and_then(parse_ids) {
+                Some((trace_id, parent, sampled)) => (trace_id.to_owned(), Some(parent), sampled),
+                None => (crate::random::to_hex(trace), None, true),
+            };
+        Self {
+            trace_id,
+            span_id: crate::random::to_hex(span),
+            parent,
+            sampled,
         }
     }
 
@@ -73,8 +80,12 @@ impl TraceContext {
 
     /// The `traceparent` naming this hop as the parent, passing the sampling decision on.
     pub fn traceparent(&self) -> String {
-        let flags = if self.sampled { "01" } else { "00" };
-        format!("00-{}-{}-{flags}", self.trace_id, self.span_id)
+        let flags = if self.sampled { "-01" } else { "-00" };
+        let mut header = String::with_capacity(55);
+        for part in ["00-", &self.trace_id, "-", &self.span_id, flags] {
+            header.push_str(part);
+        }
+        header
     }
 }
 

@@ -6,6 +6,7 @@
 //! already passed it; the session is still checked in Redis on every request.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -19,12 +20,25 @@ use super::{Caller, invalid_token};
 /// Longest token considered; ours are under 1 KiB.
 const MAX_TOKEN_BYTES: usize = 4096;
 const CACHE_CAPACITY: usize = 20_000;
+/// The token's last bytes a cache key hashes: its signature's, which differ between any
+/// two tokens (hashing a whole token, ~700 bytes, cost more than the rest of the lookup).
+const KEY_BYTES: usize = 32;
+
+/// A verified token, found by the hash of its signature's tail and its length.
+struct Verified {
+    token: Box<str>,
+    caller: Caller,
+    exp: u64,
+}
 
 pub struct TokenVerifier {
     keys: Arc<KeySet>,
     validation: Validation,
     leeway: u64,
-    cache: RwLock<HashMap<Box<str>, (Caller, u64)>>,
+    /// Keyed per process, so that which tokens share a key cannot be worked out; two that
+    /// do only evict each other (a lookup compares the whole token).
+    hasher: std::collections::hash_map::RandomState,
+    cache: RwLock<HashMap<u64, Verified>>,
 }
 
 impl TokenVerifier {
@@ -41,8 +55,14 @@ impl TokenVerifier {
             keys,
             validation,
             leeway: leeway.as_secs(),
+            hasher: Default::default(),
             cache: RwLock::new(HashMap::new()),
         }
+    }
+
+    fn key(&self, token: &str) -> u64 {
+        let tail = &token.as_bytes()[token.len().saturating_sub(KEY_BYTES)..];
+        self.hasher.hash_one((tail, token.len()))
     }
 
     /// The caller of a token this replica has already verified and that has not expired
@@ -51,8 +71,9 @@ impl TokenVerifier {
     /// [`verify`]: Self::verify
     pub fn cached(&self, token: &str) -> Option<Caller> {
         let now = jsonwebtoken::get_current_timestamp();
-        let (caller, exp) = self.cache.read().ok()?.get(token).cloned()?;
-        (now <= exp + self.leeway).then_some(caller)
+        let cache = self.cache.read().ok()?;
+        let found = cache.get(&self.key(token)).filter(|v| *v.token == *token)?;
+        (now <= found.exp + self.leeway).then(|| found.caller.clone())
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller, ApiError> {
@@ -63,12 +84,17 @@ impl TokenVerifier {
         let (caller, exp) = self.verify_uncached(token)?;
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= CACHE_CAPACITY {
-                cache.retain(|_, (_, exp)| now <= *exp + self.leeway);
+                cache.retain(|_, v| now <= v.exp + self.leeway);
                 if cache.len() >= CACHE_CAPACITY {
                     cache.clear();
                 }
             }
-            cache.insert(token.into(), (caller.clone(), exp));
+            let verified = Verified {
+                token: token.into(),
+                caller: caller.clone(),
+                exp,
+            };
+            cache.insert(self.key(token), verified);
         }
         Ok(caller)
     }
@@ -122,5 +148,65 @@ impl TokenVerifier {
             },
             claims.exp,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use shared::replicas::Replicas;
+
+    use super::{Caller, KeySet, TokenVerifier, Verified};
+    use crate::config::ServiceUrls;
+    use crate::metrics::GatewayMetrics;
+
+    fn verifier() -> TokenVerifier {
+        let url = "http://127.0.0.1:1".to_owned();
+        let urls = ServiceUrls {
+            auth: url.clone(),
+            rbac: url.clone(),
+            payment: url.clone(),
+            recommend: url.clone(),
+            chat: url.clone(),
+        };
+        let metrics = GatewayMetrics::new(&shared::metrics::Metrics::new("test"), &urls);
+        let keys = KeySet::new(Arc::new(Replicas::parse(&url).unwrap()), metrics);
+        TokenVerifier::new(keys, "waypoint", "waypoint", Duration::from_secs(5))
+    }
+
+    fn remember(verifier: &TokenVerifier, token: &str, exp: u64) -> Caller {
+        let caller = Caller {
+            user_id: 7,
+            session_id: "a".repeat(32),
+        };
+        let verified = Verified {
+            token: token.into(),
+            caller: caller.clone(),
+            exp,
+        };
+        let key = verifier.key(token);
+        verifier.cache.write().unwrap().insert(key, verified);
+        caller
+    }
+
+    #[test]
+    fn only_the_very_token_verified_skips_the_check() {
+        let verifier = verifier();
+        let signature = "s".repeat(64);
+        let token = format!("header.payload.{signature}");
+        let later = jsonwebtoken::get_current_timestamp() + 60;
+        let caller = remember(&verifier, &token, later);
+        assert_eq!(verifier.cached(&token), Some(caller));
+        // Same signature, same length, other claims: its key is the verified token's.
+        let forged = format!("HEADER.PAYLOAD.{signature}");
+        assert_eq!(verifier.key(&forged), verifier.key(&token));
+        assert_eq!(verifier.cached(&forged), None);
+        assert_eq!(verifier.cached("header.payload"), None);
+
+        let expired = format!("old.token.{signature}");
+        remember(&verifier, &expired, later - 3_600);
+        assert_eq!(verifier.cached(&expired), None);
     }
 }
