@@ -8,6 +8,7 @@
 //! everything. Test data is never looked at.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use super::evaluate::{self, ranking_precision, rmse};
 use super::matrix::Rating;
@@ -108,15 +109,25 @@ pub fn choose(train: &[Rating]) -> Choice {
 
 /// The service's choice of what ranks lists: only `candidates` (what it can serve), only
 /// lists, and only the held-out interactions of at most `users` users, so a choice at
-/// the 1M shape costs a few fits rather than [`choose`]'s 45 s. Users are picked by a hash
+/// the 1M shape costs a few fits rather than [`choose`]'s 45 s; a user-based candidate
+/// finds neighbours for those users alone ([`Model::fit_to_rank`]). Users are picked by a hash
 /// of their id: the same users from one choice to the next while they stay eligible.
 pub fn choose_lists(train: &[Rating], candidates: &[Strategy], users: usize) -> Choice {
     let (fit, held_out) = hold_out_recent(train, Some(users));
+    let scored: HashSet<i64> = held_out.iter().map(|r| r.user).collect();
     let mut ranked: Vec<(Strategy, f64)> = candidates
         .iter()
         .map(|&strategy| {
-            let model = Model::fit(&fit, strategy);
+            let started = Instant::now();
+            let model = Model::fit_to_rank(&fit, strategy, &scored);
+            let fitted = started.elapsed();
             let precision = ranking_precision(&model, &held_out).unwrap_or(0.0);
+            tracing::debug!(
+                strategy = %strategy.name(),
+                fit_seconds = fitted.as_secs_f64(),
+                score_seconds = (started.elapsed() - fitted).as_secs_f64(),
+                "auto scored a candidate"
+            );
             (strategy, precision)
         })
         .collect();

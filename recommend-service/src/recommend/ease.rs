@@ -29,7 +29,6 @@ pub const MAX_ITEMS: usize = 4_000;
 pub const LAMBDA: f32 = 250.0;
 
 pub struct Ease {
-    items: usize,
     /// Bᵀ, column-major: column i holds item i's weights towards every item, contiguous
     /// for scoring.
     from: Mat<f32>,
@@ -56,34 +55,37 @@ impl Ease {
             }
             column[i] = 0.0;
         }
-        Some(Self {
-            items: n,
-            from: weights,
-        })
+        Some(Self { from: weights })
     }
 
-    /// Adds every item's score for a profile into `score` (NaN = none yet): the sum of
-    /// each profile item's weights, weighted by [`profile_weight`]; names the profile item
-    /// that contributed most.
-    pub fn score(
-        &self,
-        profile: &[(u32, f32)],
-        score: &mut [f32],
-        because: &mut [Option<Because>],
-    ) {
-        let mut best = vec![f32::NEG_INFINITY; self.items];
+    /// Sets every item's score for a non-empty profile (an empty one leaves `score` as
+    /// it is): the sum of each profile item's weights, weighted by [`profile_weight`]. A
+    /// plain sum down contiguous columns, which the compiler vectorises; which item
+    /// contributed most is asked only for the items listed ([`Ease::because`]): tracking
+    /// it for every item made scoring about 1.7 ms a user at the 1M shape.
+    pub fn score(&self, profile: &[(u32, f32)], score: &mut [f32]) {
+        if profile.is_empty() {
+            return;
+        }
+        score.fill(0.0);
         for &(i, preference) in profile {
             let weight = profile_weight(preference);
-            for (j, &w) in self.from.col_as_slice(i as usize).iter().enumerate() {
-                let w = w * weight;
-                let slot = &mut score[j];
-                *slot = if slot.is_nan() { w } else { *slot + w };
-                if w > best[j] {
-                    best[j] = w;
-                    because[j] = Some(Because::Item(i));
-                }
+            for (s, &w) in score.iter_mut().zip(self.from.col_as_slice(i as usize)) {
+                *s += w * weight;
             }
         }
+    }
+
+    /// The profile item that contributed most to item `j`'s score (the first on a tie).
+    pub fn because(&self, profile: &[(u32, f32)], j: u32) -> Option<Because> {
+        let mut best = (f32::NEG_INFINITY, None);
+        for &(i, preference) in profile {
+            let w = self.from[(j as usize, i as usize)] * profile_weight(preference);
+            if w > best.0 {
+                best = (w, Some(Because::Item(i)));
+            }
+        }
+        best.1
     }
 }
 
@@ -149,8 +151,7 @@ mod tests {
         let ease = Ease::fit(&matrix, 1.0).unwrap();
         let one = matrix.item(1).unwrap();
         let mut score = vec![f32::NAN; matrix.items()];
-        let mut because = vec![None; matrix.items()];
-        ease.score(&[(one, 1.0)], &mut score, &mut because);
+        ease.score(&[(one, 1.0)], &mut score);
         let two = matrix.item(2).unwrap() as usize;
         let four = matrix.item(4).unwrap() as usize;
         for (j, s) in score.iter().enumerate() {
@@ -159,7 +160,10 @@ mod tests {
             }
         }
         assert!(score[four] <= 0.0, "never seen with 1: {}", score[four]);
-        assert_eq!(because[two], Some(Because::Item(one)));
+        assert_eq!(
+            ease.because(&[(one, 1.0)], two as u32),
+            Some(Because::Item(one))
+        );
         assert_eq!(score[one as usize], 0.0, "no weight on itself");
     }
 

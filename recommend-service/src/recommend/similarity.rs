@@ -129,7 +129,20 @@ pub struct Side<'a> {
 /// For every row, its `k` most similar other rows with positive similarity, best first
 /// (ties: lower index first).
 pub fn neighbours(side: &Side<'_>, similarity: Similarity, k: usize) -> Neighbours {
+    neighbours_of(side, similarity, k, None)
+}
+
+/// [`neighbours`] for the rows `only` marks (all without it); the other rows get none.
+/// Each row's list depends on nothing but the data, so a marked row's list is the same
+/// either way.
+pub fn neighbours_of(
+    side: &Side<'_>,
+    similarity: Similarity,
+    k: usize,
+    only: Option<&[bool]>,
+) -> Neighbours {
     let n = side.rows.rows();
+    let wanted = |row: usize| only.is_none_or(|only| only.get(row).copied().unwrap_or(false));
     let norms: Vec<f32> = (0..n)
         .map(|r| side.rows.row(r).1.iter().map(|x| x * x).sum::<f32>().sqrt())
         .collect();
@@ -145,6 +158,7 @@ pub fn neighbours(side: &Side<'_>, similarity: Similarity, k: usize) -> Neighbou
                     let mut sweep = Sweep::new(n);
                     (t..n)
                         .step_by(threads)
+                        .filter(|row| wanted(*row))
                         .map(|row| (row, sweep.row(side, similarity, norms, row, k)))
                         .collect::<Vec<_>>()
                 })
