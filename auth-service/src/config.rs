@@ -3,25 +3,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use shared::config::{self, ConfigError, RedisSettings, Secret};
+use shared::config::{self, ConfigError, DatabaseSettings, Secret, ServerSettings};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `BIND_ADDR`, default `127.0.0.1:8101`.
-    pub bind_addr: String,
-    /// Where Prometheus scrapes this process (`METRICS_ADDR`); unset: no metrics listener.
-    pub metrics_addr: Option<String>,
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`: span export, off by default.
-    pub otlp: shared::otel::OtlpSettings,
-    /// `WORKERS`: HTTP worker threads, default the number of CPUs.
-    pub workers: usize,
-    /// `DATABASE_URL`, default `sqlite://data/auth.db`.
-    pub database_url: String,
-    /// `DATABASE_POOL_SIZE`, default 8.
-    pub database_pool_size: u32,
-    pub redis: RedisSettings,
-    /// `WAYPOINT_INTERNAL_TOKEN`, default generated under `data/internal-token`.
-    pub internal_token: Secret,
+    /// `BIND_ADDR` (default `127.0.0.1:8101`), `METRICS_ADDR`, `OTEL_*`, `WORKERS`, `REDIS_*`,
+    /// `WAYPOINT_INTERNAL_TOKEN`.
+    pub server: ServerSettings,
+    /// `DATABASE_URL` (default `sqlite://data/auth.db`), `DATABASE_POOL_SIZE`.
+    pub database: DatabaseSettings,
     pub jwt: JwtSettings,
     pub sessions: SessionSettings,
     pub throttle: ThrottleSettings,
@@ -156,20 +146,8 @@ impl Settings {
             }
         };
         Ok(Self {
-            bind_addr: config::string("BIND_ADDR", "127.0.0.1:8101"),
-            metrics_addr: config::raw("METRICS_ADDR"),
-            otlp: shared::otel::OtlpSettings::from_env(),
-            workers: config::var(
-                "WORKERS",
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )?,
-            database_url: config::string(
-                "DATABASE_URL",
-                &format!("sqlite://{}", data.join("auth.db").display()),
-            ),
-            database_pool_size: config::var("DATABASE_POOL_SIZE", 8)?,
-            redis: RedisSettings::from_env()?,
-            internal_token: config::internal_token()?,
+            server: ServerSettings::from_env("127.0.0.1:8101")?,
+            database: DatabaseSettings::from_env("auth.db")?,
             jwt: JwtSettings {
                 private_key_pem: config::raw("JWT_PRIVATE_KEY").map(Secret::new),
                 private_key_file: config::var(

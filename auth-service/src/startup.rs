@@ -26,12 +26,12 @@ pub struct Application;
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<shared::server::Running> {
         let db = Db::open(
-            settings.database_url.clone(),
-            settings.database_pool_size,
+            settings.database.url.clone(),
+            settings.database.pool_size,
             MIGRATIONS,
         )
         .await?;
-        let redis = Redis::connect(&settings.redis)?;
+        let redis = Redis::connect(&settings.server.redis)?;
         let jwt = settings.jwt.clone();
         let key = tokio::task::spawn_blocking(move || SigningKey::load_or_generate(&jwt)).await??;
         if let Some(admin) = &settings.admin {
@@ -44,12 +44,12 @@ impl Application {
         };
         let metrics = shared::metrics::Metrics::for_listener(
             "auth-service",
-            settings.metrics_addr.as_deref(),
+            settings.server.metrics_addr.as_deref(),
         );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
-        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
-        let spans = shared::otel::Spans::start(&settings.otlp, "auth-service")?;
+        let metrics_port = metrics.serve(settings.server.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.server.otlp, "auth-service")?;
         let context = web::Data::new(AuthContext {
             sessions: SessionStore::new(redis.clone(), &settings.sessions),
             throttle: LoginThrottle::new(redis.clone(), settings.throttle.clone()),
@@ -59,8 +59,8 @@ impl Application {
             metrics: crate::metrics::AuthMetrics::new(&metrics),
             wechat,
         });
-        let internal_token = settings.internal_token.clone();
-        let listener = shared::server::bind(&settings.bind_addr)?;
+        let internal_token = settings.server.internal_token.clone();
+        let listener = shared::server::bind(&settings.server.bind_addr)?;
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
         let app_spans = spans.clone();
@@ -74,7 +74,7 @@ impl Application {
                 routes::config,
             )
         });
-        let running = shared::server::serve(server, listener, settings.workers, &drain)?
+        let running = shared::server::serve(server, listener, settings.server.workers, &drain)?
             .with_metrics_port(metrics_port)
             .with_spans(spans);
         tracing::info!(port = running.port(), "auth-service listening");

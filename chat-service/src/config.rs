@@ -2,25 +2,15 @@
 
 use std::time::Duration;
 
-use shared::config::{self, ConfigError, RedisSettings, Secret};
+use shared::config::{self, ConfigError, DatabaseSettings, ServerSettings};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `BIND_ADDR`, default `127.0.0.1:8103`.
-    pub bind_addr: String,
-    /// Where Prometheus scrapes this process (`METRICS_ADDR`); unset: no metrics listener.
-    pub metrics_addr: Option<String>,
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`: span export, off by default.
-    pub otlp: shared::otel::OtlpSettings,
-    /// `WORKERS`: HTTP worker threads, default the number of CPUs.
-    pub workers: usize,
-    /// `DATABASE_URL`, default `sqlite://data/chat.db`.
-    pub database_url: String,
-    /// `DATABASE_POOL_SIZE`, default 8.
-    pub database_pool_size: u32,
-    pub redis: RedisSettings,
-    /// `WAYPOINT_INTERNAL_TOKEN`, default generated under `data/internal-token`.
-    pub internal_token: Secret,
+    /// `BIND_ADDR` (default `127.0.0.1:8103`), `METRICS_ADDR`, `OTEL_*`, `WORKERS`, `REDIS_*`,
+    /// `WAYPOINT_INTERNAL_TOKEN`.
+    pub server: ServerSettings,
+    /// `DATABASE_URL` (default `sqlite://data/chat.db`), `DATABASE_POOL_SIZE`.
+    pub database: DatabaseSettings,
     pub directory: DirectorySettings,
     pub socket: SocketSettings,
 }
@@ -78,22 +68,9 @@ pub struct SocketSettings {
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let data = config::data_dir();
         Ok(Self {
-            bind_addr: config::string("BIND_ADDR", "127.0.0.1:8103"),
-            metrics_addr: config::raw("METRICS_ADDR"),
-            otlp: shared::otel::OtlpSettings::from_env(),
-            workers: config::var(
-                "WORKERS",
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )?,
-            database_url: config::string(
-                "DATABASE_URL",
-                &format!("sqlite://{}", data.join("chat.db").display()),
-            ),
-            database_pool_size: config::var("DATABASE_POOL_SIZE", 8)?,
-            redis: RedisSettings::from_env()?,
-            internal_token: config::internal_token()?,
+            server: ServerSettings::from_env("127.0.0.1:8103")?,
+            database: DatabaseSettings::from_env("chat.db")?,
             directory: DirectorySettings {
                 rbac_service_url: config::string("RBAC_SERVICE_URL", "http://127.0.0.1:8102"),
                 auth_service_url: config::string("AUTH_SERVICE_URL", "http://127.0.0.1:8101"),

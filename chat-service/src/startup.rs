@@ -39,24 +39,24 @@ pub use shared::server::Stopper;
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<shared::server::Running> {
-        let listener = shared::server::bind(&settings.bind_addr)?;
+        let listener = shared::server::bind(&settings.server.bind_addr)?;
         Self::build_on(listener, settings).await
     }
 
     /// The service on a listener bound beforehand, for a caller that must know the port
-    /// before the service is built (`settings.bind_addr` is not used).
+    /// before the service is built (`settings.server.bind_addr` is not used).
     pub async fn build_on(
         listener: TcpListener,
         settings: Settings,
     ) -> anyhow::Result<shared::server::Running> {
         let db = Db::open(
-            settings.database_url.clone(),
-            settings.database_pool_size,
+            settings.database.url.clone(),
+            settings.database.pool_size,
             MIGRATIONS,
         )
         .await?;
-        let redis = Redis::connect(&settings.redis)?;
-        let upkeep_redis = Redis::connect(&settings.redis)?;
+        let redis = Redis::connect(&settings.server.redis)?;
+        let upkeep_redis = Redis::connect(&settings.server.redis)?;
         let socket = settings.socket.clone();
         let replica = shared::random::token_hex(6);
         let (hub, subscriptions) = Hub::new(replica.clone(), socket.outbound_queue);
@@ -64,7 +64,7 @@ impl Application {
         let tasks = Tasks::default();
         let metrics = shared::metrics::Metrics::for_listener(
             "chat-service",
-            settings.metrics_addr.as_deref(),
+            settings.server.metrics_addr.as_deref(),
         );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
@@ -77,10 +77,10 @@ impl Application {
             &tasks,
             chat_metrics.stored(),
         );
-        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
-        let spans = shared::otel::Spans::start(&settings.otlp, "chat-service")?;
+        let metrics_port = metrics.serve(settings.server.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.server.otlp, "chat-service")?;
         let ctx = Arc::new(ChatContext {
-            directory: Directory::new(&settings.directory, settings.internal_token.clone())?,
+            directory: Directory::new(&settings.directory, settings.server.internal_token.clone())?,
             tickets: Tickets::new(redis.clone(), socket.ticket_ttl),
             // The periodic checks and refreshes send thousands of commands at once: on a
             // connection of their own they never hold up a publish queued behind them.
@@ -103,7 +103,7 @@ impl Application {
         tasks.supervise("upkeep", move || upkeep::run(upkeep_ctx.clone()));
 
         let data = web::Data::from(ctx.clone());
-        let internal_token = settings.internal_token.clone();
+        let internal_token = settings.server.internal_token.clone();
         let user_timeout = socket.tcp_user_timeout;
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
@@ -125,7 +125,7 @@ impl Application {
                 let _ = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(user_timeout));
             }
         });
-        let running = shared::server::serve(server, listener, settings.workers, &drain)?;
+        let running = shared::server::serve(server, listener, settings.server.workers, &drain)?;
         tracing::info!(port = running.port(), replica, "chat-service listening");
         let goodbye = move || -> futures_util::future::BoxFuture<'static, ()> {
             let ctx = ctx.clone();

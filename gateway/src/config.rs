@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::config::{self, ConfigError, RedisSettings, Secret};
+use shared::config::{self, ConfigError, ServerSettings};
 
 use crate::auth::cache::CacheSettings;
 use crate::client_ip::TrustedProxies;
@@ -11,17 +11,9 @@ use crate::upstreams::{RouteEntry, parse_routes};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `BIND_ADDR`, default `127.0.0.1:8000`.
-    pub bind_addr: String,
-    /// Where Prometheus scrapes this process (`METRICS_ADDR`); unset: no metrics listener.
-    pub metrics_addr: Option<String>,
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`: span export, off by default.
-    pub otlp: shared::otel::OtlpSettings,
-    /// `WORKERS`: HTTP worker threads, default the number of CPUs.
-    pub workers: usize,
-    pub redis: RedisSettings,
-    /// `WAYPOINT_INTERNAL_TOKEN`, default generated under `data/internal-token`.
-    pub internal_token: Secret,
+    /// `BIND_ADDR` (default `127.0.0.1:8000`), `METRICS_ADDR`, `OTEL_*`, `WORKERS`, `REDIS_*`,
+    /// `WAYPOINT_INTERNAL_TOKEN`.
+    pub server: ServerSettings,
     /// Where each service listens (`*_SERVICE_URL`).
     pub services: ServiceUrls,
     /// `GATEWAY_ROUTES` (`pattern=url|url…,…`), default: every service at its `*_SERVICE_URL`.
@@ -94,15 +86,7 @@ impl Settings {
             None => default_routes(&services),
         };
         Ok(Self {
-            bind_addr: config::string("BIND_ADDR", "127.0.0.1:8000"),
-            metrics_addr: config::raw("METRICS_ADDR"),
-            otlp: shared::otel::OtlpSettings::from_env(),
-            workers: config::var(
-                "WORKERS",
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )?,
-            redis: RedisSettings::from_env()?,
-            internal_token: config::internal_token()?,
+            server: ServerSettings::from_env("127.0.0.1:8000")?,
             services,
             routes,
             jwt_issuer: config::string("JWT_ISSUER", shared::token::DEFAULT_ISSUER),

@@ -50,18 +50,18 @@ pub struct Application;
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Running> {
-        let listener = shared::server::bind(&settings.bind_addr)?;
+        let listener = shared::server::bind(&settings.server.bind_addr)?;
         Self::build_on(listener, settings).await
     }
 
     /// The service on a listener bound beforehand, for a caller that must know the port
-    /// before the service is built (`settings.bind_addr` is not used).
+    /// before the service is built (`settings.server.bind_addr` is not used).
     pub async fn build_on(listener: TcpListener, settings: Settings) -> anyhow::Result<Running> {
-        let redis = Redis::connect(&settings.redis)?;
+        let redis = Redis::connect(&settings.server.redis)?;
         let internal_token =
-            reqwest::header::HeaderValue::from_str(settings.internal_token.expose())?;
+            reqwest::header::HeaderValue::from_str(settings.server.internal_token.expose())?;
         let tasks = Tasks::default();
-        let metrics = Metrics::for_listener("gateway", settings.metrics_addr.as_deref());
+        let metrics = Metrics::for_listener("gateway", settings.server.metrics_addr.as_deref());
         metrics.observe_redis(&redis);
         let gateway_metrics = GatewayMetrics::new(&metrics, &settings.services);
         let mut sets = ReplicaSets::default();
@@ -120,19 +120,19 @@ impl Application {
             tasks: tasks.clone(),
             metrics: gateway_metrics,
         });
-        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
-        let spans = shared::otel::Spans::start(&settings.otlp, "gateway")?;
+        let metrics_port = metrics.serve(settings.server.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.server.otlp, "gateway")?;
         let ready_state = state.clone();
 
         // One connection pool and one Redis connection per worker thread, made before the
         // workers start so that a failure stops the start instead of being papered over.
         // Connections are opened lazily, on the worker that uses them: a request never
         // waits for a wake-up on another thread (one shared connection halved throughput).
-        let per_worker = (0..settings.workers.max(1))
+        let per_worker = (0..settings.server.workers.max(1))
             .map(|_| {
                 let client = upstream_client(&settings, &state.internal_token)?;
                 let forwarder = UpstreamClient::new(settings.upstream_timeout);
-                let own = Redis::connect(&settings.redis)?;
+                let own = Redis::connect(&settings.server.redis)?;
                 metrics.observe_redis(&own);
                 Ok((client, forwarder, own))
             })
@@ -178,7 +178,7 @@ impl Application {
                 .default_service(web::to(handler::gateway))
         });
         wait_for_what_every_request_needs(&ready_state).await;
-        let running = shared::server::serve(server, listener, settings.workers, &drain)?
+        let running = shared::server::serve(server, listener, settings.server.workers, &drain)?
             .with_metrics_port(metrics_port)
             .with_spans(spans)
             .with_tasks(tasks);

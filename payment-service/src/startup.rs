@@ -44,20 +44,20 @@ impl std::ops::Deref for Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener = shared::server::bind(&settings.bind_addr)?;
+        let listener = shared::server::bind(&settings.server.bind_addr)?;
         Self::build_on(listener, settings).await
     }
 
     /// The service on a listener bound beforehand, for a caller that must know the port
-    /// before the service is built (`settings.bind_addr` is not used).
+    /// before the service is built (`settings.server.bind_addr` is not used).
     pub async fn build_on(listener: TcpListener, settings: Settings) -> anyhow::Result<Self> {
         let db = Db::open(
-            settings.database_url.clone(),
-            settings.database_pool_size,
+            settings.database.url.clone(),
+            settings.database.pool_size,
             MIGRATIONS,
         )
         .await?;
-        let redis = Redis::connect(&settings.redis)?;
+        let redis = Redis::connect(&settings.server.redis)?;
         let http = outbound_client()?;
         let alipay = match &settings.alipay {
             Some(alipay) => Some(AlipayClient::new(alipay_config(alipay)?, http.clone())),
@@ -71,19 +71,19 @@ impl Application {
         };
         let metrics = shared::metrics::Metrics::for_listener(
             "payment-service",
-            settings.metrics_addr.as_deref(),
+            settings.server.metrics_addr.as_deref(),
         );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
-        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
-        let spans = shared::otel::Spans::start(&settings.otlp, "payment-service")?;
+        let metrics_port = metrics.serve(settings.server.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.server.otlp, "payment-service")?;
         let context = Arc::new(PaymentContext {
             db,
             redis,
             alipay,
             recommend: RecommendClient::new(
                 &settings.recommend_service_url,
-                settings.internal_token.clone(),
+                settings.server.internal_token.clone(),
                 http,
             )?,
             orders: settings.orders.clone(),
@@ -111,7 +111,7 @@ impl Application {
         let jobs = Jobs::new(context.clone());
         let tasks = context.tasks.clone();
         let data = web::Data::from(context);
-        let internal_token = settings.internal_token.clone();
+        let internal_token = settings.server.internal_token.clone();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
         let app_spans = spans.clone();
@@ -125,7 +125,7 @@ impl Application {
                 routes::config,
             )
         });
-        let running = shared::server::serve(server, listener, settings.workers, &drain)?
+        let running = shared::server::serve(server, listener, settings.server.workers, &drain)?
             .with_metrics_port(metrics_port)
             .with_spans(spans)
             .with_tasks(tasks.clone());

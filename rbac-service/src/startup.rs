@@ -22,26 +22,29 @@ pub struct Application;
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<shared::server::Running> {
         let db = Db::open(
-            settings.database_url.clone(),
-            settings.database_pool_size,
+            settings.database.url.clone(),
+            settings.database.pool_size,
             MIGRATIONS,
         )
         .await?;
-        let redis = Redis::connect(&settings.redis)?;
+        let redis = Redis::connect(&settings.server.redis)?;
         let seeded = db
             .run(seed::apply)
             .await
             .map_err(|err| anyhow::anyhow!("seeding: {err:?}"))?;
         let metrics = shared::metrics::Metrics::for_listener(
             "rbac-service",
-            settings.metrics_addr.as_deref(),
+            settings.server.metrics_addr.as_deref(),
         );
-        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
-        let spans = shared::otel::Spans::start(&settings.otlp, "rbac-service")?;
+        let metrics_port = metrics.serve(settings.server.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.server.otlp, "rbac-service")?;
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let context = web::Data::new(RbacContext {
-            auth: AuthClient::new(&settings.auth_service_url, settings.internal_token.expose())?,
+            auth: AuthClient::new(
+                &settings.auth_service_url,
+                settings.server.internal_token.expose(),
+            )?,
             roles_cache: RolesCache::new(redis.clone(), &metrics),
             policy_changes: metrics.counter(
                 "rbac_policy_changes",
@@ -57,8 +60,8 @@ impl Application {
             bootstrap::spawn_admin_grant(context.clone(), account.clone());
         }
 
-        let internal_token = settings.internal_token.clone();
-        let listener = shared::server::bind(&settings.bind_addr)?;
+        let internal_token = settings.server.internal_token.clone();
+        let listener = shared::server::bind(&settings.server.bind_addr)?;
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
         let app_spans = spans.clone();
@@ -72,7 +75,7 @@ impl Application {
                 routes::config,
             )
         });
-        let running = shared::server::serve(server, listener, settings.workers, &drain)?
+        let running = shared::server::serve(server, listener, settings.server.workers, &drain)?
             .with_metrics_port(metrics_port)
             .with_spans(spans);
         tracing::info!(port = running.port(), "rbac-service listening");

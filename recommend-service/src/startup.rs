@@ -45,10 +45,10 @@ impl Application {
     /// Builds with a given cache scheme (tests compare the naive one).
     pub async fn build_with(settings: Settings, mode: CacheMode) -> anyhow::Result<Self> {
         let db = connect_db(&settings).await?;
-        let redis = Redis::connect(&settings.redis)?;
+        let redis = Redis::connect(&settings.server.redis)?;
         let metrics = shared::metrics::Metrics::for_listener(
             "recommend-service",
-            settings.metrics_addr.as_deref(),
+            settings.server.metrics_addr.as_deref(),
         );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
@@ -58,8 +58,8 @@ impl Application {
         let tasks = Tasks::default();
         let (model, rebuild) = (recommender.clone(), settings.model_rebuild);
         tasks.supervise("model-rebuild", move || model.clone().run(rebuild));
-        let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
-        let spans = shared::otel::Spans::start(&settings.otlp, "recommend-service")?;
+        let metrics_port = metrics.serve(settings.server.metrics_addr.as_deref())?;
+        let spans = shared::otel::Spans::start(&settings.server.otlp, "recommend-service")?;
         let context = web::Data::new(RecommendContext {
             cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode)
                 .with_metrics(own),
@@ -69,8 +69,8 @@ impl Application {
             min_profile: settings.min_profile,
             tasks,
         });
-        let internal_token = settings.internal_token.clone();
-        let listener = shared::server::bind(&settings.bind_addr)?;
+        let internal_token = settings.server.internal_token.clone();
+        let listener = shared::server::bind(&settings.server.bind_addr)?;
         let app_context = context.clone();
         let drain = shared::server::Drain::from_env()?;
         let app_drain = drain.clone();
@@ -85,7 +85,7 @@ impl Application {
                 routes::config,
             )
         });
-        let running = shared::server::serve(server, listener, settings.workers, &drain)?
+        let running = shared::server::serve(server, listener, settings.server.workers, &drain)?
             .with_metrics_port(metrics_port)
             .with_spans(spans)
             .with_tasks(context.tasks.clone());
@@ -106,8 +106,8 @@ impl Application {
 /// Opens the database and brings its schema up to date.
 pub async fn connect_db(settings: &Settings) -> anyhow::Result<Db> {
     Db::open(
-        settings.database_url.clone(),
-        settings.database_pool_size,
+        settings.database.url.clone(),
+        settings.database.pool_size,
         MIGRATIONS,
     )
     .await

@@ -245,6 +245,82 @@ fn parse_sentinels(list: &str) -> Result<Vec<String>, String> {
         })
 }
 
+/// What every part reads the same way: where it listens and is scraped, where its spans go,
+/// how many workers it runs, its Redis and the internal token.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// `BIND_ADDR`; each part has its own default port.
+    pub bind_addr: String,
+    /// `METRICS_ADDR`: where Prometheus scrapes this process; unset: no metrics listener.
+    pub metrics_addr: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`: span export, off by default.
+    pub otlp: crate::otel::OtlpSettings,
+    /// `WORKERS`: HTTP worker threads, default the number of CPUs.
+    pub workers: usize,
+    pub redis: RedisSettings,
+    /// `WAYPOINT_INTERNAL_TOKEN`, default generated under `data/internal-token`.
+    pub internal_token: Secret,
+}
+
+impl ServerSettings {
+    pub fn from_env(default_bind_addr: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            bind_addr: string("BIND_ADDR", default_bind_addr),
+            metrics_addr: raw("METRICS_ADDR"),
+            otlp: crate::otel::OtlpSettings::from_env(),
+            workers: var(
+                "WORKERS",
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )?,
+            redis: RedisSettings::from_env()?,
+            internal_token: internal_token()?,
+        })
+    }
+
+    /// A test's part: on a free loopback port, metrics on another, one worker, no spans.
+    pub fn local(redis: &RedisSettings, internal_token: &str) -> Self {
+        Self {
+            bind_addr: "127.0.0.1:0".into(),
+            metrics_addr: Some("127.0.0.1:0".into()),
+            otlp: Default::default(),
+            workers: 1,
+            redis: redis.clone(),
+            internal_token: Secret::new(internal_token),
+        }
+    }
+}
+
+/// Where a service keeps its rows.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL`, default a SQLite file under the data directory.
+    pub url: String,
+    /// `DATABASE_POOL_SIZE`, default 8.
+    pub pool_size: u32,
+}
+
+impl DatabaseSettings {
+    /// `default_file`: the SQLite file under `WAYPOINT_DATA_DIR` used when `DATABASE_URL`
+    /// is unset, e.g. `auth.db`.
+    pub fn from_env(default_file: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: string(
+                "DATABASE_URL",
+                &format!("sqlite://{}", data_dir().join(default_file).display()),
+            ),
+            pool_size: var("DATABASE_POOL_SIZE", 8)?,
+        })
+    }
+
+    /// A test's database: `url`, with a small pool.
+    pub fn local(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            pool_size: 4,
+        }
+    }
+}
+
 /// The token the gateway presents to services, which vouches for its identity headers.
 pub fn internal_token() -> Result<Secret, ConfigError> {
     secret_from_env_or_file(

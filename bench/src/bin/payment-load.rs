@@ -12,7 +12,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use payment_service::alipay::{AppPrivateKey, Params, PublicKey};
 use payment_service::config::{AlipaySettings, OrderSettings};
 use serde_json::json;
-use shared::config::Secret;
+use shared::config::{DatabaseSettings, RedisSettings, Secret, ServerSettings};
 use shared::testing::{RedisServer, TestDatabase};
 
 const SECONDS: u64 = 5;
@@ -88,14 +88,11 @@ async fn orders_rate() {
         .public_key_pem()
         .unwrap();
     let payment = payment_service::Application::build(payment_service::Settings {
-        bind_addr: "127.0.0.1:0".into(),
-        metrics_addr: None,
-        otlp: Default::default(),
-        workers: 2,
-        database_url: payment_db.url.clone(),
-        database_pool_size: 8,
-        redis: settings.clone(),
-        internal_token: Secret::new(token.clone()),
+        server: server(&settings, &token, 2),
+        database: DatabaseSettings {
+            url: payment_db.url.clone(),
+            pool_size: 8,
+        },
         recommend_service_url: recommend.clone(),
         orders: OrderSettings {
             payment_timeout: Duration::from_secs(1800),
@@ -121,14 +118,11 @@ async fn orders_rate() {
 
     let auth_db = TestDatabase::new();
     let auth = auth_service::Application::build(auth_service::Settings {
-        bind_addr: "127.0.0.1:0".into(),
-        metrics_addr: None,
-        otlp: Default::default(),
-        workers: 1,
-        database_url: auth_db.url.clone(),
-        database_pool_size: 4,
-        redis: settings.clone(),
-        internal_token: Secret::new(token.clone()),
+        server: server(&settings, &token, 1),
+        database: DatabaseSettings {
+            url: auth_db.url.clone(),
+            pool_size: 4,
+        },
         jwt: auth_service::config::JwtSettings {
             private_key_pem: Some(Secret::new(auth_service::keys::generate_pem().unwrap())),
             private_key_file: "unused".into(),
@@ -155,14 +149,11 @@ async fn orders_rate() {
     tokio::spawn(auth.run_until_stopped());
     let rbac_db = TestDatabase::new();
     let rbac = rbac_service::Application::build(rbac_service::Settings {
-        bind_addr: "127.0.0.1:0".into(),
-        metrics_addr: None,
-        otlp: Default::default(),
-        workers: 1,
-        database_url: rbac_db.url.clone(),
-        database_pool_size: 4,
-        redis: settings.clone(),
-        internal_token: Secret::new(token.clone()),
+        server: server(&settings, &token, 1),
+        database: DatabaseSettings {
+            url: rbac_db.url.clone(),
+            pool_size: 4,
+        },
         auth_service_url: auth_url.clone(),
         admin_account: None,
     })
@@ -178,12 +169,7 @@ async fn orders_rate() {
         chat: "http://127.0.0.1:9".into(),
     };
     let gw = gateway::Application::build(gateway::Settings {
-        bind_addr: "127.0.0.1:0".into(),
-        metrics_addr: None,
-        otlp: Default::default(),
-        workers: 2,
-        redis: settings,
-        internal_token: Secret::new(token),
+        server: server(&settings, &token, 2),
         routes: gateway::config::default_routes(&services),
         services,
         jwt_issuer: shared::token::DEFAULT_ISSUER.into(),
@@ -266,6 +252,15 @@ async fn orders_rate() {
 }
 
 /// recommend-service's trip endpoint, answering one trip.
+/// A part of the bench's stack: a free loopback port, no metrics listener.
+fn server(redis: &RedisSettings, token: &str, workers: usize) -> ServerSettings {
+    ServerSettings {
+        metrics_addr: None,
+        workers,
+        ..ServerSettings::local(redis, token)
+    }
+}
+
 fn stub_recommend() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());

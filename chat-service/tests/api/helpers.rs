@@ -14,7 +14,7 @@ use chat_service::{Application, Settings};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::config::{RedisSettings, Secret};
+use shared::config::{DatabaseSettings, RedisSettings, ServerSettings};
 use shared::db::Db;
 use shared::session::NewSession;
 pub use shared::testing::error_code;
@@ -89,14 +89,8 @@ impl TestApp {
         let directory = FakeDirectory::start(&token).await;
         let db = TestDatabase::new();
         let settings = Settings {
-            bind_addr: "127.0.0.1:0".into(),
-            metrics_addr: Some("127.0.0.1:0".into()),
-            otlp: Default::default(),
-            workers: 1,
-            database_url: db.url.clone(),
-            database_pool_size: 4,
-            redis: redis.clone(),
-            internal_token: Secret::new(token.clone()),
+            server: ServerSettings::local(&redis, &token),
+            database: DatabaseSettings::local(&db.url),
             directory: DirectorySettings {
                 rbac_service_url: directory.url.clone(),
                 auth_service_url: directory.url.clone(),
@@ -124,7 +118,7 @@ impl TestApp {
 
     async fn launch(&self, bind_addr: &str) -> Replica {
         let mut settings = self.settings.clone();
-        settings.bind_addr = bind_addr.to_owned();
+        settings.server.bind_addr = bind_addr.to_owned();
         let app = Application::build(settings)
             .await
             .expect("chat-service starts");

@@ -9,7 +9,7 @@ use actix_web::dev::ServerHandle;
 use gateway::ratelimit::{Rate, RateLimits};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::config::{RedisSettings, Secret};
+use shared::config::{DatabaseSettings, RedisSettings, Secret, ServerSettings};
 pub use shared::testing::error_code;
 use shared::testing::{RedisServer, ReservedPort, TestDatabase};
 
@@ -148,12 +148,11 @@ impl Stack {
         let mut metrics = vec![("auth-service".to_owned(), metrics_url(auth.metrics_port()))];
         tokio::spawn(auth.run_until_stopped());
 
-        let rbac = rbac_service::Application::build(rbac_service::Settings {
-            otlp: options.otlp.clone(),
-            ..rbac_settings(&rbac_db, &redis_settings, &internal_token, &auth_url)
-        })
-        .await
-        .expect("rbac-service starts");
+        let mut settings = rbac_settings(&rbac_db, &redis_settings, &internal_token, &auth_url);
+        settings.server.otlp = options.otlp.clone();
+        let rbac = rbac_service::Application::build(settings)
+            .await
+            .expect("rbac-service starts");
         let rbac_url = format!("http://127.0.0.1:{}", rbac.port());
         metrics.push(("rbac-service".into(), metrics_url(rbac.metrics_port())));
         let rbac_handle = rbac.handle();
@@ -166,12 +165,12 @@ impl Stack {
         let mut recommend_db_url = None;
         let recommend_url = if options.recommend || options.payments {
             let db = TestDatabase::new();
-            let app = recommend_service::Application::build(recommend_service::Settings {
-                otlp: options.otlp.clone(),
-                ..recommend_settings("127.0.0.1:0", &db.url, &redis_settings, &internal_token)
-            })
-            .await
-            .expect("recommend-service starts");
+            let mut settings =
+                recommend_settings("127.0.0.1:0", &db.url, &redis_settings, &internal_token);
+            settings.server.otlp = options.otlp.clone();
+            let app = recommend_service::Application::build(settings)
+                .await
+                .expect("recommend-service starts");
             recommend_db_url = Some(db.url.clone());
             other_dbs.push(db);
             let url = format!("http://127.0.0.1:{}", app.port());
@@ -237,11 +236,10 @@ impl Stack {
             };
             let bind_addr = format!("127.0.0.1:{}", reservation.port());
             let settings = gateway::Settings {
-                bind_addr,
-                metrics_addr: Some("127.0.0.1:0".into()),
-                workers: 1,
-                redis: redis_settings.clone(),
-                internal_token: Secret::new(internal_token.clone()),
+                server: ServerSettings {
+                    bind_addr,
+                    ..server(&redis_settings, &internal_token, &options.otlp)
+                },
                 services: services.clone(),
                 routes,
                 jwt_issuer: shared::token::DEFAULT_ISSUER.into(),
@@ -257,7 +255,6 @@ impl Stack {
                 policy_pubsub: options.policy_pubsub,
                 session_cache: options.session_cache,
                 docs_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../docs").into(),
-                otlp: options.otlp.clone(),
             };
             let app = gateway::Application::build_on(reservation.into_listener(), settings.clone())
                 .await
@@ -317,7 +314,7 @@ impl Stack {
             tokio::spawn(async move { stopper.stop().await })
         };
         let settings = self.gateway_settings[i].clone();
-        wait_until_closed(&settings.bind_addr).await;
+        wait_until_closed(&settings.server.bind_addr).await;
         let app = gateway::Application::build(settings)
             .await
             .expect("gateway starts again");
@@ -335,14 +332,11 @@ impl Stack {
         let app = chat_service::Application::build_on(
             listener,
             chat_service::Settings {
-                bind_addr,
-                metrics_addr: Some("127.0.0.1:0".into()),
-                otlp: Default::default(),
-                workers: 1,
-                database_url: db.url.clone(),
-                database_pool_size: 4,
-                redis: self.redis_settings.clone(),
-                internal_token: Secret::new(self.internal_token.clone()),
+                server: ServerSettings {
+                    bind_addr,
+                    ..ServerSettings::local(&self.redis_settings, &self.internal_token)
+                },
+                database: DatabaseSettings::local(&db.url),
                 directory: chat_service::config::DirectorySettings {
                     rbac_service_url: self.rbac_url.clone(),
                     auth_service_url: self.auth_url.clone(),
@@ -615,13 +609,8 @@ fn auth_settings(
     options: &StackOptions,
 ) -> auth_service::Settings {
     auth_service::Settings {
-        bind_addr: "127.0.0.1:0".into(),
-        metrics_addr: Some("127.0.0.1:0".into()),
-        workers: 1,
-        database_url: db.url.clone(),
-        database_pool_size: 4,
-        redis: redis.clone(),
-        internal_token: Secret::new(token),
+        server: server(redis, token, &options.otlp),
+        database: DatabaseSettings::local(&db.url),
         jwt: auth_service::config::JwtSettings {
             private_key_pem: Some(Secret::new(signing_key_pem())),
             private_key_file: "unused".into(),
@@ -645,7 +634,6 @@ fn auth_settings(
             email: "root@waypoint.local".into(),
         }),
         wechat: options.wechat.clone(),
-        otlp: options.otlp.clone(),
     }
 }
 
@@ -657,14 +645,11 @@ pub fn recommend_settings(
     internal_token: &str,
 ) -> recommend_service::Settings {
     recommend_service::Settings {
-        bind_addr: bind_addr.into(),
-        metrics_addr: Some("127.0.0.1:0".into()),
-        otlp: Default::default(),
-        workers: 1,
-        database_url: database_url.into(),
-        database_pool_size: 4,
-        redis: redis.clone(),
-        internal_token: Secret::new(internal_token.to_owned()),
+        server: ServerSettings {
+            bind_addr: bind_addr.into(),
+            ..ServerSettings::local(redis, internal_token)
+        },
+        database: DatabaseSettings::local(database_url),
         cache_ttl: Duration::from_secs(60),
         // Tests want a view's effect soon: fits as often as the interval allows.
         model_rebuild: recommend_service::schedule::RebuildRule {
@@ -682,16 +667,18 @@ pub fn rbac_settings(
     auth_url: &str,
 ) -> rbac_service::Settings {
     rbac_service::Settings {
-        bind_addr: "127.0.0.1:0".into(),
-        metrics_addr: Some("127.0.0.1:0".into()),
-        otlp: Default::default(),
-        workers: 1,
-        database_url: db.url.clone(),
-        database_pool_size: 4,
-        redis: redis.clone(),
-        internal_token: Secret::new(token),
+        server: ServerSettings::local(redis, token),
+        database: DatabaseSettings::local(&db.url),
         auth_service_url: auth_url.into(),
         admin_account: Some(ADMIN.into()),
+    }
+}
+
+/// A test part's server settings (free loopback port, one worker), its spans sent to `otlp`.
+fn server(redis: &RedisSettings, token: &str, otlp: &shared::otel::OtlpSettings) -> ServerSettings {
+    ServerSettings {
+        otlp: otlp.clone(),
+        ..ServerSettings::local(redis, token)
     }
 }
 
@@ -730,14 +717,8 @@ async fn start_payments(
     let alipay = fake_alipay::FakeAlipay::start(fake).expect("fake Alipay starts");
     let db = TestDatabase::new();
     let app = payment_service::Application::build(payment_service::Settings {
-        bind_addr: "127.0.0.1:0".into(),
-        metrics_addr: Some("127.0.0.1:0".into()),
-        otlp: otlp.clone(),
-        workers: 1,
-        database_url: db.url.clone(),
-        database_pool_size: 4,
-        redis: redis.clone(),
-        internal_token: Secret::new(token),
+        server: server(redis, token, otlp),
+        database: DatabaseSettings::local(&db.url),
         recommend_service_url: recommend_url.into(),
         orders: payment_service::config::OrderSettings {
             payment_timeout: Duration::from_secs(1800),

@@ -8,7 +8,7 @@ use payment_service::config::{AlipaySettings, OrderSettings};
 use payment_service::jobs::Jobs;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use shared::config::Secret;
+use shared::config::{DatabaseSettings, Secret, ServerSettings};
 use shared::db::Db;
 pub use shared::testing::error_code;
 use shared::testing::{RedisServer, ReservedPort, TestDatabase};
@@ -90,14 +90,15 @@ impl TestApp {
         );
         let public_base = options.public_base.clone().unwrap_or(standin_base);
         let settings = payment_service::Settings {
-            bind_addr,
-            metrics_addr: Some("127.0.0.1:0".into()),
-            otlp: Default::default(),
-            workers: 2,
-            database_url: database.url.clone(),
-            database_pool_size: 8,
-            redis: RedisServer::shared().settings(),
-            internal_token: Secret::new(token.clone()),
+            server: ServerSettings {
+                bind_addr,
+                workers: 2,
+                ..ServerSettings::local(&RedisServer::shared().settings(), &token)
+            },
+            database: DatabaseSettings {
+                url: database.url.clone(),
+                pool_size: 8,
+            },
             recommend_service_url: recommend.url.clone(),
             orders: OrderSettings {
                 payment_timeout: options.payment_timeout,

@@ -53,7 +53,7 @@ pub async fn run(args: ImportArgs, settings: Settings) -> anyhow::Result<()> {
         .map_err(|m| anyhow::anyhow!("--placeholder-status {m}"))?;
     let rows = file::read(&args.ratings)?;
     let db = crate::startup::connect_db(&settings).await?;
-    let redis = Redis::connect(&settings.redis)?;
+    let redis = Redis::connect(&settings.server.redis)?;
     let progress = ProgressBar::new(rows.len() as u64);
     progress.set_style(
         ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ratings ({eta})")

@@ -9,7 +9,7 @@ use recommend_service::schedule::RebuildRule;
 use recommend_service::{Application, Settings};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::config::Secret;
+use shared::config::{DatabaseSettings, ServerSettings};
 pub use shared::testing::error_code;
 use shared::testing::{RedisServer, TestDatabase};
 
@@ -72,14 +72,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let db = TestDatabase::new();
     let token = shared::random::token_hex(16);
     let settings = Settings {
-        bind_addr: "127.0.0.1:0".into(),
-        metrics_addr: Some("127.0.0.1:0".into()),
-        otlp: Default::default(),
-        workers: 1,
-        database_url: db.url.clone(),
-        database_pool_size: 4,
-        redis: redis_settings,
-        internal_token: Secret::new(token.clone()),
+        server: ServerSettings::local(&redis_settings, &token),
+        database: DatabaseSettings::local(&db.url),
         cache_ttl: Duration::from_secs(600),
         // Rebuilds happen when a test asks (POST /internal/model/rebuild).
         model_rebuild: RebuildRule {

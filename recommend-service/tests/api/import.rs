@@ -2,20 +2,14 @@ use std::io::Write;
 
 use recommend_service::cli::import::{ImportArgs, run};
 use reqwest::StatusCode;
-use shared::config::Secret;
+use shared::config::{DatabaseSettings, ServerSettings};
 
 use crate::helpers::{Who, spawn_app, traveller};
 
 fn settings(app: &crate::helpers::TestApp) -> recommend_service::Settings {
     recommend_service::Settings {
-        bind_addr: "127.0.0.1:0".into(),
-        metrics_addr: None,
-        otlp: Default::default(),
-        workers: 1,
-        database_url: app.db.url.clone(),
-        database_pool_size: 2,
-        redis: shared::testing::RedisServer::shared().settings(),
-        internal_token: Secret::new("unused"),
+        server: ServerSettings::local(&shared::testing::RedisServer::shared().settings(), "unused"),
+        database: DatabaseSettings::local(&app.db.url),
         cache_ttl: std::time::Duration::from_secs(60),
         model_rebuild: recommend_service::schedule::RebuildRule {
             check_every: std::time::Duration::from_secs(3600),
