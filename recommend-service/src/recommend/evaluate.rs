@@ -29,6 +29,10 @@ pub struct Figures {
     pub recall_at_10: Option<f64>,
     pub fit_seconds: f64,
     pub topn_seconds: f64,
+    /// What the fit chose on the training data's held-out slice: rp3's β and mix's EASE
+    /// share (`None` for the other strategies), to the hundredth (both grids' step).
+    pub beta: Option<f64>,
+    pub mix_share: Option<f64>,
 }
 
 /// Splits `ratings` at random: `train_fraction` of them train, the rest test.
@@ -59,7 +63,13 @@ pub fn evaluate(strategy: Strategy, train: &[Rating], test: &[Rating]) -> Figure
         recall_at_10: recall,
         fit_seconds,
         topn_seconds,
+        beta: (strategy == Strategy::Rp3).then(|| hundredths(model.learned.beta)),
+        mix_share: (strategy == Strategy::Mix).then(|| hundredths(model.learned.mix)),
     }
+}
+
+fn hundredths(value: f32) -> f64 {
+    (f64::from(value) * 100.0).round() / 100.0
 }
 
 /// RMSE and MAE of `model`'s predictions on `test` (`None` when it does not predict or
@@ -321,6 +331,28 @@ pub(crate) mod tests {
         assert_eq!(
             variant_precision(&ease.matrix, &nothing_relevant, 1, |_| (), |_, _, _| {}),
             None
+        );
+    }
+
+    #[test]
+    fn the_figures_say_what_rp3_and_mix_chose_on_the_held_out_slice() {
+        let ratings = data();
+        let (train, test) = split(&ratings, 0.8, 1);
+        let rp3 = evaluate(Strategy::Rp3, &train, &test);
+        let (beta, _) = crate::recommend::rp3::learn(&train).unwrap();
+        assert_eq!(rp3.beta, Some(hundredths(beta)));
+        assert_eq!(rp3.mix_share, None);
+        let mix = evaluate(Strategy::Mix, &train, &test);
+        let share = mix.mix_share.unwrap();
+        assert!(
+            crate::recommend::model::MIX_SHARES
+                .iter()
+                .any(|s| hundredths(*s) == share),
+            "{share}"
+        );
+        assert_eq!(
+            (mix.beta, evaluate(Strategy::Popular, &train, &test).beta),
+            (None, None)
         );
     }
 
