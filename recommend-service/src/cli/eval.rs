@@ -108,6 +108,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         );
         let show = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
         let mut chose = None;
+        let mut learned = Vec::new();
         for (name, f, choice) in results {
             let name = match choice {
                 Some(choice) => {
@@ -117,6 +118,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 }
                 None => name,
             };
+            learned.push((name.clone(), f.beta, f.mix_share));
             println!(
                 "{:<16} {:>7} {:>7} {:>9} {:>9} {:>8.3} {:>9.3}",
                 name,
@@ -127,6 +129,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 f.fit_seconds,
                 f.topn_seconds
             );
+        }
+        for (name, beta, share) in &learned {
+            if let Some(beta) = beta {
+                println!("{name}: β {beta:.2}, chosen on the held-out slice");
+            }
+            if let Some(share) = share {
+                println!("{name}: EASE's share {share}, chosen on the held-out slice");
+            }
         }
         if let Some(choice) = chose {
             println!(

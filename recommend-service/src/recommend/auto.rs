@@ -27,7 +27,7 @@ pub const SAMPLE_USERS: usize = 1_000;
 
 /// The strategies `auto` chooses among (lists: all of them; predictions: those that
 /// predict).
-pub fn candidates() -> [Strategy; 6] {
+pub fn candidates() -> [Strategy; 7] {
     [
         Strategy::Knn {
             direction: Direction::Item,
@@ -41,6 +41,7 @@ pub fn candidates() -> [Strategy; 6] {
         Strategy::Factors,
         Strategy::Blend,
         Strategy::Mix,
+        Strategy::Rp3,
     ]
 }
 
@@ -213,11 +214,10 @@ mod tests {
         let choice = choose(&train);
         assert_eq!(choice.ranked.len(), candidates().len());
         let predictors: Vec<Strategy> = choice.predicted.iter().map(|(s, _)| *s).collect();
-        assert!(
-            !predictors.contains(&Strategy::Ease) && !predictors.contains(&Strategy::Mix),
-            "EASE and mix predict nothing"
-        );
-        assert_eq!(predictors.len(), candidates().len() - 2);
+        for lists_only in [Strategy::Ease, Strategy::Mix, Strategy::Rp3] {
+            assert!(!predictors.contains(&lists_only), "{}", lists_only.name());
+        }
+        assert_eq!(predictors.len(), candidates().len() - 3);
         // Ordered to 10⁻⁹ (see `sort`): equal scores summed in another order may not be.
         assert!(choice.ranked.windows(2).all(|w| w[0].1 >= w[1].1 - 1e-9));
         assert!(choice.predicted.windows(2).all(|w| w[0].1 <= w[1].1 + 1e-9));

@@ -1,8 +1,9 @@
 //! `blend`: a stacked rating predictor. Its parts (user-cosine, item-cosine, the
 //! baselines and mf) each predict a rating; blend predicts w₀ + Σ wₖ × partₖ, with the
-//! weights learned by least squares on the training data's held-out slice (each user's
-//! most recent 20 %, as `auto` holds out) from parts fitted on the rest, then the parts
-//! are fitted again on everything. Test data is never looked at.
+//! weights learned by least squares on the training data's held-out slice (the most
+//! recent 20 % of up to 1,000 users, as `auto` holds out) from parts fitted on the rest,
+//! then the parts are fitted on everything, each at most once more ([`fit`]). Test data
+//! is never looked at.
 //!
 //! The baseline's weight comes out negative: the neighbourhood parts are each the
 //! baseline plus a residual, so the stack learns how much of each residual to keep.
@@ -12,7 +13,7 @@ use faer::{Mat, Side};
 
 use super::auto;
 use super::matrix::{Matrix, Rating};
-use super::model::{Model, Strategy};
+use super::model::{self, Learned, Model, Strategy};
 
 /// user-cosine, item-cosine, baseline, mf: the order of [`Weights::parts`].
 pub const PARTS: usize = 4;
@@ -48,14 +49,28 @@ impl Weights {
     }
 }
 
-/// The weights for `train` (oldest first); [`Weights::FIXED`] when too little is held
-/// out to learn from.
-pub fn learn(train: &[Rating]) -> Weights {
-    let (fit, held_out) = auto::hold_out_recent(train, None);
+/// blend fitted on `train` (oldest first), each part once where the data is large: the
+/// weights are learned on the held-out slice of up to [`auto::SAMPLE_USERS`] users from
+/// the parts fitted on the rest (user neighbours for those users alone), then the parts
+/// are fitted on everything, mf from the held-out fit's factors and item-cosine reused
+/// when the slice is small ([`model::REUSE_BELOW`]); [`Weights::FIXED`] when too little
+/// is held out to learn from.
+pub fn fit(train: &[Rating]) -> Model {
+    let (fit, held_out) = auto::hold_out_recent(train, Some(auto::SAMPLE_USERS));
+    let matrix = Matrix::new(train);
     if held_out.len() < MIN_HELD_OUT {
-        return Weights::FIXED;
+        return Model::fit_weighted(matrix, Strategy::Blend, Weights::FIXED);
     }
-    let parts = Model::fit_matrix(Matrix::new(&fit), Strategy::Blend);
+    let rest = Matrix::numbered_as(&fit, &matrix);
+    let scored = model::scored_users(&rest, &held_out);
+    let parts = Model::fit_for(rest, Strategy::Blend, Learned::DEFAULT, Some(&scored));
+    let weights = learn(&parts, &held_out);
+    let reuse = model::held_out_share(&held_out, train) < model::REUSE_BELOW;
+    Model::refit_blend(matrix, weights, parts, reuse)
+}
+
+/// The weights that best predict `held_out` from `parts` (a blend fitted without it).
+fn learn(parts: &Model, held_out: &[Rating]) -> Weights {
     let rows: Vec<([f32; PARTS], f32)> = held_out
         .iter()
         .filter_map(|r| Some((parts.blend_parts(r.user, r.item)?, r.value)))
@@ -126,8 +141,8 @@ mod tests {
         crate::recommend::evaluate::rmse(model, test).unwrap()
     }
 
-    #[test]
-    fn learned_weights_predict_better_than_the_fixed_ones_and_are_the_same_each_fit() {
+    /// Generated ratings oldest first, every fifth for testing.
+    fn time_split() -> (Vec<Rating>, Vec<Rating>) {
         use crate::recommend::generate::{Spec, generate};
         let mut data = generate(Spec {
             users: 200,
@@ -140,14 +155,41 @@ mod tests {
         for (n, g) in data.iter().enumerate() {
             if n % 5 == 0 { &mut test } else { &mut train }.push(g.rating());
         }
-        let weights = learn(&train);
+        (train, test)
+    }
+
+    #[test]
+    fn learned_weights_predict_better_than_the_fixed_ones_and_are_the_same_each_fit() {
+        let (train, test) = time_split();
+        let learned = fit(&train);
+        let weights = learned.learned.blend;
         assert_ne!(weights, Weights::FIXED);
-        assert_eq!(learn(&train), weights, "deterministic");
-        let learned = Model::fit_weighted(Matrix::new(&train), Strategy::Blend, weights);
+        assert_eq!(fit(&train).learned.blend, weights, "deterministic");
         let fixed = Model::fit_matrix(Matrix::new(&train), Strategy::Blend);
         let (learned, fixed) = (rmse(&learned, &test), rmse(&fixed, &test));
         assert!(learned < fixed - 0.005, "learned {learned}, fixed {fixed}");
         // Too little held out to learn five weights from: the fixed ones.
-        assert_eq!(learn(&train[..300]), Weights::FIXED);
+        assert_eq!(fit(&train[..300]).learned.blend, Weights::FIXED);
+    }
+
+    #[test]
+    fn a_blend_refitted_from_its_held_out_parts_predicts_as_one_fitted_from_scratch() {
+        let (train, test) = time_split();
+        let (fit, held_out) = auto::hold_out_recent(&train, Some(auto::SAMPLE_USERS));
+        let matrix = Matrix::new(&train);
+        let parts = Model::fit_matrix(Matrix::numbered_as(&fit, &matrix), Strategy::Blend);
+        let weights = learn(&parts, &held_out);
+        let scratch = rmse(
+            &Model::fit_weighted(matrix.clone(), Strategy::Blend, weights),
+            &test,
+        );
+        // mf from the held-out fit's factors, item-cosine as the held-out fit made it.
+        let reused = Model::refit_blend(matrix, weights, parts, true);
+        assert_eq!(reused.learned.blend, weights);
+        let reused = rmse(&reused, &test);
+        assert!(
+            (reused - scratch).abs() < 0.01,
+            "reused {reused}, scratch {scratch}"
+        );
     }
 }

@@ -28,20 +28,24 @@ pub const MAX_ITEMS: usize = 4_000;
 /// `eval`'s precision@10 on the 100k shape.
 pub const LAMBDA: f32 = 250.0;
 
-pub struct Ease {
+/// Dense item-to-item weights, scored as a user's items' weights summed: EASE's, or
+/// RP3beta's ([`super::rp3`]).
+pub struct ItemWeights {
     /// Bᵀ, column-major: column i holds item i's weights towards every item, contiguous
     /// for scoring.
     from: Mat<f32>,
 }
 
+pub struct Ease;
+
 impl Ease {
     /// `None` when the catalog is larger than [`MAX_ITEMS`] (or empty).
-    pub fn fit(matrix: &Matrix, lambda: f32) -> Option<Self> {
+    pub fn fit(matrix: &Matrix, lambda: f32) -> Option<ItemWeights> {
         let n = matrix.items();
         if n == 0 || n > MAX_ITEMS {
             return None;
         }
-        let gram = lower_gram(matrix, lambda);
+        let gram = lower_gram(matrix, lambda, |_| 1.0);
         // XᵀX + λI is symmetric positive definite for λ > 0, so Cholesky succeeds.
         let mut weights = gram.llt(Side::Lower).ok()?.inverse();
         drop(gram);
@@ -55,7 +59,23 @@ impl Ease {
             }
             column[i] = 0.0;
         }
-        Some(Self { from: weights })
+        Some(ItemWeights { from: weights })
+    }
+}
+
+impl ItemWeights {
+    /// Column i: item i's weights towards every item.
+    pub(crate) fn new(from: Mat<f32>) -> Self {
+        Self { from }
+    }
+
+    /// Multiplies every weight towards item j by `scale[j]`.
+    pub(crate) fn scale_destinations(&mut self, scale: &[f32]) {
+        for i in 0..self.from.ncols() {
+            for (w, s) in self.from.col_as_slice_mut(i).iter_mut().zip(scale) {
+                *w *= s;
+            }
+        }
     }
 
     /// Sets every item's score for a non-empty profile (an empty one leaves `score` as
@@ -95,22 +115,24 @@ impl Ease {
 /// interactions of the 100k shape from 0.1459 to 0.1613 (unweighted: 0.1459; pure
 /// preference − 2, which makes a view count against: 0.1626; the preference itself:
 /// 0.1575).
-fn profile_weight(preference: f32) -> f32 {
+pub(crate) fn profile_weight(preference: f32) -> f32 {
     (preference - 2.0).max(0.25)
 }
 
-/// The lower triangle of XᵀX + λI (all the Cholesky reads), built from each user's
-/// items: Σ |profile|² / 2 additions instead of a dense product, written down columns.
-fn lower_gram(matrix: &Matrix, lambda: f32) -> Mat<f32> {
+/// The lower triangle of XᵀDX + λI (all the Cholesky reads), D the diagonal of each
+/// user's `weight`, built from each user's items: Σ |profile|² / 2 additions instead of
+/// a dense product, written down columns.
+pub(crate) fn lower_gram(matrix: &Matrix, lambda: f32, weight: impl Fn(usize) -> f32) -> Mat<f32> {
     let n = matrix.items();
     let mut gram = Mat::<f32>::zeros(n, n);
     for u in 0..matrix.users() {
         let (items, _) = matrix.by_user.row(u);
+        let w = weight(u);
         // Rows are sorted: items[k..] are the rows at or below the diagonal of column a.
         for (k, &a) in items.iter().enumerate() {
             let column = gram.col_as_slice_mut(a as usize);
             for &b in &items[k..] {
-                column[b as usize] += 1.0;
+                column[b as usize] += w;
             }
         }
     }
@@ -121,11 +143,12 @@ fn lower_gram(matrix: &Matrix, lambda: f32) -> Mat<f32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::recommend::Rating;
 
-    fn ratings(rows: &[(i64, &[i64])]) -> Vec<Rating> {
+    /// Each user's items, all rated 4.
+    pub(crate) fn ratings(rows: &[(i64, &[i64])]) -> Vec<Rating> {
         rows.iter()
             .flat_map(|(user, items)| {
                 items.iter().map(move |&item| Rating {
@@ -170,7 +193,7 @@ mod tests {
     #[test]
     fn the_gram_matrix_counts_co_occurrences_below_the_diagonal() {
         let matrix = Matrix::new(&ratings(&[(1, &[1, 2, 3]), (2, &[3, 1]), (3, &[2])]));
-        let gram = lower_gram(&matrix, 0.5);
+        let gram = lower_gram(&matrix, 0.5, |_| 1.0);
         // Items 1, 2, 3 are indices 0, 1, 2; (row, column) with row ≥ column.
         let expected = [
             ((0, 0), 2.5),

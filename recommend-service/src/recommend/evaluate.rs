@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::matrix::Rating;
+use super::matrix::{Matrix, Rating};
 use super::model::{Model, Profile, Strategy};
 use super::rng::Rng;
 
@@ -29,6 +29,10 @@ pub struct Figures {
     pub recall_at_10: Option<f64>,
     pub fit_seconds: f64,
     pub topn_seconds: f64,
+    /// What the fit chose on the training data's held-out slice: rp3's β and mix's EASE
+    /// share (`None` for the other strategies), to the hundredth (both grids' step).
+    pub beta: Option<f64>,
+    pub mix_share: Option<f64>,
 }
 
 /// Splits `ratings` at random: `train_fraction` of them train, the rest test.
@@ -59,7 +63,13 @@ pub fn evaluate(strategy: Strategy, train: &[Rating], test: &[Rating]) -> Figure
         recall_at_10: recall,
         fit_seconds,
         topn_seconds,
+        beta: (strategy == Strategy::Rp3).then(|| hundredths(model.learned.beta)),
+        mix_share: (strategy == Strategy::Mix).then(|| hundredths(model.learned.mix)),
     }
+}
+
+fn hundredths(value: f32) -> f64 {
+    (f64::from(value) * 100.0).round() / 100.0
 }
 
 /// RMSE and MAE of `model`'s predictions on `test` (`None` when it does not predict or
@@ -99,6 +109,66 @@ pub fn ranking_precision(model: &Model, test: &[Rating]) -> Option<f64> {
         }
     }
     precision_and_recall(model, &lists, test).0
+}
+
+/// precision@10 on `test` of `variants` versions of one ranking, for the users of
+/// `matrix` with a relevant test item (as [`ranking_precision`]): `prepare` computes what
+/// a user's versions share once, and `score` fills version k's scores from it (NaN: not
+/// ranked). A model's parameter is learned this way on the held-out slice without
+/// scoring every user once per value tried. `None` when no user has a relevant item.
+pub fn variant_precision<S>(
+    matrix: &Matrix,
+    test: &[Rating],
+    variants: usize,
+    mut prepare: impl FnMut(Profile<'_>) -> S,
+    mut score: impl FnMut(&S, usize, &mut [f32]),
+) -> Option<Vec<f64>> {
+    let mut relevant: HashMap<i64, HashSet<u32>> = HashMap::new();
+    for r in test.iter().filter(|r| r.value >= RELEVANT) {
+        // An item unknown to the model can be relevant but never listed.
+        let item = matrix.item(r.item).unwrap_or(u32::MAX);
+        relevant.entry(r.user).or_default().insert(item);
+    }
+    let mut hits = vec![0usize; variants];
+    let (mut profile, mut scores) = (Vec::new(), vec![f32::NAN; matrix.items()]);
+    let mut top: Vec<(u32, f32)> = Vec::with_capacity(TOP_N + 1);
+    for (user, wanted) in &relevant {
+        let Some(u) = matrix.user(*user) else {
+            continue;
+        };
+        let (items, values) = matrix.by_user.row(u as usize);
+        profile.clear();
+        profile.extend(items.iter().copied().zip(values.iter().copied()));
+        let shared = prepare(Profile {
+            user: Some(u),
+            items: &profile,
+        });
+        for (k, hits) in hits.iter_mut().enumerate() {
+            scores.fill(f32::NAN);
+            score(&shared, k, &mut scores);
+            for &i in items {
+                scores[i as usize] = f32::NAN;
+            }
+            // The best 10 in one pass (as `similarity::top_k`: ties to the lower index,
+            // which comes first): this runs once per user and version tried.
+            top.clear();
+            for (i, &s) in scores.iter().enumerate() {
+                if s.is_nan() || (top.len() == TOP_N && s <= top[TOP_N - 1].1) {
+                    continue;
+                }
+                let at = top.partition_point(|&(_, t)| t >= s);
+                top.insert(at, (i as u32, s));
+                top.truncate(TOP_N);
+            }
+            *hits += top.iter().filter(|(i, _)| wanted.contains(i)).count();
+        }
+    }
+    let users = relevant.len();
+    (users > 0).then(|| {
+        hits.iter()
+            .map(|h| *h as f64 / (TOP_N * users) as f64)
+            .collect()
+    })
 }
 
 /// Mean precision@10 and recall@10 over the users with a relevant test item.
@@ -160,13 +230,14 @@ fn top_n_of(model: &Model, u: usize, profile: &mut Vec<(u32, f32)>) -> Vec<i64> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::recommend::generate::{Generated, Spec, generate};
     use crate::recommend::model::Direction;
     use crate::recommend::similarity::Similarity;
 
-    fn data() -> Vec<Rating> {
+    /// 300 users, 400 items, 20,000 generated ratings.
+    pub(crate) fn data() -> Vec<Rating> {
         generate(Spec {
             users: 300,
             items: 400,
@@ -219,6 +290,70 @@ mod tests {
             / test.len() as f64)
             .sqrt();
         assert!(baseline.rmse.unwrap() < mean_rmse);
+    }
+
+    #[test]
+    fn precision_of_variants_is_each_variants_ranking_precision() {
+        let ratings = data();
+        let (train, test) = split(&ratings, 0.8, 1);
+        let (ease, user) = (
+            Model::fit(&train, Strategy::Ease),
+            Model::fit(
+                &train,
+                Strategy::Knn {
+                    direction: Direction::User,
+                    similarity: Similarity::Cosine,
+                },
+            ),
+        );
+        // Both models index the same training data alike; variant 0 is EASE, 1 user-cosine.
+        let precision = variant_precision(
+            &ease.matrix,
+            &test,
+            2,
+            |profile| (profile.user, profile.items.to_vec()),
+            |(who, items), k, score| {
+                let profile = Profile { user: *who, items };
+                [&ease, &user][k].scores(profile, score)
+            },
+        )
+        .unwrap();
+        let expected = [&ease, &user].map(|m| ranking_precision(m, &test).unwrap());
+        for (got, expected) in precision.iter().zip(expected) {
+            assert!(
+                (got - expected).abs() < 1e-12,
+                "{precision:?} vs {expected}"
+            );
+        }
+        assert!(precision[0] != precision[1], "two different rankings");
+        let nothing_relevant: Vec<Rating> =
+            test.iter().filter(|r| r.value < 4.0).copied().collect();
+        assert_eq!(
+            variant_precision(&ease.matrix, &nothing_relevant, 1, |_| (), |_, _, _| {}),
+            None
+        );
+    }
+
+    #[test]
+    fn the_figures_say_what_rp3_and_mix_chose_on_the_held_out_slice() {
+        let ratings = data();
+        let (train, test) = split(&ratings, 0.8, 1);
+        let rp3 = evaluate(Strategy::Rp3, &train, &test);
+        let (beta, _) = crate::recommend::rp3::learn(&train).unwrap();
+        assert_eq!(rp3.beta, Some(hundredths(beta)));
+        assert_eq!(rp3.mix_share, None);
+        let mix = evaluate(Strategy::Mix, &train, &test);
+        let share = mix.mix_share.unwrap();
+        assert!(
+            crate::recommend::model::MIX_SHARES
+                .iter()
+                .any(|s| hundredths(*s) == share),
+            "{share}"
+        );
+        assert_eq!(
+            (mix.beta, evaluate(Strategy::Popular, &train, &test).beta),
+            (None, None)
+        );
     }
 
     #[test]

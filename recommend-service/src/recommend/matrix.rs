@@ -102,11 +102,24 @@ impl Matrix {
             ids.sort_unstable();
             ids.dedup();
         }
+        Self::with_ids(ratings, user_ids, item_ids)
+    }
+
+    /// Indexes `ratings` with `like`'s numbering (ids `like` lacks are left out, ids
+    /// without a rating have empty rows), so that models fitted on part of the data can
+    /// hand their parts to a model of the whole.
+    pub fn numbered_as(ratings: &[Rating], like: &Matrix) -> Self {
+        Self::with_ids(ratings, like.user_ids.clone(), like.item_ids.clone())
+    }
+
+    fn with_ids(ratings: &[Rating], user_ids: Vec<i64>, item_ids: Vec<i64>) -> Self {
         let user_index: HashMap<i64, u32> = index_of(&user_ids);
         let item_index: HashMap<i64, u32> = index_of(&item_ids);
         let mut last: HashMap<(u32, u32), f32> = HashMap::with_capacity(ratings.len());
         for r in ratings {
-            last.insert((user_index[&r.user], item_index[&r.item]), r.value);
+            if let (Some(u), Some(i)) = (user_index.get(&r.user), item_index.get(&r.item)) {
+                last.insert((*u, *i), r.value);
+            }
         }
         let entries: Vec<(u32, u32, f32)> = last.into_iter().map(|((u, i), v)| (u, i, v)).collect();
         let by_user = Csr::build(user_ids.len(), entries.iter().copied());
@@ -184,5 +197,28 @@ mod tests {
         assert_eq!(m.by_item.row(1), (&[0u32, 1][..], &[4.0f32, 5.0][..]));
         assert_eq!(m.by_item.get(0, 1), Some(2.0));
         assert_eq!(m.entries(), 3);
+
+        // Part of the data numbered as the whole: an id it lacks keeps its index with an
+        // empty row, an id the whole lacks is left out.
+        let part = [
+            ratings[1],
+            Rating {
+                user: 9,
+                ..ratings[2]
+            },
+        ];
+        let numbered = Matrix::numbered_as(&part, &m);
+        assert_eq!(
+            (numbered.user_ids.clone(), numbered.item_ids.clone()),
+            (m.user_ids, m.item_ids)
+        );
+        assert_eq!(
+            numbered.by_user.row(0),
+            (&[][..], &[][..]),
+            "user 3's rating is not in it"
+        );
+        assert_eq!(numbered.by_user.row(1), (&[0u32][..], &[2.0f32][..]));
+        assert_eq!(numbered.by_item.len(1), 0);
+        assert_eq!(numbered.entries(), 1);
     }
 }

@@ -11,6 +11,7 @@ pub mod generate;
 pub mod matrix;
 pub mod model;
 pub mod rng;
+pub mod rp3;
 pub mod similarity;
 
 pub use matrix::{Matrix, Rating};

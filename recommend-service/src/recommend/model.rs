@@ -13,9 +13,10 @@ use std::str::FromStr;
 
 use super::baseline::Baselines;
 use super::blend::{self, Weights};
-use super::ease::{self, Ease};
+use super::ease::{self, Ease, ItemWeights};
 use super::factors::{self, Factors};
 use super::matrix::{Matrix, Rating};
+use super::rp3::{self, Walk};
 use super::similarity::{self, Neighbours, Side, Similarity};
 use super::{auto, evaluate};
 
@@ -59,12 +60,42 @@ pub enum Strategy {
     /// a share learned on the training data's held-out slice ([`MIX_SHARES`]); ranks
     /// only.
     Mix,
+    /// RP3beta, a random walk from a user's items with popular destinations penalised
+    /// by a β learned on the training data's held-out slice ([`rp3`]); ranks only.
+    /// Catalogs over [`ease::MAX_ITEMS`] rank by item-cosine neighbours instead.
+    Rp3,
 }
 
 /// EASE's shares of `mix`'s scores that its fit tries on the held-out slice; the best
 /// precision@10 there wins (the first on a tie). Without a time order: [`MIX_SHARE`].
 pub const MIX_SHARES: [f32; 4] = [0.3, 0.5, 0.7, 0.85];
 pub const MIX_SHARE: f32 = 0.5;
+
+/// When blend's or mix's held-out slice is under this share of the training data (the
+/// slice of [`auto::SAMPLE_USERS`] users of a large data set), the fit on everything
+/// reuses the parts the held-out fit made that need every user's data (blend's
+/// item-cosine neighbours, mix's EASE weights) instead of fitting them again: they were
+/// fitted on 95 % or more of the same data, and a fit of each part once is what keeps
+/// the 1M shape within 15 s. Above it (a small data set) they are fitted again.
+pub const REUSE_BELOW: f64 = 0.05;
+
+/// What a fit learned on the training data's held-out slice, or the defaults without one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Learned {
+    pub blend: Weights,
+    /// EASE's share of mix.
+    pub mix: f32,
+    /// RP3beta's popularity penalty.
+    pub beta: f32,
+}
+
+impl Learned {
+    pub const DEFAULT: Learned = Learned {
+        blend: Weights::FIXED,
+        mix: MIX_SHARE,
+        beta: rp3::BETA,
+    };
+}
 
 impl Strategy {
     /// Every strategy `eval` compares, in report order.
@@ -82,6 +113,7 @@ impl Strategy {
         all.push(Self::Factors);
         all.push(Self::Blend);
         all.push(Self::Mix);
+        all.push(Self::Rp3);
         all
     }
 
@@ -94,6 +126,7 @@ impl Strategy {
             Self::Factors => "mf".into(),
             Self::Blend => "blend".into(),
             Self::Mix => "mix".into(),
+            Self::Rp3 => "rp3".into(),
             Self::Knn {
                 direction,
                 similarity,
@@ -108,7 +141,7 @@ impl Strategy {
     }
 
     pub fn predicts(&self) -> bool {
-        !matches!(self, Self::Popular | Self::Ease | Self::Mix)
+        !matches!(self, Self::Popular | Self::Ease | Self::Mix | Self::Rp3)
     }
 }
 
@@ -157,39 +190,52 @@ pub struct Model {
     neighbours: Neighbours,
     /// Entries per item.
     popularity: Vec<f32>,
-    /// The fitted EASE weights (strategy `Ease` on a catalog it can fit).
-    ease: Option<Ease>,
+    /// The fitted EASE weights (`Ease`, `Mix`) or RP3beta's (`Rp3`), on a catalog they
+    /// can fit.
+    weights: Option<ItemWeights>,
     /// The fitted factors (strategies `Factors` and `Blend`).
     factors: Option<Factors>,
-    /// blend's item-cosine part and weights.
-    blend: Option<(Box<Model>, Weights)>,
-    /// EASE's share of mix's scores.
-    mix: f32,
+    /// blend's item-cosine part.
+    blend: Option<Box<Model>>,
+    /// blend's weights, mix's share and RP3beta's β as this fit learned them.
+    pub learned: Learned,
 }
 
 impl Model {
-    /// Fits `strategy` on `ratings`, oldest first (blend learns its weights from the
-    /// most recent ones).
+    /// Fits `strategy` on `ratings`, oldest first (blend, mix and rp3 learn what they
+    /// learn from the most recent ones).
     pub fn fit(ratings: &[Rating], strategy: Strategy) -> Self {
-        let weights = match strategy {
-            Strategy::Blend => blend::learn(ratings),
-            _ => Weights::FIXED,
-        };
-        let mut model = Self::fit_weighted(Matrix::new(ratings), strategy, weights);
-        if strategy == Strategy::Mix {
-            model.mix = learn_mix(ratings);
+        match strategy {
+            Strategy::Blend => blend::fit(ratings),
+            Strategy::Mix => fit_mix(ratings),
+            Strategy::Rp3 => {
+                let beta = rp3::learn(ratings).map_or(rp3::BETA, |(beta, _)| beta);
+                let learned = Learned {
+                    beta,
+                    ..Learned::DEFAULT
+                };
+                Self::fit_learned(Matrix::new(ratings), strategy, learned)
+            }
+            _ => Self::fit_matrix(Matrix::new(ratings), strategy),
         }
-        model
     }
 
-    /// Fits `strategy` on `matrix`; blend, without the time order to learn its weights
-    /// from, takes [`Weights::FIXED`].
+    /// Fits `strategy` on `matrix`; without the time order to learn from, blend, mix and
+    /// rp3 take [`Learned::DEFAULT`].
     pub fn fit_matrix(matrix: Matrix, strategy: Strategy) -> Self {
-        Self::fit_weighted(matrix, strategy, Weights::FIXED)
+        Self::fit_learned(matrix, strategy, Learned::DEFAULT)
     }
 
     pub(crate) fn fit_weighted(matrix: Matrix, strategy: Strategy, weights: Weights) -> Self {
-        Self::fit_for(matrix, strategy, weights, None)
+        let learned = Learned {
+            blend: weights,
+            ..Learned::DEFAULT
+        };
+        Self::fit_learned(matrix, strategy, learned)
+    }
+
+    pub(crate) fn fit_learned(matrix: Matrix, strategy: Strategy, learned: Learned) -> Self {
+        Self::fit_for(matrix, strategy, learned, None)
     }
 
     /// Fits `strategy` on `ratings` to rank for `users` alone: a user-based model finds
@@ -207,23 +253,23 @@ impl Model {
             Strategy::Knn {
                 direction: Direction::User,
                 ..
-            } => Self::fit_for(matrix, strategy, Weights::FIXED, Some(&only)),
+            } => Self::fit_for(matrix, strategy, Learned::DEFAULT, Some(&only)),
             _ => Self::fit(ratings, strategy),
         }
     }
 
-    fn fit_for(
+    /// Fits `strategy` on `matrix`; a user-based part finds neighbours only for the
+    /// users `only` marks (all without it).
+    pub(crate) fn fit_for(
         matrix: Matrix,
         strategy: Strategy,
-        weights: Weights,
+        learned: Learned,
         only: Option<&[bool]>,
     ) -> Self {
         let baselines = Baselines::fit(&matrix);
-        let popularity = (0..matrix.items())
-            .map(|i| matrix.by_item.len(i) as f32)
-            .collect();
-        let ease = match strategy {
+        let weights = match strategy {
             Strategy::Ease | Strategy::Mix => Ease::fit(&matrix, ease::LAMBDA),
+            Strategy::Rp3 => Walk::fit(&matrix).map(|walk| walk.weights(learned.beta)),
             _ => None,
         };
         let factors = matches!(strategy, Strategy::Factors | Strategy::Blend).then(|| {
@@ -236,36 +282,95 @@ impl Model {
         });
         let neighbours = match strategy {
             Strategy::Popular | Strategy::Baseline | Strategy::Factors => Vec::new(),
-            Strategy::Ease if ease.is_some() => Vec::new(),
+            Strategy::Ease | Strategy::Rp3 if weights.is_some() => Vec::new(),
             Strategy::Original => user_neighbours(&matrix, &baselines, Similarity::Euclidean, None),
             Strategy::Blend | Strategy::Mix => {
-                user_neighbours(&matrix, &baselines, Similarity::Cosine, None)
+                user_neighbours(&matrix, &baselines, Similarity::Cosine, only)
             }
             Strategy::Knn {
                 direction: Direction::User,
                 similarity,
             } => user_neighbours(&matrix, &baselines, similarity, only),
-            Strategy::Ease => item_neighbours(&matrix, &baselines, Similarity::Cosine),
+            Strategy::Ease | Strategy::Rp3 => {
+                item_neighbours(&matrix, &baselines, Similarity::Cosine)
+            }
             Strategy::Knn {
                 direction: Direction::Item,
                 similarity,
             } => item_neighbours(&matrix, &baselines, similarity),
         };
-        let blend = (strategy == Strategy::Blend).then(|| {
-            let item = Self::fit_matrix(matrix.clone(), ITEM_COSINE);
-            (Box::new(item), weights)
-        });
+        let blend = (strategy == Strategy::Blend)
+            .then(|| Box::new(Self::fit_matrix(matrix.clone(), ITEM_COSINE)));
+        Self::assemble(
+            strategy, matrix, baselines, neighbours, weights, factors, blend, learned,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        strategy: Strategy,
+        matrix: Matrix,
+        baselines: Baselines,
+        neighbours: Neighbours,
+        weights: Option<ItemWeights>,
+        factors: Option<Factors>,
+        blend: Option<Box<Model>>,
+        learned: Learned,
+    ) -> Self {
+        let popularity = (0..matrix.items())
+            .map(|i| matrix.by_item.len(i) as f32)
+            .collect();
         Self {
             strategy,
             matrix,
             baselines,
             neighbours,
             popularity,
-            ease,
+            weights,
             factors,
             blend,
-            mix: MIX_SHARE,
+            learned,
         }
+    }
+
+    /// blend on `matrix` (everything) with the weights `parts` learned, `parts` being the
+    /// blend fitted on the held-out slice's rest with the same numbering: mf starts
+    /// from its factors ([`Factors::refit`]) and, when `reuse`, its item-cosine part is
+    /// kept as it is (see [`REUSE_BELOW`]).
+    pub(crate) fn refit_blend(matrix: Matrix, weights: Weights, parts: Model, reuse: bool) -> Self {
+        let baselines = Baselines::fit(&matrix);
+        let factors = parts
+            .factors
+            .as_ref()
+            .map(|start| Factors::refit(&matrix, &baselines, factors::REGULARISATION, start));
+        let item = match parts.blend {
+            Some(item) if reuse => Box::new(Self::assemble(
+                ITEM_COSINE,
+                matrix.clone(),
+                baselines.clone(),
+                item.neighbours,
+                None,
+                None,
+                None,
+                Learned::DEFAULT,
+            )),
+            _ => Box::new(Self::fit_matrix(matrix.clone(), ITEM_COSINE)),
+        };
+        let neighbours = user_neighbours(&matrix, &baselines, Similarity::Cosine, None);
+        let learned = Learned {
+            blend: weights,
+            ..Learned::DEFAULT
+        };
+        Self::assemble(
+            Strategy::Blend,
+            matrix,
+            baselines,
+            neighbours,
+            None,
+            factors,
+            Some(item),
+            learned,
+        )
     }
 
     /// The stored neighbours of a user (user-based) or item (item-based) index.
@@ -285,9 +390,9 @@ impl Model {
         if !self.strategy.predicts() {
             return None;
         }
-        if let Some((_, weights)) = &self.blend {
+        if self.blend.is_some() {
             let parts = self.blend_parts(user, item)?;
-            return Some(weights.apply(parts).clamp(1.0, 5.0));
+            return Some(self.learned.blend.apply(parts).clamp(1.0, 5.0));
         }
         let (u, i) = (self.matrix.user(user), self.matrix.item(item));
         if let Some(factors) = &self.factors {
@@ -307,7 +412,7 @@ impl Model {
     /// blend's parts for (user, item) ids: user-cosine's, item-cosine's, the baseline's
     /// and mf's predictions, each within 1–5 (`None` unless this is a blend).
     pub fn blend_parts(&self, user: i64, item: i64) -> Option<[f32; blend::PARTS]> {
-        let (item_part, _) = self.blend.as_ref()?;
+        let item_part = self.blend.as_ref()?;
         let factors = self.factors.as_ref()?;
         let (u, i) = (self.matrix.user(user), self.matrix.item(item));
         let base = self.baselines.predict(u, i);
@@ -388,12 +493,18 @@ impl Model {
             .map(|(i, s)| (i as u32, *s))
             .collect();
         similarity::top_k(&mut ranked, n);
-        // EASE names its reason where it scores (for mix too), asked only for the listed.
+        // EASE (for mix too) and RP3beta name their reason where they score, asked only
+        // for the listed.
         let ease = self
-            .ease
+            .weights
             .as_ref()
             .filter(|_| !profile.items.is_empty())
-            .filter(|_| matches!(self.strategy, Strategy::Ease | Strategy::Mix));
+            .filter(|_| {
+                matches!(
+                    self.strategy,
+                    Strategy::Ease | Strategy::Mix | Strategy::Rp3
+                )
+            });
         ranked
             .into_iter()
             .map(|(item, score)| Scored {
@@ -408,12 +519,20 @@ impl Model {
     }
 
     /// Fills `score` (NaN = no score) for every item.
+    #[cfg(test)]
+    pub(crate) fn scores(&self, profile: Profile<'_>, score: &mut [f32]) {
+        let mut because = vec![None; score.len()];
+        score.fill(f32::NAN);
+        self.score_all(profile, score, &mut because);
+    }
+
+    /// Fills `score` (NaN = no score) for every item.
     fn score_all(&self, profile: Profile<'_>, score: &mut [f32], because: &mut [Option<Because>]) {
         if self.strategy == Strategy::Mix {
             return self.mix_scores(profile, score, because);
         }
-        if let Some(ease) = &self.ease {
-            return ease.score(profile.items, score);
+        if let Some(weights) = &self.weights {
+            return weights.score(profile.items, score);
         }
         match self.strategy {
             Strategy::Popular => score.copy_from_slice(&self.popularity),
@@ -447,8 +566,10 @@ impl Model {
                     }
                 }
             }
-            // Without fitted weights (too large a catalog) EASE ranks as item-cosine.
+            // Without fitted weights (too large a catalog) EASE and RP3beta rank as
+            // item-cosine.
             Strategy::Ease
+            | Strategy::Rp3
             | Strategy::Knn {
                 direction: Direction::Item,
                 ..
@@ -497,52 +618,118 @@ impl Model {
         }
     }
 
-    /// mix: EASE's and the user neighbours' scores, each over the user's best (their
-    /// scales differ by orders of magnitude), EASE's weighted by its share. An item
-    /// neither scores stays unscored; EASE names the reason where it scores.
+    /// mix: EASE's and the user neighbours' scores mixed by EASE's share
+    /// ([`mix_parts`](Self::mix_parts), [`mix_of`]).
     fn mix_scores(&self, profile: Profile<'_>, score: &mut [f32], because: &mut [Option<Because>]) {
-        let mut users = vec![f32::NAN; score.len()];
+        let (ease, users) = self.mix_parts(profile, because);
+        mix_of(self.learned.mix, &ease, &users, score);
+    }
+
+    /// mix's two parts for `profile`: EASE's and the user neighbours' scores, each over
+    /// the user's best (their scales differ by orders of magnitude); NaN where a part
+    /// does not score.
+    fn mix_parts(
+        &self,
+        profile: Profile<'_>,
+        because: &mut [Option<Because>],
+    ) -> (Vec<f32>, Vec<f32>) {
+        let mut users = vec![f32::NAN; self.matrix.items()];
         self.user_scores(profile, &mut users, because);
-        if let Some(ease) = &self.ease {
-            ease.score(profile.items, score);
+        let mut ease = vec![f32::NAN; self.matrix.items()];
+        if let Some(weights) = &self.weights {
+            weights.score(profile.items, &mut ease);
         }
-        let best = |scores: &[f32]| {
-            let max = scores
+        for part in [&mut ease, &mut users] {
+            let max = part
                 .iter()
                 .copied()
                 .filter(|s| !s.is_nan())
                 .fold(0.0, f32::max);
-            if max > 0.0 { max } else { 1.0 }
-        };
-        let (ease_best, users_best) = (best(score), best(&users));
-        for (s, u) in score.iter_mut().zip(users) {
-            let (e, u) = (*s / ease_best, u / users_best);
-            *s = match (e.is_nan(), u.is_nan()) {
-                (true, true) => f32::NAN,
-                (true, false) => (1.0 - self.mix) * u,
-                (false, true) => self.mix * e,
-                (false, false) => self.mix * e + (1.0 - self.mix) * u,
-            };
+            let best = if max > 0.0 { max } else { 1.0 };
+            part.iter_mut().for_each(|s| *s /= best);
         }
+        (ease, users)
     }
 }
 
-/// EASE's share of `mix` for `train` (oldest first): the best of [`MIX_SHARES`] by
-/// precision@10 on the held-out slice of up to [`auto::SAMPLE_USERS`] users, with the
-/// parts fitted once on the rest.
-fn learn_mix(train: &[Rating]) -> f32 {
+/// mix's scores: `share` of EASE's plus the rest of the user neighbours'. An item
+/// neither part scores stays unscored.
+fn mix_of(share: f32, ease: &[f32], users: &[f32], score: &mut [f32]) {
+    for ((s, e), u) in score.iter_mut().zip(ease).zip(users) {
+        *s = match (e.is_nan(), u.is_nan()) {
+            (true, true) => f32::NAN,
+            (true, false) => (1.0 - share) * u,
+            (false, true) => share * e,
+            (false, false) => share * e + (1.0 - share) * u,
+        };
+    }
+}
+
+/// mix fitted on `train` (oldest first), each part once where the data is large: EASE's
+/// share is the best of [`MIX_SHARES`] by precision@10 on the held-out slice of up to
+/// [`auto::SAMPLE_USERS`] users (the first on a tie), with EASE and the held-out users'
+/// neighbours fitted on the rest and each user's two parts computed once for every
+/// share; then the user neighbours are fitted on everything, and EASE too unless the
+/// slice is small enough to keep it ([`REUSE_BELOW`]).
+fn fit_mix(train: &[Rating]) -> Model {
     let (fit, held_out) = auto::hold_out_recent(train, Some(auto::SAMPLE_USERS));
-    let mut model = Model::fit_matrix(Matrix::new(&fit), Strategy::Mix);
-    let mut best = (MIX_SHARE, f64::NEG_INFINITY);
-    for share in MIX_SHARES {
-        model.mix = share;
-        if let Some(precision) = evaluate::ranking_precision(&model, &held_out)
-            && precision > best.1
-        {
-            best = (share, precision);
+    let matrix = Matrix::new(train);
+    let rest = Matrix::numbered_as(&fit, &matrix);
+    let scored = scored_users(&rest, &held_out);
+    let parts = Model::fit_for(rest, Strategy::Mix, Learned::DEFAULT, Some(&scored));
+    let precision = evaluate::variant_precision(
+        &parts.matrix,
+        &held_out,
+        MIX_SHARES.len(),
+        |profile| parts.mix_parts(profile, &mut vec![None; parts.matrix.items()]),
+        |(ease, users), k, score| mix_of(MIX_SHARES[k], ease, users, score),
+    );
+    let mix = precision.map_or(MIX_SHARE, |precision| {
+        let best = (0..MIX_SHARES.len()).fold(0, |best, k| {
+            if precision[k] > precision[best] {
+                k
+            } else {
+                best
+            }
+        });
+        MIX_SHARES[best]
+    });
+    let learned = Learned {
+        mix,
+        ..Learned::DEFAULT
+    };
+    if held_out_share(&held_out, train) < REUSE_BELOW {
+        let baselines = Baselines::fit(&matrix);
+        let neighbours = user_neighbours(&matrix, &baselines, Similarity::Cosine, None);
+        return Model::assemble(
+            Strategy::Mix,
+            matrix,
+            baselines,
+            neighbours,
+            parts.weights,
+            None,
+            None,
+            learned,
+        );
+    }
+    Model::fit_learned(matrix, Strategy::Mix, learned)
+}
+
+/// The held-out slice's share of the training data.
+pub(crate) fn held_out_share(held_out: &[Rating], train: &[Rating]) -> f64 {
+    held_out.len() as f64 / train.len().max(1) as f64
+}
+
+/// Marks the users of `matrix` who hold something out: the ones a held-out fit ranks or
+/// predicts for.
+pub(crate) fn scored_users(matrix: &Matrix, held_out: &[Rating]) -> Vec<bool> {
+    let mut marked = vec![false; matrix.users()];
+    for r in held_out {
+        if let Some(u) = matrix.user(r.user) {
+            marked[u as usize] = true;
         }
     }
-    best.0
+    marked
 }
 
 const ITEM_COSINE: Strategy = Strategy::Knn {
@@ -735,7 +922,7 @@ mod tests {
     }
 
     #[test]
-    fn predictions_stay_within_the_rating_scale_and_popular_ease_and_mix_predict_nothing() {
+    fn predictions_stay_within_the_rating_scale_and_the_list_only_strategies_predict_nothing() {
         let ratings: Vec<Rating> = (1..=10)
             .flat_map(|user| {
                 (1..=8).map(move |item| Rating {
@@ -750,7 +937,7 @@ mod tests {
             match model.predict(3, 4) {
                 None => assert!(matches!(
                     strategy,
-                    Strategy::Popular | Strategy::Ease | Strategy::Mix
+                    Strategy::Popular | Strategy::Ease | Strategy::Mix | Strategy::Rp3
                 )),
                 Some(p) => assert!((1.0..=5.0).contains(&p), "{} {p}", strategy.name()),
             }
@@ -772,8 +959,15 @@ mod tests {
         // Twins share tastes (user neighbours find them), bundles are taken together
         // (EASE's item weights find them): the learned shares say so.
         let (twins, mut bundles) = (fit(generate::twins()), fit(generate::bundles()));
-        assert_eq!((twins.mix, bundles.mix), (MIX_SHARES[0], MIX_SHARES[3]));
-        assert_eq!(fit(generate::twins()).mix, twins.mix, "deterministic");
+        assert_eq!(
+            (twins.learned.mix, bundles.learned.mix),
+            (MIX_SHARES[0], MIX_SHARES[3])
+        );
+        assert_eq!(
+            fit(generate::twins()).learned.mix,
+            twins.learned.mix,
+            "deterministic"
+        );
         assert!(!Strategy::Mix.predicts() && twins.predict(1, 1).is_none());
 
         // All of EASE's share ranks as EASE; none of it as user-cosine.
@@ -795,9 +989,9 @@ mod tests {
         let ease = top(&Model::fit(&ratings, Strategy::Ease));
         let user = top(&Model::fit(&ratings, USER_COSINE));
         assert_ne!(ease, user);
-        bundles.mix = 1.0;
+        bundles.learned.mix = 1.0;
         assert_eq!(top(&bundles), ease);
-        bundles.mix = 0.0;
+        bundles.learned.mix = 0.0;
         assert_eq!(top(&bundles), user);
     }
 }
