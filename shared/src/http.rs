@@ -59,9 +59,9 @@ pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    // The request's fresh ids in one system call: request id, span id, trace id.
+    // The request's fresh ids: request id, span id, trace id.
     let mut random = [0; 32];
-    crate::random::fill(&mut random);
+    crate::random::fill_pooled(&mut random);
     let trace_random: [u8; 24] = std::array::from_fn(|i| random[8 + i]);
     let request_id = req
         .headers()
