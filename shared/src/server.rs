@@ -168,8 +168,9 @@ async fn draining<B: MessageBody + 'static>(
 }
 
 /// Middleware: [`crate::metrics::record_request`], [`crate::http::request_context`] and
-/// [`while_draining`], in that order, as one layer: each `from_fn` layer costs a boxed
-/// future and a dynamic call on every request. Wrapped last (outermost), around
+/// [`while_draining`], in that order, as one layer instead of three (each `from_fn` layer
+/// boxes a future and makes a dynamic call per request: a few hundred instructions of a
+/// signed-in request's ~100,000 through the gateway). Wrapped last (outermost), around
 /// [`crate::http::json_error_handlers`], so that a response the error handlers rebuilt
 /// still closes its connection while draining.
 pub async fn edge(
