@@ -152,10 +152,8 @@ impl Application {
                 local_counts.clone(),
             ));
             App::new()
-                .wrap(from_fn(shared::server::while_draining))
                 .wrap(shared::http::json_error_handlers())
-                .wrap(from_fn(shared::http::request_context))
-                .wrap(from_fn(shared::metrics::record_request))
+                .wrap(from_fn(shared::server::edge))
                 .app_data(state.clone())
                 .app_data(web::Data::new(metrics.clone()))
                 .app_data(client)

@@ -59,9 +59,17 @@ pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    // The request's fresh ids in one system call: request id, span id, trace id.
+    in_context(req, |req| next.call(req)).await
+}
+
+/// [`request_context`] around `inner`, the rest of the request's handling.
+pub(crate) async fn in_context<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    inner: impl AsyncFnOnce(ServiceRequest) -> Result<ServiceResponse<B>, actix_web::Error>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // The request's fresh ids: request id, span id, trace id.
     let mut random = [0; 32];
-    crate::random::fill(&mut random);
+    crate::random::fill_pooled(&mut random);
     let trace_random: [u8; 24] = std::array::from_fn(|i| random[8 + i]);
     let request_id = req
         .headers()
@@ -93,7 +101,7 @@ pub async fn request_context(
     let started = Instant::now();
     // Handlers' errors arrive here already rendered; an `Err` can only come from another
     // middleware, and actix renders it after us.
-    let mut response = crate::trace::scope(trace, next.call(req).instrument(span.clone()))
+    let mut response = crate::trace::scope(trace, inner(req).instrument(span.clone()))
         .await?
         .map_into_boxed_body();
     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -379,18 +379,26 @@ pub async fn record_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    recording(req, |req| next.call(req)).await
+}
+
+/// [`record_request`] around `inner`, the rest of the request's handling.
+pub(crate) async fn recording<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    inner: impl AsyncFnOnce(ServiceRequest) -> Result<ServiceResponse<B>, actix_web::Error>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Some(metrics) = req
         .app_data::<web::Data<Metrics>>()
         .filter(|metrics| metrics.recording)
         .cloned()
     else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
+        return Ok(inner(req).await?.map_into_boxed_body());
     };
     let method = method_label(req.method());
     metrics.in_flight.inc();
     let _in_flight = InFlight(metrics.in_flight.clone());
     let started = Instant::now();
-    let response = next.call(req).await?.map_into_boxed_body();
+    let response = inner(req).await?.map_into_boxed_body();
     let labels = RequestLabels {
         route: route_label(response.request()),
         method,

@@ -38,7 +38,7 @@ impl TraceContext {
     /// trace.
     pub fn continue_from(header: Option<&HeaderValue>) -> Self {
         let mut random = [0; 24];
-        crate::random::fill(&mut random);
+        crate::random::fill_pooled(&mut random);
         Self::continue_with(header, &random)
     }
 

@@ -18,6 +18,9 @@ async fn main() -> anyhow::Result<()> {
         }))
     })
     .workers(workers)
+    // As every service: idle connections outlive the callers' pools (actix's default of
+    // 5 s closed one as the gateway reused it, a 502 mid-benchmark).
+    .keep_alive(shared::server::KEEP_ALIVE)
     .bind(("127.0.0.1", port))?
     .run()
     .await?;
