@@ -1,6 +1,6 @@
 //! Building and running auth-service: connect, migrate, bootstrap, serve.
 
-use actix_web::{HttpServer, web};
+use actix_web::web;
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
@@ -48,8 +48,6 @@ impl Application {
         );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
-        let metrics_port = metrics.serve(settings.server.metrics_addr.as_deref())?;
-        let spans = shared::otel::Spans::start(&settings.server.otlp, "auth-service")?;
         let context = web::Data::new(AuthContext {
             sessions: SessionStore::new(redis.clone(), &settings.sessions),
             throttle: LoginThrottle::new(redis.clone(), settings.throttle.clone()),
@@ -59,25 +57,14 @@ impl Application {
             metrics: crate::metrics::AuthMetrics::new(&metrics),
             wechat,
         });
-        let internal_token = settings.server.internal_token.clone();
         let listener = shared::server::bind(&settings.server.bind_addr)?;
-        let drain = shared::server::Drain::from_env()?;
-        let app_drain = drain.clone();
-        let app_spans = spans.clone();
-        let server = HttpServer::new(move || {
-            shared::server::app(
-                context.clone(),
-                metrics.clone(),
-                internal_token.clone(),
-                app_drain.clone(),
-                app_spans.clone(),
-                routes::config,
-            )
-        });
-        let running = shared::server::serve(server, listener, settings.server.workers, &drain)?
-            .with_metrics_port(metrics_port)
-            .with_spans(spans);
-        tracing::info!(port = running.port(), "auth-service listening");
-        Ok(running)
+        shared::server::serve_service(
+            "auth-service",
+            &settings.server,
+            listener,
+            context,
+            metrics,
+            routes::config,
+        )
     }
 }

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{HttpServer, web};
+use actix_web::web;
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
@@ -75,8 +75,6 @@ impl Application {
         );
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
-        let metrics_port = metrics.serve(settings.server.metrics_addr.as_deref())?;
-        let spans = shared::otel::Spans::start(&settings.server.otlp, "payment-service")?;
         let context = Arc::new(PaymentContext {
             db,
             redis,
@@ -110,26 +108,15 @@ impl Application {
         });
         let jobs = Jobs::new(context.clone());
         let tasks = context.tasks.clone();
-        let data = web::Data::from(context);
-        let internal_token = settings.server.internal_token.clone();
-        let drain = shared::server::Drain::from_env()?;
-        let app_drain = drain.clone();
-        let app_spans = spans.clone();
-        let server = HttpServer::new(move || {
-            shared::server::app(
-                data.clone(),
-                metrics.clone(),
-                internal_token.clone(),
-                app_drain.clone(),
-                app_spans.clone(),
-                routes::config,
-            )
-        });
-        let running = shared::server::serve(server, listener, settings.server.workers, &drain)?
-            .with_metrics_port(metrics_port)
-            .with_spans(spans)
-            .with_tasks(tasks.clone());
-        tracing::info!(port = running.port(), "payment-service listening");
+        let running = shared::server::serve_service(
+            "payment-service",
+            &settings.server,
+            listener,
+            web::Data::from(context),
+            metrics,
+            routes::config,
+        )?
+        .with_tasks(tasks.clone());
         Ok(Self {
             running,
             jobs,

@@ -1,6 +1,6 @@
 //! Building and running rbac-service: connect, migrate, seed, serve.
 
-use actix_web::{HttpServer, web};
+use actix_web::web;
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
@@ -36,8 +36,6 @@ impl Application {
             "rbac-service",
             settings.server.metrics_addr.as_deref(),
         );
-        let metrics_port = metrics.serve(settings.server.metrics_addr.as_deref())?;
-        let spans = shared::otel::Spans::start(&settings.server.otlp, "rbac-service")?;
         metrics.observe_db(&db);
         metrics.observe_redis(&redis);
         let context = web::Data::new(RbacContext {
@@ -60,25 +58,14 @@ impl Application {
             bootstrap::spawn_admin_grant(context.clone(), account.clone());
         }
 
-        let internal_token = settings.server.internal_token.clone();
         let listener = shared::server::bind(&settings.server.bind_addr)?;
-        let drain = shared::server::Drain::from_env()?;
-        let app_drain = drain.clone();
-        let app_spans = spans.clone();
-        let server = HttpServer::new(move || {
-            shared::server::app(
-                context.clone(),
-                metrics.clone(),
-                internal_token.clone(),
-                app_drain.clone(),
-                app_spans.clone(),
-                routes::config,
-            )
-        });
-        let running = shared::server::serve(server, listener, settings.server.workers, &drain)?
-            .with_metrics_port(metrics_port)
-            .with_spans(spans);
-        tracing::info!(port = running.port(), "rbac-service listening");
-        Ok(running)
+        shared::server::serve_service(
+            "rbac-service",
+            &settings.server,
+            listener,
+            context,
+            metrics,
+            routes::config,
+        )
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpServer, web};
+use actix_web::web;
 use diesel_migrations::embed_migrations;
 use shared::db::{Db, Migrations};
 use shared::redis::Redis;
@@ -58,8 +58,6 @@ impl Application {
         let tasks = Tasks::default();
         let (model, rebuild) = (recommender.clone(), settings.model_rebuild);
         tasks.supervise("model-rebuild", move || model.clone().run(rebuild));
-        let metrics_port = metrics.serve(settings.server.metrics_addr.as_deref())?;
-        let spans = shared::otel::Spans::start(&settings.server.otlp, "recommend-service")?;
         let context = web::Data::new(RecommendContext {
             cache: TripCache::new(db.clone(), redis.clone(), settings.cache_ttl, mode)
                 .with_metrics(own),
@@ -69,27 +67,16 @@ impl Application {
             min_profile: settings.min_profile,
             tasks,
         });
-        let internal_token = settings.server.internal_token.clone();
         let listener = shared::server::bind(&settings.server.bind_addr)?;
-        let app_context = context.clone();
-        let drain = shared::server::Drain::from_env()?;
-        let app_drain = drain.clone();
-        let app_spans = spans.clone();
-        let server = HttpServer::new(move || {
-            shared::server::app(
-                app_context.clone(),
-                metrics.clone(),
-                internal_token.clone(),
-                app_drain.clone(),
-                app_spans.clone(),
-                routes::config,
-            )
-        });
-        let running = shared::server::serve(server, listener, settings.server.workers, &drain)?
-            .with_metrics_port(metrics_port)
-            .with_spans(spans)
-            .with_tasks(context.tasks.clone());
-        tracing::info!(port = running.port(), "recommend-service listening");
+        let running = shared::server::serve_service(
+            "recommend-service",
+            &settings.server,
+            listener,
+            context.clone(),
+            metrics,
+            routes::config,
+        )?
+        .with_tasks(context.tasks.clone());
         Ok(Self { running, context })
     }
 

@@ -16,7 +16,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use futures_util::future::BoxFuture;
 
-use crate::config::Secret;
+use crate::config::{Secret, ServerSettings};
 use crate::error::{ApiError, Code};
 use crate::identity::InternalToken;
 use crate::otel::Spans;
@@ -273,6 +273,40 @@ pub fn stop_on_signal(stopper: Stopper) {
         }
         stopper.stop().await;
     });
+}
+
+/// A service started the way every service is: its `routes` in [`app`] on `listener`
+/// with `settings.workers` workers, its metrics listener (`METRICS_ADDR`) and span export
+/// started, its stop drained (`SHUTDOWN_GRACE`, `SHUTDOWN_TIMEOUT`). The caller adds its
+/// background tasks to the [`Running`].
+pub fn serve_service<T: Send + Sync + 'static>(
+    name: &'static str,
+    settings: &ServerSettings,
+    listener: TcpListener,
+    context: web::Data<T>,
+    metrics: crate::metrics::Metrics,
+    routes: fn(&mut web::ServiceConfig),
+) -> anyhow::Result<Running> {
+    let metrics_port = metrics.serve(settings.metrics_addr.as_deref())?;
+    let spans = Spans::start(&settings.otlp, name)?;
+    let drain = Drain::from_env()?;
+    let internal_token = settings.internal_token.clone();
+    let (app_drain, app_spans) = (drain.clone(), spans.clone());
+    let server = HttpServer::new(move || {
+        app(
+            context.clone(),
+            metrics.clone(),
+            internal_token.clone(),
+            app_drain.clone(),
+            app_spans.clone(),
+            routes,
+        )
+    });
+    let running = serve(server, listener, settings.workers, &drain)?
+        .with_metrics_port(metrics_port)
+        .with_spans(spans);
+    tracing::info!(port = running.port(), "{name} listening");
+    Ok(running)
 }
 
 /// Serves on `listener` the way every part does: `workers` workers, connections kept
