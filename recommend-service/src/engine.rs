@@ -26,6 +26,7 @@ use crate::domain::SignalKind;
 use crate::metrics::RecommendMetrics;
 use crate::models::{Rating, Signal};
 use crate::ranking::Source;
+use crate::recommend::model::Learned;
 use crate::recommend::{self, Direction, Model, Similarity, Strategy, auto};
 use crate::schedule::{Fit, RebuildRule};
 
@@ -37,8 +38,8 @@ pub struct Snapshot {
     pub version: u64,
     pub item: Model,
     pub user: Model,
-    /// EASE, fitted only while `auto` serves it.
-    pub ease: Option<Model>,
+    /// EASE or RP3beta, fitted only while `auto` serves it.
+    pub learned: Option<Model>,
     pub auto: AutoChoice,
 }
 
@@ -48,7 +49,7 @@ impl Snapshot {
             version: 0,
             item: Model::fit(&[], item_strategy()),
             user: Model::fit(&[], user_strategy()),
-            ease: None,
+            learned: None,
             auto: AutoChoice::without_evidence(0, 0),
         }
     }
@@ -57,7 +58,7 @@ impl Snapshot {
     pub fn model(&self, source: Source) -> &Model {
         match source {
             Source::User => &self.user,
-            Source::Ease => self.ease.as_ref().unwrap_or(&self.item),
+            Source::Ease | Source::Rp3 => self.learned.as_ref().unwrap_or(&self.item),
             Source::Item | Source::Popular => &self.item,
         }
     }
@@ -75,7 +76,7 @@ pub const AUTO_RECHECK_GROWTH: f64 = 0.1;
 /// [`auto::choose_lists`]). Never the test data of anything: only what the service holds.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AutoChoice {
-    /// item, user or ease.
+    /// item, user, ease or rp3.
     pub strategy: Source,
     /// Its held-out precision@10 minus the runner-up's (0 without evidence).
     pub margin: f64,
@@ -89,6 +90,9 @@ pub struct AutoChoice {
     pub chosen_at: u64,
     /// The interactions the choice was made on.
     pub interactions: usize,
+    /// RP3beta's popularity penalty as learned on the same held-out slice (null when rp3
+    /// was not a candidate); while rp3 is served, every rebuild fits it with this β.
+    pub beta: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -106,14 +110,16 @@ impl AutoChoice {
             users: 0,
             chosen_at: version,
             interactions,
+            beta: None,
         }
     }
 
-    /// Chooses among what the service can serve (EASE only on a catalog it fits).
+    /// Chooses among what the service can serve (EASE and RP3beta only on a catalog
+    /// they fit).
     fn choose(preferences: &[recommend::Rating], items: usize, version: u64) -> Self {
         let mut candidates = vec![item_strategy(), user_strategy()];
         if items <= recommend::ease::MAX_ITEMS {
-            candidates.push(Strategy::Ease);
+            candidates.extend([Strategy::Ease, Strategy::Rp3]);
         }
         let choice = auto::choose_lists(preferences, &candidates, auto::SAMPLE_USERS);
         if choice.users == 0 {
@@ -133,6 +139,7 @@ impl AutoChoice {
             users: choice.users,
             chosen_at: version,
             interactions: preferences.len(),
+            beta: choice.beta,
         }
     }
 
@@ -148,6 +155,7 @@ impl AutoChoice {
 fn source_of(strategy: Strategy) -> Source {
     match strategy {
         Strategy::Ease => Source::Ease,
+        Strategy::Rp3 => Source::Rp3,
         Strategy::Knn {
             direction: Direction::User,
             ..
@@ -286,10 +294,22 @@ impl Recommender {
             } else {
                 previous
             };
+            let learned = match auto.strategy {
+                Source::Ease => Some(Model::fit_matrix(matrix.clone(), Strategy::Ease)),
+                // The β of the choice: learning it again would cost a second walk.
+                Source::Rp3 => Some(Model::fit_learned(
+                    matrix.clone(),
+                    Strategy::Rp3,
+                    Learned {
+                        beta: auto.beta.unwrap_or(recommend::rp3::BETA),
+                        ..Learned::DEFAULT
+                    },
+                )),
+                Source::Item | Source::User | Source::Popular => None,
+            };
             Snapshot {
                 version,
-                ease: (auto.strategy == Source::Ease)
-                    .then(|| Model::fit_matrix(matrix.clone(), Strategy::Ease)),
+                learned,
                 item: Model::fit_matrix(matrix.clone(), item_strategy()),
                 user: Model::fit_matrix(matrix, user_strategy()),
                 auto,
@@ -410,6 +430,7 @@ mod tests {
             users: 500,
             chosen_at: at,
             interactions,
+            beta: None,
         }
     }
 

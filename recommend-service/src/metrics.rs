@@ -93,7 +93,7 @@ impl RecommendMetrics {
     }
 
     pub fn auto_chosen(&self, choice: &AutoChoice) {
-        for source in [Source::Item, Source::User, Source::Ease] {
+        for source in [Source::Item, Source::User, Source::Ease, Source::Rp3] {
             let labels = vec![("strategy", source.name())];
             let chosen = i64::from(choice.strategy == source);
             self.auto_choice.get_or_create(&labels).set(chosen);

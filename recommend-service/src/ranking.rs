@@ -25,6 +25,8 @@ pub enum Source {
     Popular,
     /// The closed-form item-item model; served when `auto` chose it.
     Ease,
+    /// RP3beta, a random walk over who took what; served when `auto` chose it.
+    Rp3,
 }
 
 impl Source {
@@ -34,6 +36,7 @@ impl Source {
             Self::User => "user",
             Self::Popular => "popular",
             Self::Ease => "ease",
+            Self::Rp3 => "rp3",
         }
     }
 

@@ -14,6 +14,7 @@ use super::evaluate::{self, ranking_precision, rmse};
 use super::matrix::Rating;
 use super::model::{Direction, Model, Strategy};
 use super::rng::Rng;
+use super::rp3;
 use super::similarity::Similarity;
 
 /// The share of each user's interactions held out, the most recent ones.
@@ -54,6 +55,8 @@ pub struct Choice {
     /// Users with a relevant held-out interaction, whom the precision@10 figures average
     /// over (0: no evidence, every score 0 and the first candidate wins).
     pub users: usize,
+    /// The β RP3beta was scored with, when it was a candidate.
+    pub beta: Option<f32>,
 }
 
 impl Choice {
@@ -89,9 +92,12 @@ fn margin(scores: &[(Strategy, f64)]) -> f64 {
 /// Chooses among [`candidates`]; `train` must be in time order, oldest first.
 pub fn choose(train: &[Rating]) -> Choice {
     let (fit, held_out) = hold_out_recent(train, None);
-    let (mut ranked, mut predicted) = (Vec::new(), Vec::new());
+    let (mut ranked, mut predicted, mut beta) = (Vec::new(), Vec::new(), None);
     for strategy in candidates() {
         let model = Model::fit(&fit, strategy);
+        if strategy == Strategy::Rp3 {
+            beta = Some(model.learned.beta);
+        }
         ranked.push((
             strategy,
             ranking_precision(&model, &held_out).unwrap_or(0.0),
@@ -105,21 +111,37 @@ pub fn choose(train: &[Rating]) -> Choice {
         ranked,
         predicted,
         users: relevant_users(&held_out),
+        beta,
     }
 }
 
 /// The service's choice of what ranks lists: only `candidates` (what it can serve), only
 /// lists, and only the held-out interactions of at most `users` users, so a choice at
-/// the 1M shape costs a few fits rather than [`choose`]'s 45 s; a user-based candidate
-/// finds neighbours for those users alone ([`Model::fit_to_rank`]). Users are picked by a hash
-/// of their id: the same users from one choice to the next while they stay eligible.
+/// the 1M shape costs a few fits rather than [`choose`]'s seven (most of the 110 s of
+/// `eval --strategy auto` there); a user-based candidate finds neighbours for those
+/// users alone ([`Model::fit_to_rank`]).
+/// RP3beta learns its β on this same slice, from one walk on the rest
+/// ([`rp3::learn_on`]), and is scored with the best β tried, which the choice keeps.
+/// Users are picked by a hash of their id: the same users from one choice to the next
+/// while they stay eligible.
 pub fn choose_lists(train: &[Rating], candidates: &[Strategy], users: usize) -> Choice {
     let (fit, held_out) = hold_out_recent(train, Some(users));
     let scored: HashSet<i64> = held_out.iter().map(|r| r.user).collect();
+    let mut beta = None;
     let mut ranked: Vec<(Strategy, f64)> = candidates
         .iter()
         .map(|&strategy| {
             let started = Instant::now();
+            if strategy == Strategy::Rp3 {
+                let learned = rp3::learn_on(&fit, &held_out);
+                beta = Some(learned.map_or(rp3::BETA, |(beta, _)| beta));
+                tracing::debug!(
+                    strategy = "rp3",
+                    seconds = started.elapsed().as_secs_f64(),
+                    "auto scored a candidate (walk and β search)"
+                );
+                return (strategy, learned.map_or(0.0, |(_, precision)| precision));
+            }
             let model = Model::fit_to_rank(&fit, strategy, &scored);
             let fitted = started.elapsed();
             let precision = ranking_precision(&model, &held_out).unwrap_or(0.0);
@@ -137,6 +159,7 @@ pub fn choose_lists(train: &[Rating], candidates: &[Strategy], users: usize) -> 
         ranked,
         predicted: Vec::new(),
         users: relevant_users(&held_out),
+        beta,
     }
 }
 
@@ -198,7 +221,9 @@ pub fn hold_out_recent(train: &[Rating], sample: Option<usize>) -> (Vec<Rating>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recommend::generate::{Generated, Spec, bundles, generate, twins};
+    use crate::recommend::generate::{Generated, Spec, blockbusters, bundles, generate, twins};
+    use crate::recommend::matrix::Matrix;
+    use crate::recommend::model::Learned;
 
     #[test]
     fn lists_and_predictions_are_chosen_apart_each_by_its_own_score() {
@@ -270,20 +295,62 @@ mod tests {
     }
 
     fn served() -> Vec<Strategy> {
-        vec![candidates()[0], candidates()[1], Strategy::Ease]
+        vec![
+            candidates()[0],
+            candidates()[1],
+            Strategy::Ease,
+            Strategy::Rp3,
+        ]
     }
 
     #[test]
-    fn the_served_choice_follows_the_data_user_cosine_for_twins_ease_for_bundles() {
-        let twins = choose_lists(&ratings(twins()), &served(), SAMPLE_USERS);
+    fn the_served_choice_follows_the_data_user_cosine_for_twins_ease_for_bundles_rp3_for_blockbusters()
+     {
+        let chosen = |data: Vec<Generated>| choose_lists(&ratings(data), &served(), SAMPLE_USERS);
+        let twins = chosen(twins());
         assert_eq!(twins.winner().name(), "user-cosine", "{:?}", twins.ranked);
         assert!(twins.margin() > 0.05, "{:?}", twins.ranked);
-        let bundles = choose_lists(&ratings(bundles()), &served(), SAMPLE_USERS);
+        let bundles = chosen(bundles());
         assert_eq!(bundles.winner(), Strategy::Ease, "{:?}", bundles.ranked);
-        assert!(bundles.margin() > 0.0);
-        // The heavy raters of `twins` hold nothing relevant out: only the 120 twins count.
-        assert_eq!((twins.users, bundles.users), (120, 120));
+        assert!(bundles.margin() > 0.03, "{:?}", bundles.ranked);
+        let blockbusters = chosen(blockbusters());
+        assert_eq!(
+            blockbusters.winner(),
+            Strategy::Rp3,
+            "{:?}",
+            blockbusters.ranked
+        );
+        assert!(blockbusters.margin() > 0.05, "{:?}", blockbusters.ranked);
+        // The casual raters (4 trips) and the heavy ones of `twins` hold nothing relevant
+        // out: only the 120 twins or bundle travellers count.
+        for choice in [&twins, &bundles, &blockbusters] {
+            assert_eq!(choice.users, 120);
+            assert_eq!(choice.ranked.len(), served().len());
+        }
         assert!(twins.predicted.is_empty(), "lists only");
+    }
+
+    #[test]
+    fn rp3_is_scored_on_the_choices_slice_with_the_beta_it_learned_there() {
+        let data = ratings(blockbusters());
+        let choice = choose_lists(&data, &served(), SAMPLE_USERS);
+        let beta = choice.beta.expect("rp3 was a candidate");
+        // The popularity penalty is what wins here: a real one, not none.
+        assert!(beta > 0.5, "{beta}");
+        let (fit, held_out) = hold_out_recent(&data, Some(SAMPLE_USERS));
+        let learned = Learned {
+            beta,
+            ..Learned::DEFAULT
+        };
+        let model = Model::fit_learned(Matrix::new(&fit), Strategy::Rp3, learned);
+        let precision = ranking_precision(&model, &held_out).unwrap();
+        let reported = choice.ranked.iter().find(|(s, _)| *s == Strategy::Rp3);
+        assert!(
+            (reported.unwrap().1 - precision).abs() < 1e-9,
+            "{reported:?} vs {precision}"
+        );
+        let without = choose_lists(&data, &served()[..3], SAMPLE_USERS);
+        assert_eq!(without.beta, None);
     }
 
     #[test]

@@ -139,8 +139,10 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// Data on which ranking by similar *users* is right and item co-occurrence much less
 /// so: pairs of travellers rated the same 30 of 1,000 trips (4 or 5 stars) in opposite
 /// orders, so what one rated last the other rated first, among 200 travellers who rated
-/// 100 random trips each at 3 stars (never relevant). A twin is by far a traveller's
-/// most similar user, while the random rows bury the twin's co-occurrences.
+/// 100 random trips each and 2,000 who rated 4 (all at 3 stars, never relevant). A twin
+/// is by far a traveller's most similar user, while the long random rows bury the twin's
+/// co-occurrences (EASE, item-cosine) and the short ones bury a walk that weights each
+/// traveller by one over their trips (RP3beta: a 4-trip row counts 6 times a twin's).
 /// Timestamps give the order.
 pub fn twins() -> Vec<Generated> {
     let mut rng = Rng::new(11);
@@ -158,28 +160,65 @@ pub fn twins() -> Vec<Generated> {
             out.push(at(1_000 + other, item, 3, k));
         }
     }
+    casual(&mut rng, &mut out, 2_000, 1_000);
     in_time_order(out)
 }
 
 /// Data on which item co-occurrence is right and similar users are not: trips come in
 /// bundles of four that each traveller takes whole (6 of 40 bundles each, 120
 /// travellers), in random order, so a traveller's latest trips complete bundles begun
-/// earlier, while two travellers share a bundle only by chance. Timestamps give the order.
+/// earlier, while two travellers share a bundle only by chance. 1,000 more travellers
+/// rated 4 random trips each at 3 stars: EASE counts each of their co-occurrences once,
+/// as any other, while RP3beta's walk weights each traveller by one over their trips, so
+/// a short random row counts 6 times a bundle traveller's. Timestamps give the order.
 pub fn bundles() -> Vec<Generated> {
     let mut rng = Rng::new(12);
+    let mut out = taking_bundles(&mut rng, 0);
+    casual(&mut rng, &mut out, 1_000, 160);
+    in_time_order(out)
+}
+
+/// [`bundles`]' 120 travellers without the casual ones, each of whom also took 5 of 10
+/// famous trips (ids 161–170) at random times and rated them 3: twice as popular as any
+/// bundle's trips, taken beside everything and never relevant. Co-occurrence (EASE,
+/// item-cosine) and similar users list them; RP3beta divides each destination by its
+/// popularity to a learned power β and passes over them. Timestamps give the order.
+pub fn blockbusters() -> Vec<Generated> {
+    let mut rng = Rng::new(12);
+    let out = taking_bundles(&mut rng, 10);
+    in_time_order(out)
+}
+
+/// 120 travellers taking 6 of 40 bundles of four whole (4 or 5 stars), in random order,
+/// and 5 of `famous` trips after the bundles' 160 (3 stars) when there are any.
+fn taking_bundles(rng: &mut Rng, famous: i64) -> Vec<Generated> {
     let mut out = Vec::new();
     for user in 1..=120i64 {
-        let mut items: Vec<i64> = rng
+        let mut items: Vec<(i64, Option<u8>)> = rng
             .sample(40, 6)
             .iter()
-            .flat_map(|b| (0..4).map(move |k| (b - 1) * 4 + k + 1))
+            .flat_map(|b| (0..4).map(move |k| ((b - 1) * 4 + k + 1, None)))
             .collect();
+        if famous > 0 {
+            items.extend(rng.sample(famous, 5).iter().map(|f| (160 + f, Some(3))));
+        }
         rng.shuffle(&mut items);
-        for (k, &item) in items.iter().enumerate() {
-            out.push(at(user, item, 4 + (k % 2) as u8, k));
+        for (k, &(item, stars)) in items.iter().enumerate() {
+            let stars = stars.unwrap_or(4 + (k % 2) as u8);
+            out.push(at(user, item, stars, k));
         }
     }
-    in_time_order(out)
+    out
+}
+
+/// `travellers` (ids from 10,000) who each rated 4 of the trips 1..=`trips` at 3 stars:
+/// too few to hold anything out, and never relevant.
+fn casual(rng: &mut Rng, out: &mut Vec<Generated>, travellers: i64, trips: i64) {
+    for traveller in 0..travellers {
+        for (k, &item) in rng.sample(trips, 4).iter().enumerate() {
+            out.push(at(10_000 + traveller, item, 3, k));
+        }
+    }
 }
 
 fn at(user: i64, item: i64, stars: u8, step: usize) -> Generated {

@@ -85,13 +85,20 @@ impl Walk {
 /// is over the bound.
 pub fn learn(train: &[Rating]) -> Option<(f32, f64)> {
     let (fit, held_out) = auto::hold_out_recent(train, Some(auto::SAMPLE_USERS));
-    let matrix = Matrix::new(&fit);
+    learn_on(&fit, &held_out)
+}
+
+/// β and its precision@10 on `held_out` with the walk fitted on `fit`: what [`learn`]
+/// does on its own hold-out, and what the service's `auto` does on the slice it scores
+/// every candidate on (one walk serves the whole search).
+pub fn learn_on(fit: &[Rating], held_out: &[Rating]) -> Option<(f32, f64)> {
+    let matrix = Matrix::new(fit);
     let walk = Walk::fit(&matrix)?;
     let at = |betas: &[f32]| {
         let penalties: Vec<Vec<f32>> = betas.iter().map(|b| walk.penalty(*b)).collect();
         let precision = evaluate::variant_precision(
             &matrix,
-            &held_out,
+            held_out,
             betas.len(),
             |profile| {
                 let mut raw = vec![0.0; matrix.items()];

@@ -16,7 +16,7 @@ pub struct RecommendationQuery {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RecommendationList {
-    /// The ranking used before any popular fill-up: item, user, ease or popular.
+    /// The ranking used before any popular fill-up: item, user, ease, rp3 or popular.
     pub strategy: Source,
     /// The model version the list came from (0 before the first build).
     pub model_version: u64,

@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 
 use recommend_service::models::{NewRating, NewTrip};
-use recommend_service::recommend::generate::{Generated, bundles, twins};
+use recommend_service::ranking::Source;
+use recommend_service::recommend::Strategy;
+use recommend_service::recommend::generate::{Generated, blockbusters, bundles, twins};
 use recommend_service::schema::{ratings, trips};
 use reqwest::StatusCode;
 use serde_json::Value as Json;
@@ -13,7 +15,7 @@ use shared::ApiError;
 use shared::db::write_transaction;
 use shared::testing::Scraped;
 
-use crate::helpers::{TestApp, spawn_app, traveller};
+use crate::helpers::{TestApp, error_code, spawn_app, traveller};
 use crate::recommendations::trip_ids;
 
 /// Writes `data` as on-sale trips and ratings given at their timestamps.
@@ -102,7 +104,7 @@ async fn rebuilt_and_served(app: &TestApp, user: i64, winner: &str) -> (Json, Js
     assert_eq!(&list["model_auto"], auto);
 
     let scraped = scrape(app).await;
-    for strategy in ["item", "user", "ease"] {
+    for strategy in ["item", "user", "ease", "rp3"] {
         let chosen = gauge(&scraped, "recommend_auto_choice", Some(strategy));
         assert_eq!(chosen, f64::from(strategy == winner), "{strategy}");
     }
@@ -122,6 +124,10 @@ async fn where_similar_travellers_predict_best_auto_serves_user_based_lists_and_
         report["auto"]["users"], 120,
         "the twins; the 3-star raters hold out nothing relevant"
     );
+    assert!(
+        report["auto"]["beta"].as_f64().is_some(),
+        "rp3 was a candidate"
+    );
     let (_, user_list) = app
         .get("/v1/recommendations?strategy=user", traveller(1))
         .await;
@@ -139,14 +145,53 @@ async fn where_trips_go_together_auto_serves_ease_lists_that_complete_what_a_tra
     let app = spawn_app().await;
     seed(&app, bundles()).await;
     rebuilt_and_served(&app, 1, "ease").await;
-    // A new traveller who took three trips of the first bundle is offered the fourth.
+    completes_the_first_bundle(&app, "ease").await;
+}
+
+/// A new traveller who took three trips of the first bundle is offered the fourth first,
+/// from `served`'s lists; returns the list.
+async fn completes_the_first_bundle(app: &TestApp, served: &str) -> Json {
     for trip in 1..=3 {
         app.rate(5_000, trip, 5).await;
     }
     let (_, list) = app.get("/v1/recommendations", traveller(5_000)).await;
-    assert_eq!(list["strategy"], "ease", "{list}");
+    assert_eq!(list["strategy"], served, "{list}");
     assert_eq!(trip_ids(&list)[0], 4, "{list}");
-    assert_eq!(list["results"][0]["source"], "ease");
+    assert_eq!(list["results"][0]["source"], served);
     let reason = list["results"][0]["reason"].as_str().unwrap();
     assert!(reason.starts_with("because you rated Trip "), "{reason}");
+    list
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_popular_trips_are_never_what_travellers_liked_auto_serves_rp3_and_keeps_its_beta() {
+    let app = spawn_app().await;
+    seed(&app, blockbusters()).await;
+    let (report, _) = rebuilt_and_served(&app, 1, "rp3").await;
+    let beta = report["auto"]["beta"].as_f64().unwrap();
+    assert!(beta > 0.5, "famous trips are penalised: {report}");
+    served_rp3(&app, beta);
+    let list = completes_the_first_bundle(&app, "rp3").await;
+
+    // The next rebuild keeps the choice, β included, and still serves rp3's lists.
+    let again = app.rebuild().await;
+    assert_eq!(again["auto"], report["auto"]);
+    served_rp3(&app, beta);
+    let (_, kept) = app.get("/v1/recommendations", traveller(5_000)).await;
+    assert_eq!(kept["model_version"], again["version"]);
+    assert_eq!(trip_ids(&kept), trip_ids(&list), "{kept}");
+    // rp3 is fitted only while auto serves it: it is no strategy to ask for.
+    let (status, refused) = app
+        .get("/v1/recommendations?strategy=rp3", traveller(5_000))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(error_code(&refused), "validation_failed", "{refused}");
+}
+
+/// The model behind `auto`'s lists is RP3beta with the β the choice learned.
+fn served_rp3(app: &TestApp, beta: f64) {
+    let snapshot = app.ctx.recommender().snapshot();
+    let served = snapshot.model(Source::Rp3);
+    assert_eq!(served.strategy, Strategy::Rp3);
+    assert!((f64::from(served.learned.beta) - beta).abs() < 1e-6);
 }
