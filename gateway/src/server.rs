@@ -249,15 +249,10 @@ impl Worker {
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         let status = answer.status().as_u16();
-        let route = || {
-            handled
-                .route
-                .clone()
-                .unwrap_or_else(|| "unmatched".to_owned())
-        };
-        scope.finish(method.as_str(), route, status);
+        let route = handled.route.unwrap_or_else(|| "unmatched".to_owned());
+        scope.finish(method.as_str(), || route.clone(), status);
         if let Some(timer) = timer {
-            timer.finish(route(), method.as_str(), status);
+            timer.finish(route, method.as_str(), status);
         }
         answer
     }
