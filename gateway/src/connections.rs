@@ -85,7 +85,8 @@ impl Connections {
                     },
                 }
             }
-            let mut sender = connect(base_url).await?;
+            // Boxed: rare, and large (a request's future is moved whole into the server's).
+            let mut sender = Box::pin(connect(base_url)).await?;
             let response = sender.send_request(request).await.map_err(bad_gateway)?;
             Ok((response, sender))
         };

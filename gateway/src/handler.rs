@@ -36,7 +36,11 @@ pub async fn gateway(
     info: &RequestInfo<'_>,
 ) -> Handled {
     let mut outcome = Outcome::default();
-    let answer = match decide_and_forward(worker, req, info, &mut outcome).await {
+    // Boxed: its future is kilobytes, and the server moves a request's future more than
+    // once (into the span, the trace's scope, its connection's slot); a box moves as a
+    // pointer.
+    let decided = Box::pin(decide_and_forward(worker, req, info, &mut outcome));
+    let answer = match decided.await {
         Ok(answer) => answer,
         Err(err) => body::error(&err),
     };
@@ -156,9 +160,9 @@ async fn decide_and_forward(
             }
             let role_ids = match signed_in.cached_roles {
                 Some(ids) => ids,
-                None => state
-                    .roles
-                    .fetch(&worker.client, caller.user_id)
+                // Boxed: a cache miss's HTTP call is a large future, and rare (a request's
+                // future is moved whole into the server's).
+                None => Box::pin(state.roles.fetch(&worker.client, caller.user_id))
                     .await?
                     .into(),
             };
@@ -208,7 +212,13 @@ async fn decide_and_forward(
     };
     outcome.forwarded = true;
     if crate::websocket::is_upgrade(req.method(), req.headers()) {
-        return crate::websocket::forward(req, replicas, forwarding, &worker.drain).await;
+        return Box::pin(crate::websocket::forward(
+            req,
+            replicas,
+            forwarding,
+            &worker.drain,
+        ))
+        .await;
     }
     let safe = upstreams::safe_to_repeat(req.method(), req.headers());
     let (head, incoming) = req.into_parts();
