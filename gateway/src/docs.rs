@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use hyper::StatusCode;
+use hyper::header::{self, HeaderValue};
 use shared::replicas::Replicas;
 use shared::{ApiError, Code};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 
+use crate::body::{self, Answer};
 use crate::startup::GatewayState;
 
 const FRESH_FOR: Duration = Duration::from_secs(30);
@@ -91,32 +92,36 @@ impl ApiDocs {
 }
 
 /// `GET /v1/openapi.json`
-pub async fn openapi(
-    state: web::Data<GatewayState>,
-    client: web::Data<reqwest::Client>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(state.docs.merged(&client).await?))
+pub async fn openapi(state: &GatewayState, client: &reqwest::Client) -> Answer {
+    match state.docs.merged(client).await {
+        Ok(json) => body::with_content_type(StatusCode::OK, "application/json", json),
+        Err(err) => body::error(&err),
+    }
 }
 
 /// `GET /docs`
-pub async fn page() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("docs.html"))
+pub fn page() -> Answer {
+    body::with_content_type(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        include_str!("docs.html"),
+    )
 }
 
 /// `GET /docs/assets/{file}`
-pub async fn asset(
-    state: web::Data<GatewayState>,
-    file: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let file = file.into_inner();
+pub async fn asset(state: &GatewayState, file: &str) -> Answer {
+    asset_file(state, file)
+        .await
+        .unwrap_or_else(|err| body::error(&err))
+}
+
+async fn asset_file(state: &GatewayState, file: &str) -> Result<Answer, ApiError> {
     if file == "docs-init.js" {
-        return Ok(HttpResponse::Ok()
-            .content_type("application/javascript; charset=utf-8")
-            .body(include_str!("docs-init.js")));
+        return Ok(body::with_content_type(
+            StatusCode::OK,
+            "application/javascript; charset=utf-8",
+            include_str!("docs-init.js"),
+        ));
     }
     let Some((name, content_type)) = ASSETS.iter().find(|(name, _)| *name == file) else {
         return Err(ApiError::not_found("asset"));
@@ -129,8 +134,10 @@ pub async fn asset(
                 "The docs assets are not installed: run `npm ci` in docs/.",
             )
         })?;
-    Ok(HttpResponse::Ok()
-        .content_type(*content_type)
-        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-        .body(bytes))
+    let mut answer = body::with_content_type(StatusCode::OK, content_type, bytes);
+    answer.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    Ok(answer)
 }

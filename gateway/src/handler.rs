@@ -1,67 +1,77 @@
 //! The gateway's one handler: canonicalise, decide by policy, authenticate, throttle,
 //! authorise, forward.
 
+use std::rc::Rc;
 use std::time::Instant;
 
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Request, StatusCode};
 use shared::policy::MY_PERMISSIONS_PATH;
 use shared::{ApiError, Code, ErrorKind};
 
 use crate::auth;
-use crate::auth::session::{Edge, SessionCheck, session_ended, unavailable};
+use crate::auth::session::{Edge, session_ended, unavailable};
+use crate::body::{self, Answer};
 use crate::client_ip;
 use crate::path::canonicalize;
 use crate::policy::{Decision, Policy, RoleSet};
-use crate::proxy::{self, Forwarding, Granted, RequestBody, UpstreamClient};
+use crate::proxy::{self, Forwarding, Granted, RequestBody};
 use crate::ratelimit::{self, Verdict};
+use crate::server::{Handled, RequestInfo, Worker};
 use crate::startup::GatewayState;
 use crate::upstreams::{self, Upstream};
 
-/// Marks a request that reached its service: whatever it answers, the gateway allowed it.
-struct Forwarded;
+/// What became of a request, for the metrics: the route it took and whether it reached
+/// its service (whatever the service answered, the gateway allowed it).
+#[derive(Default)]
+struct Outcome {
+    route: Option<String>,
+    forwarded: bool,
+}
 
 pub async fn gateway(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<GatewayState>,
-    client: web::Data<reqwest::Client>,
-    forwarder: web::Data<UpstreamClient>,
-    sessions: web::Data<SessionCheck>,
-) -> Result<HttpResponse, ApiError> {
-    let clients = (client.get_ref(), forwarder.get_ref());
-    let result = decide_and_forward(&req, payload, &state, clients, &sessions).await;
-    let forwarded = req.extensions().get::<Forwarded>().is_some();
-    state.metrics.decided(forwarded, &result);
-    result
+    worker: &Rc<Worker>,
+    req: Request<Incoming>,
+    info: &RequestInfo<'_>,
+) -> Handled {
+    let mut outcome = Outcome::default();
+    // Boxed: its future is kilobytes, and the server moves a request's future more than
+    // once (into the span, the trace's scope, its connection's slot); a box moves as a
+    // pointer.
+    let decided = Box::pin(decide_and_forward(worker, req, info, &mut outcome));
+    let answer = match decided.await {
+        Ok(answer) => answer,
+        Err(err) => body::error(&err),
+    };
+    worker.state.metrics.decided(outcome.forwarded, &answer);
+    Handled {
+        answer,
+        route: outcome.route,
+    }
 }
 
 async fn decide_and_forward(
-    req: &HttpRequest,
-    payload: web::Payload,
-    state: &GatewayState,
-    (client, forwarder): (&reqwest::Client, &UpstreamClient),
-    sessions: &SessionCheck,
-) -> Result<HttpResponse, ApiError> {
-    let req = req.clone();
-    let path = canonicalize(req.path())?;
+    worker: &Worker,
+    req: Request<Incoming>,
+    info: &RequestInfo<'_>,
+    outcome: &mut Outcome,
+) -> Result<Answer, ApiError> {
+    let (state, sessions) = (&*worker.state, &worker.sessions);
+    let path = canonicalize(req.uri().path())?;
     let accept = req
         .headers()
-        .get(actix_web::http::header::ACCEPT)
+        .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
     if !shared::http::accepts_json(accept) {
         return Err(ApiError::from_kind(ErrorKind::NotAcceptable));
     }
     let policy = state.policy.get()?;
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
     let forwarded_for = req
         .headers()
-        .get(actix_web::http::header::X_FORWARDED_FOR)
+        .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
-    let client_ip = client_ip::resolve(forwarded_for, peer, &state.trusted_proxies);
+    let client_ip = client_ip::resolve(forwarded_for, info.peer.ip(), &state.trusted_proxies);
     let now = shared::time::now_millis();
 
     // `None`: a public route; `Some(allowed)`: the roles allowed on it (none: nobody).
@@ -70,13 +80,12 @@ async fn decide_and_forward(
         Decision::Public { resource } => (resource, None),
         Decision::Protected { resource, roles } => (resource, Some(roles)),
     };
-    req.extensions_mut()
-        .insert(shared::metrics::RouteLabel(resource.to_owned()));
+    outcome.route = Some(resource.to_owned());
     let (caller, granted, verdict) = match required {
         // "Public" means "no credentials needed", not "credentials ignored": a request
         // that sends them is authenticated as on any route (a bad token is a 401) and
         // reaches the service as its caller's.
-        None if !auth::sends_credentials(&req) => {
+        None if !auth::sends_credentials(req.headers()) => {
             let counters = state
                 .limits
                 .counters(resource, req.method(), None, client_ip, now);
@@ -104,7 +113,7 @@ async fn decide_and_forward(
             let anonymous = state
                 .limits
                 .counters(resource, req.method(), None, client_ip, now);
-            let token = auth::bearer_token(&req);
+            let token = auth::bearer_token(req.headers());
             // A token this replica has already verified needs no RSA check: it skips that
             // count and goes straight to the one round trip below, which counts it as
             // anonymous only if its session turns out dead. So a signed-in request stays
@@ -120,11 +129,11 @@ async fn decide_and_forward(
                     }
                     let verdict = ratelimit::verdict(&anonymous, &counted.counts);
                     if let Some(v) = verdict.filter(|v| v.exceeded) {
-                        return Ok(with_rate_headers(throttled(v).error_response(), Some(v)));
+                        return Ok(with_rate_headers(body::error(&throttled(v)), Some(v)));
                     }
                     match token.and_then(|t| state.verifier.verify(t)) {
                         Ok(caller) => (caller, &[][..], verdict),
-                        Err(err) => return Ok(with_rate_headers(err.error_response(), verdict)),
+                        Err(err) => return Ok(with_rate_headers(body::error(&err), verdict)),
                     }
                 }
             };
@@ -147,11 +156,15 @@ async fn decide_and_forward(
             };
             let verdict = ratelimit::verdict(&counters, &signed_in.counts);
             if let Some(v) = verdict.filter(|v| v.exceeded) {
-                return Ok(with_rate_headers(throttled(v).error_response(), Some(v)));
+                return Ok(with_rate_headers(body::error(&throttled(v)), Some(v)));
             }
             let role_ids = match signed_in.cached_roles {
                 Some(ids) => ids,
-                None => state.roles.fetch(client, caller.user_id).await?.into(),
+                // Boxed: a cache miss's HTTP call is a large future, and rare (a request's
+                // future is moved whole into the server's).
+                None => Box::pin(state.roles.fetch(&worker.client, caller.user_id))
+                    .await?
+                    .into(),
             };
             let role_set = policy.role_set(&role_ids);
             let allowed =
@@ -162,7 +175,7 @@ async fn decide_and_forward(
                     format!("Your roles do not allow {} on this route.", req.method()),
                 )
                 .with_details(serde_json::json!({ "resource": resource }));
-                return Ok(with_rate_headers(denied.error_response(), verdict));
+                return Ok(with_rate_headers(body::error(&denied), verdict));
             }
             if path == MY_PERMISSIONS_PATH {
                 let mine = my_permissions(&policy, &role_ids, &role_set);
@@ -176,7 +189,7 @@ async fn decide_and_forward(
         }
     };
     if let Some(v) = verdict.filter(|v| v.exceeded) {
-        return Ok(with_rate_headers(throttled(v).error_response(), Some(v)));
+        return Ok(with_rate_headers(body::error(&throttled(v)), Some(v)));
     }
 
     let replicas = state
@@ -190,17 +203,26 @@ async fn decide_and_forward(
     let forwarding = Forwarding {
         upstream: &first,
         canonical_path: &path,
+        peer: info.peer.ip(),
         client_ip,
+        request: info,
         caller: caller.as_ref(),
         granted: granted.as_ref(),
         internal_token: &state.internal_token,
     };
-    req.extensions_mut().insert(Forwarded);
-    if crate::websocket::is_upgrade(&req) {
-        return crate::websocket::forward(&req, payload, replicas, forwarding).await;
+    outcome.forwarded = true;
+    if crate::websocket::is_upgrade(req.method(), req.headers()) {
+        return Box::pin(crate::websocket::forward(
+            req,
+            replicas,
+            forwarding,
+            &worker.drain,
+        ))
+        .await;
     }
-    let safe = upstreams::safe_to_repeat(&req);
-    let mut body = RequestBody::read(&req, payload).await?;
+    let safe = upstreams::safe_to_repeat(req.method(), req.headers());
+    let (head, incoming) = req.into_parts();
+    let mut body = RequestBody::read(&head.headers, incoming).await?;
     let mut failure = None;
     for replica in upstreams::attempts(replicas) {
         let Some(sent) = body.attempt() else {
@@ -213,7 +235,8 @@ async fn decide_and_forward(
             upstream: &upstream,
             ..forwarding
         };
-        let forwarded = proxy::forward(forwarder, &req, sent, forwarding, &state.metrics).await;
+        let forwarded =
+            proxy::forward(&worker.connections, &head, sent, forwarding, &state.metrics).await;
         let err = match forwarded {
             Ok(response) => {
                 replicas.answered(replica);
@@ -239,15 +262,16 @@ async fn decide_and_forward(
 }
 
 /// `GET /v1/me/permissions`: what the policy this gateway enforces allows the caller.
-fn my_permissions(policy: &Policy, role_ids: &[i64], roles: &RoleSet) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
+fn my_permissions(policy: &Policy, role_ids: &[i64], roles: &RoleSet) -> Answer {
+    let mine = serde_json::json!({
         "roles": policy.named_roles(role_ids),
         "scopes": policy.held_scopes(roles),
         "permissions": policy.allowed(roles),
-    }))
+    });
+    body::json(StatusCode::OK, &mine)
 }
 
-fn unknown_route(req: &HttpRequest, path: &str) -> ApiError {
+fn unknown_route<B>(req: &Request<B>, path: &str) -> ApiError {
     ApiError::new(
         Code::RouteNotFound,
         format!("No route for {} {path}.", req.method()),
@@ -259,19 +283,19 @@ fn throttled(verdict: Verdict) -> ApiError {
 }
 
 /// `err`, or 429 if the request was over a limit, with the limit's headers either way.
-fn refuse(err: ApiError, verdict: Option<Verdict>) -> HttpResponse {
+fn refuse(err: ApiError, verdict: Option<Verdict>) -> Answer {
     let err = match verdict {
         Some(v) if v.exceeded => throttled(v),
         _ => err,
     };
-    with_rate_headers(err.error_response(), verdict)
+    with_rate_headers(body::error(&err), verdict)
 }
 
 const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
-fn with_rate_headers(mut response: HttpResponse, verdict: Option<Verdict>) -> HttpResponse {
+fn with_rate_headers(mut response: Answer, verdict: Option<Verdict>) -> Answer {
     if let Some(v) = verdict {
         let headers = response.headers_mut();
         for (name, value) in [
@@ -287,9 +311,9 @@ fn with_rate_headers(mut response: HttpResponse, verdict: Option<Verdict>) -> Ht
 
 /// `/readyz`: Redis answers, the signing keys and the policy are loaded, and the refreshers
 /// that keep them current are running.
-pub async fn readyz(state: web::Data<GatewayState>) -> HttpResponse {
+pub async fn readyz(state: &GatewayState) -> Answer {
     let redis = state.redis.ping().await;
-    shared::http::readiness(&state.tasks.checks_with(&[
+    body::readiness(&state.tasks.checks_with(&[
         ("redis", redis),
         ("jwks", state.keys.is_loaded()),
         ("policy", state.policy.get().is_ok()),

@@ -4,8 +4,10 @@
 //! headers services trust.
 
 pub mod auth;
+pub mod body;
 pub mod client_ip;
 pub mod config;
+pub mod connections;
 pub mod docs;
 pub mod handler;
 pub mod metrics;
@@ -16,6 +18,7 @@ pub mod proxy;
 pub mod pubsub;
 pub mod ratelimit;
 pub mod roles;
+pub mod server;
 pub mod startup;
 pub mod upstreams;
 pub mod websocket;

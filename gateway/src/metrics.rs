@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use actix_web::HttpResponse;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
+use shared::Code;
 use shared::metrics::{Labels, Metrics};
-use shared::{ApiError, Code};
 
+use crate::body::Answer;
 use crate::config::ServiceUrls;
 
 pub struct GatewayMetrics {
@@ -118,7 +118,7 @@ impl GatewayMetrics {
 
     /// Counts a handled request: `forwarded` when it reached a service (whatever the
     /// service answered), otherwise a refusal by status and code.
-    pub fn decided(&self, forwarded: bool, result: &Result<HttpResponse, ApiError>) {
+    pub fn decided(&self, forwarded: bool, answer: &Answer) {
         if !self.recording {
             return;
         }
@@ -126,13 +126,8 @@ impl GatewayMetrics {
             self.forwarded.get(&self.decisions).inc();
             return;
         }
-        let (status, code) = match result {
-            Ok(response) => (
-                response.status().as_u16(),
-                response.extensions().get::<Code>().copied(),
-            ),
-            Err(err) => (err.kind().status().as_u16(), Some(err.code())),
-        };
+        let status = answer.status().as_u16();
+        let code = answer.extensions().get::<Code>().copied();
         let decision = match status {
             400 => "400",
             401 => "401",

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::Method;
+use hyper::Method;
 use shared::policy::{PolicyDocument, scopes};
 
 /// Roles allowed for one (resource, method), as bits.

@@ -1,34 +1,29 @@
 //! Forwarding a request to its upstream and streaming the answer back.
 //!
 //! Method, canonical path, query, headers (minus hop-by-hop headers, the client's
-//! credentials and anything only the gateway may set) and the body go upstream through
-//! one pooled client per worker. The gateway adds `X-Request-Id`, `X-Forwarded-For`,
-//! `X-Real-IP`, the internal token and, for signed-in callers, `X-User-Id`,
-//! `X-Session-Id`, `X-User-Roles` and `X-User-Scopes`. An unreachable upstream is a 503,
-//! a slow one a 504, a broken answer a 502, all in the JSON error shape.
+//! credentials and anything only the gateway may set) and the body go upstream on one of
+//! the worker's own connections ([`Connections`]). The gateway adds `X-Request-Id`,
+//! `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host`, `X-Real-IP`, `traceparent`,
+//! the internal token and, for signed-in callers, `X-User-Id`, `X-Session-Id`,
+//! `X-User-Roles` and `X-User-Scopes`. An unreachable upstream is a 503, a slow one a 504,
+//! a broken answer a 502, all in the JSON error shape.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
-use std::time::Duration;
 
-use actix_web::body::{BodyStream, SizedStream};
-use actix_web::http::{StatusCode, header as ah};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use bytes::Bytes;
-use futures_util::StreamExt;
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::{Body, Frame, Incoming};
-use hyper::header as rh;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
-use shared::http::RequestId;
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+use hyper::header::{self as rh, HeaderMap, HeaderValue};
+use hyper::http::request::Parts;
+use hyper::{Method, Request, Response};
 use shared::identity::{GATEWAY_ONLY_HEADERS, names};
 use shared::{ApiError, Code};
 
 use crate::auth::Caller;
+use crate::body::{Answer, ToClient, ToService};
+use crate::connections::{Connections, Lease};
 use crate::metrics::GatewayMetrics;
+use crate::server::RequestInfo;
 use crate::upstreams::Upstream;
 
 /// Bodies up to this size are read whole and sent with a length (and can be sent again
@@ -40,10 +35,14 @@ const BUFFERED_BODY_LIMIT: u64 = 64 * 1024;
 pub struct Forwarding<'a> {
     pub upstream: &'a Upstream,
     pub canonical_path: &'a str,
+    /// Who connected to the gateway (a proxy in front of it, or the client).
+    pub peer: IpAddr,
+    /// The client, as far as trusted proxies say.
     pub client_ip: IpAddr,
+    pub request: &'a RequestInfo<'a>,
     pub caller: Option<&'a Caller>,
     pub granted: Option<&'a Granted>,
-    pub internal_token: &'a rh::HeaderValue,
+    pub internal_token: &'a HeaderValue,
 }
 
 /// What a signed-in caller's roles hold, as comma-separated names.
@@ -54,78 +53,55 @@ pub struct Granted {
     pub scopes: String,
 }
 
-/// The pooled HTTP/1 client forwarded requests go through, one per worker (hyper-util's:
-/// reqwest's extra layer cost about a fifth of the gateway's throughput).
-#[derive(Clone)]
-pub struct UpstreamClient {
-    client: Client<HttpConnector, ProxyBody>,
-    timeout: Duration,
-}
-
-pub type ProxyBody = UnsyncBoxBody<Bytes, std::io::Error>;
-
-impl UpstreamClient {
-    /// `timeout` bounds the wait for the answer's head (connecting: 2 s).
-    pub fn new(timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
-        Self { client, timeout }
-    }
-}
-
-/// Forwards the request to `forwarding.upstream` (whichever replica the caller chose),
-/// with `body`, one attempt's body from [`RequestBody::attempt`].
+/// Forwards the request (`head`, with `body`, one attempt's body from
+/// [`RequestBody::attempt`]) to `forwarding.upstream`, whichever replica the caller chose.
 pub async fn forward(
-    client: &UpstreamClient,
-    req: &HttpRequest,
-    body: ProxyBody,
+    connections: &Connections,
+    head: &Parts,
+    body: ToService,
     forwarding: Forwarding<'_>,
     metrics: &GatewayMetrics,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Answer, ApiError> {
     let base_url = &forwarding.upstream.base_url;
-    let mut url = String::with_capacity(base_url.len() + req.uri().path().len() + 64);
-    url.push_str(base_url);
-    url.push_str(forwarding.canonical_path);
-    if let Some(query) = req.uri().query() {
-        url.push('?');
-        url.push_str(query);
-    }
-    let uri: hyper::Uri = url
-        .parse()
-        .map_err(|_| ApiError::new(Code::BadGateway, "The service's address is not a URL."))?;
-    let method = hyper::Method::from_bytes(req.method().as_str().as_bytes())
-        .map_err(|_| ApiError::new(Code::InvalidMethod, "Unsupported HTTP method."))?;
-    let mut headers = upstream_headers(req, &forwarding);
-    if let Some(host) = host_header(&uri) {
-        headers.insert(rh::HOST, host);
-    }
-    let mut request = hyper::Request::new(body);
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.headers_mut() = headers;
+    let mut request = Request::new(body);
+    *request.method_mut() = head.method.clone();
+    *request.uri_mut() = origin_form(forwarding.canonical_path, head.uri.query())?;
+    *request.headers_mut() = upstream_headers(head, &forwarding);
+    request
+        .headers_mut()
+        .insert(rh::HOST, host_header(base_url)?);
 
     let started = std::time::Instant::now();
-    let response = match tokio::time::timeout(client.timeout, client.client.request(request)).await
-    {
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(err)) => Err(upstream_error(err)),
-        Err(_) => Err(ApiError::new(
-            Code::UpstreamTimeout,
-            "The service did not answer in time.",
-        )),
-    };
-    metrics.upstream(
-        base_url,
-        started,
-        response.as_ref().err().map(ApiError::code),
-    );
-    Ok(client_response(req, response?))
+    let sent = connections.send(base_url, request).await;
+    metrics.upstream(base_url, started, sent.as_ref().err().map(ApiError::code));
+    let (response, lease) = sent?;
+    Ok(client_response(&head.method, response, lease))
+}
+
+/// `path?query`, the request line's target.
+pub(crate) fn origin_form(path: &str, query: Option<&str>) -> Result<hyper::Uri, ApiError> {
+    let mut target = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
+    target.push_str(path);
+    if let Some(query) = query {
+        target.push('?');
+        target.push_str(query);
+    }
+    hyper::Uri::from_maybe_shared(Bytes::from(target))
+        .map_err(|_| ApiError::new(Code::InvalidPath, "The request target is not valid."))
+}
+
+/// `Host` for a replica at `base_url` (`http://host[:port]`): `host[:port]`, the port left
+/// out when it is 80.
+pub(crate) fn host_header(base_url: &str) -> Result<HeaderValue, ApiError> {
+    let authority = base_url.strip_prefix("http://").ok_or_else(|| {
+        ApiError::new(
+            Code::BadGateway,
+            "Upstreams must be plain http:// on the internal network.",
+        )
+    })?;
+    let authority = authority.strip_suffix(":80").unwrap_or(authority);
+    HeaderValue::from_str(authority)
+        .map_err(|_| ApiError::new(Code::BadGateway, "The service's address is not a URL."))
 }
 
 // The names the gateway sets, made once (`from_static` outside a constant checks every
@@ -142,67 +118,60 @@ const X_USER_ROLES: rh::HeaderName = rh::HeaderName::from_static(names::USER_ROL
 const X_USER_SCOPES: rh::HeaderName = rh::HeaderName::from_static(names::USER_SCOPES);
 const X_INTERNAL_TOKEN: rh::HeaderName = rh::HeaderName::from_static(names::INTERNAL_TOKEN);
 
-pub(crate) fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -> rh::HeaderMap {
-    let connection_listed: Vec<String> = req
-        .headers()
-        .get_all(ah::CONNECTION)
+pub(crate) fn upstream_headers(head: &Parts, forwarding: &Forwarding<'_>) -> HeaderMap {
+    let sent = &head.headers;
+    let connection_listed: Vec<String> = sent
+        .get_all(rh::CONNECTION)
+        .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|v| v.trim().to_ascii_lowercase())
         .collect();
-    let mut headers = rh::HeaderMap::with_capacity(req.headers().len() + 12);
-    for (name, value) in req.headers() {
+    let mut headers = HeaderMap::with_capacity(sent.len() + 12);
+    for (name, value) in sent {
         let drop = is_hop_by_hop(name.as_str())
-            || name == ah::HOST
-            || name == ah::AUTHORIZATION
-            || name == ah::X_FORWARDED_FOR
-            || name.as_str() == "x-request-id"
+            || name == rh::HOST
+            || name == rh::AUTHORIZATION
+            || name == X_FORWARDED_FOR
+            || name == X_REQUEST_ID
             || GATEWAY_ONLY_HEADERS
                 .iter()
                 .any(|h| h.as_str() == name.as_str())
             || connection_listed.iter().any(|c| c == name.as_str());
-        if drop {
-            continue;
-        }
-        if let (Ok(name), Ok(value)) = (
-            rh::HeaderName::from_bytes(name.as_str().as_bytes()),
-            rh::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            headers.append(name, value);
+        if !drop {
+            headers.append(name.clone(), value.clone());
         }
     }
 
     let mut forwarded_for = String::with_capacity(64);
-    if let Some(previous) = req
-        .headers()
-        .get(ah::X_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(previous) = sent.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         forwarded_for.push_str(previous);
         forwarded_for.push_str(", ");
     }
-    if let Some(peer) = req.peer_addr() {
-        push_ip(&mut forwarded_for, peer.ip());
-    }
-    let mut set = |name: rh::HeaderName, value: &str| {
-        if let Ok(value) = rh::HeaderValue::from_str(value) {
+    push_ip(&mut forwarded_for, forwarding.peer);
+    // Made here: taken as they are, not copied.
+    let mut set_owned = |name: rh::HeaderName, value: String| {
+        if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
             headers.insert(name, value);
         }
     };
-    set(X_FORWARDED_FOR, &forwarded_for);
-    let (scheme, host) = scheme_and_host(req);
-    set(X_FORWARDED_PROTO, &scheme);
-    set(X_FORWARDED_HOST, &host);
+    set_owned(X_FORWARDED_FOR, forwarded_for);
     let mut real_ip = String::with_capacity(16);
     push_ip(&mut real_ip, forwarding.client_ip);
-    set(X_REAL_IP, &real_ip);
-    if let Some(id) = req.extensions().get::<RequestId>() {
-        set(X_REQUEST_ID, &id.0);
-    }
+    set_owned(X_REAL_IP, real_ip);
     // The client's traceparent (if sane) was continued here; the service's parent is us.
-    if let Some(trace) = req.extensions().get::<shared::trace::TraceContext>() {
-        set(TRACEPARENT, &trace.traceparent());
+    set_owned(TRACEPARENT, forwarding.request.trace.traceparent());
+    let mut set = |name: rh::HeaderName, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    let (scheme, host) = scheme_and_host(sent, &head.uri);
+    set(X_FORWARDED_PROTO, scheme);
+    if let Some(host) = host {
+        set(X_FORWARDED_HOST, host);
     }
+    set(X_REQUEST_ID, forwarding.request.request_id);
     if let Some(caller) = forwarding.caller {
         set(X_SESSION_ID, &caller.session_id);
     }
@@ -211,60 +180,47 @@ pub(crate) fn upstream_headers(req: &HttpRequest, forwarding: &Forwarding<'_>) -
         set(X_USER_SCOPES, &granted.scopes);
     }
     if let Some(caller) = forwarding.caller {
-        headers.insert(X_USER_ID, rh::HeaderValue::from(caller.user_id));
+        headers.insert(X_USER_ID, HeaderValue::from(caller.user_id));
     }
     headers.insert(X_INTERNAL_TOKEN, forwarding.internal_token.clone());
     headers
 }
 
-/// `Host` for the upstream, as hyper-util would set it (`host[:port]`, the port left out
-/// when it is the scheme's default) but without its `format!`.
-fn host_header(uri: &hyper::Uri) -> Option<rh::HeaderValue> {
-    let host = uri.host()?;
-    let default_port = match uri.scheme_str() {
-        Some("https" | "wss") => 443,
-        _ => 80,
-    };
-    let mut value = String::with_capacity(host.len() + 6);
-    value.push_str(host);
-    if let Some(port) = uri.port().filter(|p| p.as_u16() != default_port) {
-        value.push(':');
-        value.push_str(port.as_str());
+/// The scheme and host the client asked for: the first `proto` and `host` of `Forwarded`,
+/// else the first value of `X-Forwarded-Proto` / `X-Forwarded-Host`, else the request's
+/// own (`http`, its `Host`). actix-web's `ConnectionInfo` rule, which the services saw
+/// before the gateway had a server of its own.
+fn scheme_and_host<'a>(headers: &'a HeaderMap, uri: &'a hyper::Uri) -> (&'a str, Option<&'a str>) {
+    let (mut scheme, mut host) = (None, None);
+    let forwarded = headers
+        .get_all(rh::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([';', ',']))
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            Some((name.trim(), value.trim().trim_matches('"')))
+        });
+    for (name, value) in forwarded {
+        if name.eq_ignore_ascii_case("proto") {
+            scheme.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("host") {
+            host.get_or_insert(value);
+        }
     }
-    rh::HeaderValue::from_str(&value).ok()
-}
-
-/// The scheme and host the client asked for, as actix's `connection_info` tells them;
-/// worked out here without it when no `Forwarded` header is sent, since building it
-/// formats the peer's address and copies four strings on every request.
-fn scheme_and_host(req: &HttpRequest) -> (Cow<'_, str>, Cow<'_, str>) {
-    let headers = req.headers();
-    if headers.contains_key(ah::FORWARDED) {
-        let info = req.connection_info();
-        return (
-            info.scheme().to_owned().into(),
-            info.host().to_owned().into(),
-        );
-    }
-    // actix's rule: the first value of a comma-separated header.
-    let first = |name: &ah::HeaderName| -> Option<&str> {
+    let first = |name: &rh::HeaderName| -> Option<&'a str> {
         let value = headers.get(name)?.to_str().ok()?;
         Some(value.split(',').next()?.trim())
     };
-    let scheme = first(&ah::X_FORWARDED_PROTO)
-        .or_else(|| req.uri().scheme_str())
-        .unwrap_or_else(|| {
-            if req.app_config().secure() {
-                "https"
-            } else {
-                "http"
-            }
-        });
-    let host = first(&ah::X_FORWARDED_HOST)
-        .or_else(|| headers.get(ah::HOST)?.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or_else(|| req.app_config().host());
-    (scheme.into(), host.into())
+    let scheme = scheme
+        .or_else(|| first(&X_FORWARDED_PROTO))
+        .or_else(|| uri.scheme_str())
+        .unwrap_or("http");
+    let host = host
+        .or_else(|| first(&X_FORWARDED_HOST))
+        .or_else(|| headers.get(rh::HOST)?.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    (scheme, host)
 }
 
 /// An IP address as text, without `fmt` for IPv4 (`Ipv4Addr`'s `Display` pads each part,
@@ -297,93 +253,78 @@ pub enum RequestBody {
     /// Read whole: every attempt sends it.
     Whole(Bytes),
     /// Streamed through: only the first attempt can send it.
-    Streamed(Option<web::Payload>),
+    Streamed(Option<Incoming>),
 }
 
 impl RequestBody {
-    pub async fn read(req: &HttpRequest, mut payload: web::Payload) -> Result<Self, ApiError> {
-        let length: Option<u64> = req
-            .headers()
-            .get(ah::CONTENT_LENGTH)
+    pub async fn read(headers: &HeaderMap, mut body: Incoming) -> Result<Self, ApiError> {
+        let length: Option<u64> = headers
+            .get(rh::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let chunked = req.headers().contains_key(ah::TRANSFER_ENCODING);
+        let chunked = headers.contains_key(rh::TRANSFER_ENCODING);
         match length {
             None if !chunked => Ok(Self::Whole(Bytes::new())),
             Some(len) if len <= BUFFERED_BODY_LIMIT => {
-                let mut body = web::BytesMut::with_capacity(len as usize);
-                while let Some(chunk) = payload.next().await {
-                    body.extend_from_slice(&chunk.map_err(|_| {
+                let mut whole = BytesMut::with_capacity(len as usize);
+                while let Some(frame) = body.frame().await {
+                    let frame = frame.map_err(|_| {
                         ApiError::new(Code::BodyReadFailed, "The request body could not be read.")
-                    })?);
+                    })?;
+                    if let Some(data) = frame.data_ref() {
+                        whole.extend_from_slice(data);
+                    }
                 }
-                Ok(Self::Whole(body.freeze()))
+                Ok(Self::Whole(whole.freeze()))
             }
-            _ => Ok(Self::Streamed(Some(payload))),
+            _ => Ok(Self::Streamed(Some(body))),
         }
     }
 
     /// The body for one more attempt, or `None` once a streamed body has been sent.
-    pub fn attempt(&mut self) -> Option<ProxyBody> {
+    pub fn attempt(&mut self) -> Option<ToService> {
         match self {
-            Self::Whole(bytes) => Some(
-                Full::new(bytes.clone())
-                    .map_err(|never| match never {})
-                    .boxed_unsync(),
-            ),
-            Self::Streamed(payload) => payload.take().map(streamed),
+            Self::Whole(bytes) if bytes.is_empty() => Some(ToService::Whole(None)),
+            Self::Whole(bytes) => Some(ToService::Whole(Some(bytes.clone()))),
+            Self::Streamed(body) => body.take().map(ToService::Streamed),
         }
     }
 }
 
-/// actix's payload lives on this worker thread; a channel carries it to the (thread-safe)
-/// body the HTTP client sends.
-fn streamed(mut payload: web::Payload) -> ProxyBody {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-    actix_web::rt::spawn(async move {
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|err| std::io::Error::other(err.to_string()));
-            let failed = chunk.is_err();
-            if tx.send(chunk).await.is_err() || failed {
-                break;
-            }
-        }
-    });
-    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item.map(Frame::data), rx))
-    });
-    StreamBody::new(frames).boxed_unsync()
+fn client_response(method: &Method, response: Response<Incoming>, lease: Lease) -> Answer {
+    let (mut parts, body) = response.into_parts();
+    let keep_length = *method == Method::HEAD;
+    drop_hop_by_hop(&mut parts.headers, keep_length);
+    // Nothing to read (`HEAD`, 204, 304, an empty body): the connection is free now.
+    let lease = if body.is_end_stream() {
+        lease.give_back();
+        None
+    } else {
+        Some(lease)
+    };
+    let body = if *method == Method::HEAD {
+        ToClient::empty()
+    } else {
+        ToClient::Service { body, lease }
+    };
+    Response::from_parts(parts, body)
 }
 
-fn client_response(req: &HttpRequest, response: hyper::Response<Incoming>) -> HttpResponse {
-    let (parts, body) = response.into_parts();
-    let status = StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut builder = HttpResponse::build(status);
-    for (name, value) in &parts.headers {
-        if is_hop_by_hop(name.as_str()) || name == rh::CONTENT_LENGTH {
-            continue;
-        }
-        if let (Ok(name), Ok(value)) = (
-            ah::HeaderName::from_bytes(name.as_str().as_bytes()),
-            ah::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            builder.append_header((name, value));
-        }
-    }
-    if req.method() == actix_web::http::Method::HEAD {
-        return builder.finish();
-    }
-    let length = body.size_hint().exact();
-    let body = body
-        .into_data_stream()
-        .map(|chunk| chunk.map_err(|err| actix_web::error::ErrorBadGateway(err.to_string())));
-    match length {
-        Some(length) => builder.body(SizedStream::new(length, body)),
-        None => builder.body(BodyStream::new(body)),
+/// Drops hop-by-hop headers, and the length (which the body says) unless `keep_length`.
+fn drop_hop_by_hop(headers: &mut HeaderMap, keep_length: bool) {
+    let hop: Vec<rh::HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            is_hop_by_hop(name.as_str()) || (!keep_length && *name == rh::CONTENT_LENGTH)
+        })
+        .cloned()
+        .collect();
+    for name in hop {
+        headers.remove(name);
     }
 }
 
-fn is_hop_by_hop(name: &str) -> bool {
+pub(crate) fn is_hop_by_hop(name: &str) -> bool {
     matches!(
         name,
         "connection"
@@ -398,23 +339,12 @@ fn is_hop_by_hop(name: &str) -> bool {
     )
 }
 
-fn upstream_error(err: hyper_util::client::legacy::Error) -> ApiError {
-    if err.is_connect() {
-        ApiError::new(
-            Code::UpstreamUnavailable,
-            "The service is unavailable; retry shortly.",
-        )
-        .with_source(err)
-    } else {
-        ApiError::new(Code::BadGateway, "The service answered badly.").with_source(err)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::{IpAddr, SocketAddr};
 
     use actix_web::test::TestRequest;
+    use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
     use super::{host_header, push_ip, scheme_and_host};
 
@@ -435,10 +365,11 @@ mod tests {
         }
     }
 
+    /// The services saw actix-web's reading of these headers when the gateway was an
+    /// actix app; they still do.
     #[test]
     fn scheme_and_host_are_what_actix_reports() {
         let cases: &[&[(&str, &str)]] = &[
-            &[],
             &[("host", "waypoint.example")],
             &[
                 ("host", "waypoint.example:8443"),
@@ -452,21 +383,36 @@ mod tests {
                 ("host", "inner"),
                 ("forwarded", "proto=https;host=fwd.example"),
             ],
-            &[("forwarded", "for=1.2.3.4"), ("x-forwarded-proto", "https")],
+            &[
+                ("host", "inner"),
+                ("forwarded", "for=1.2.3.4, proto=\"https\""),
+                ("x-forwarded-proto", "http"),
+            ],
+            &[
+                ("host", "inner"),
+                ("forwarded", "for=1.2.3.4"),
+                ("x-forwarded-proto", "https"),
+            ],
         ];
         for headers in cases {
             let mut req = TestRequest::get()
                 .uri("/v1/things")
                 .peer_addr(SocketAddr::from(([10, 0, 0, 1], 4000)));
-            for header in *headers {
-                req = req.insert_header(*header);
+            let mut map = HeaderMap::new();
+            for &(name, value) in *headers {
+                req = req.insert_header((name, value));
+                map.append(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                );
             }
             let req = req.to_http_request();
-            let (scheme, host) = scheme_and_host(&req);
             let info = req.connection_info();
+            let uri = "/v1/things".parse().unwrap();
+            let (scheme, host) = scheme_and_host(&map, &uri);
             assert_eq!(
-                (&*scheme, &*host),
-                (info.scheme(), info.host()),
+                (scheme, host),
+                (info.scheme(), Some(info.host())),
                 "{headers:?}"
             );
         }
@@ -474,11 +420,10 @@ mod tests {
 
     #[test]
     fn the_upstream_host_names_its_port_unless_default() {
-        let host = |url: &str| host_header(&url.parse().unwrap()).unwrap();
-        assert_eq!(host("http://10.0.0.5:8101/v1/x"), "10.0.0.5:8101");
-        assert_eq!(host("http://auth:80/v1/x"), "auth");
-        assert_eq!(host("http://auth/v1/x"), "auth");
-        assert_eq!(host("https://auth:443/v1/x"), "auth");
-        assert_eq!(host("https://auth:80/v1/x"), "auth:80");
+        let host = |url: &str| host_header(url).unwrap();
+        assert_eq!(host("http://10.0.0.5:8101"), "10.0.0.5:8101");
+        assert_eq!(host("http://auth:80"), "auth");
+        assert_eq!(host("http://auth"), "auth");
+        assert!(host_header("https://auth").is_err());
     }
 }

@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use actix_web::http::Method;
+use hyper::Method;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {

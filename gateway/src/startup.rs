@@ -2,11 +2,8 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
 use shared::metrics::Metrics;
 use shared::redis::Redis;
 use shared::server::Running;
@@ -18,15 +15,15 @@ use crate::auth::session::SessionCheck;
 use crate::auth::verifier::TokenVerifier;
 use crate::client_ip::TrustedProxies;
 use crate::config::Settings;
+use crate::connections::Connections;
 use crate::docs::ApiDocs;
 use crate::metrics::GatewayMetrics;
 use crate::policy_store::PolicyStore;
-use crate::proxy::UpstreamClient;
 use crate::ratelimit::RateLimits;
 use crate::ratelimit::local::LocalCounts;
 use crate::roles::RolesSource;
+use crate::server::{MakeWorker, Worker};
 use crate::upstreams::{ReplicaSets, RouteTable};
-use crate::{docs, handler};
 
 /// What every request handler of the gateway shares.
 pub struct GatewayState {
@@ -101,7 +98,7 @@ impl Application {
                 upstreams.push(replicas);
             }
         }
-        let state = web::Data::new(GatewayState {
+        let state = Arc::new(GatewayState {
             routes,
             policy,
             roles: RolesSource::new(rbac),
@@ -122,61 +119,35 @@ impl Application {
         });
         let metrics_port = metrics.serve(settings.server.metrics_addr.as_deref())?;
         let spans = shared::otel::Spans::start(&settings.server.otlp, "gateway")?;
-        let ready_state = state.clone();
+        let drain = shared::server::Drain::from_env()?;
 
-        // One connection pool and one Redis connection per worker thread, made before the
-        // workers start so that a failure stops the start instead of being papered over.
+        // Each worker thread its own clients and Redis connection, made before the workers
+        // start so that a failure stops the start instead of being papered over.
         // Connections are opened lazily, on the worker that uses them: a request never
         // waits for a wake-up on another thread (one shared connection halved throughput).
-        let per_worker = (0..settings.server.workers.max(1))
+        let workers = (0..settings.server.workers.max(1))
             .map(|_| {
-                let client = upstream_client(&settings, &state.internal_token)?;
-                let forwarder = UpstreamClient::new(settings.upstream_timeout);
                 let own = Redis::connect(&settings.server.redis)?;
                 metrics.observe_redis(&own);
-                Ok((client, forwarder, own))
+                let sessions = SessionCheck::new(own, session_cache.clone(), local_counts.clone());
+                let client = upstream_client(&settings, &state.internal_token)?;
+                let (state, metrics, drain, spans) =
+                    (state.clone(), metrics.clone(), drain.clone(), spans.clone());
+                let timeout = settings.upstream_timeout;
+                let make: MakeWorker = Box::new(move || Worker {
+                    state,
+                    client,
+                    connections: Connections::new(timeout),
+                    sessions,
+                    metrics,
+                    drain,
+                    spans,
+                });
+                Ok(make)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let next_worker = Arc::new(AtomicUsize::new(0));
-        let drain = shared::server::Drain::from_env()?;
-        let app_drain = drain.clone();
-        let app_spans = spans.clone();
-        let server = HttpServer::new(move || {
-            let worker = next_worker.fetch_add(1, Ordering::Relaxed) % per_worker.len();
-            let (client, forwarder, own) = per_worker[worker].clone();
-            let client = web::Data::new(client);
-            let forwarder = web::Data::new(forwarder);
-            let sessions = web::Data::new(SessionCheck::new(
-                own,
-                session_cache.clone(),
-                local_counts.clone(),
-            ));
-            App::new()
-                .wrap(shared::http::json_error_handlers())
-                .wrap(from_fn(shared::server::edge))
-                .app_data(state.clone())
-                .app_data(web::Data::new(metrics.clone()))
-                .app_data(client)
-                .app_data(forwarder)
-                .app_data(sessions)
-                .app_data(app_drain.clone())
-                .app_data(app_spans.clone())
-                .configure(shared::http::configure)
-                .route("/healthz", web::get().to(shared::http::healthz))
-                .route("/readyz", web::get().to(handler::readyz))
-                .route("/v1/openapi.json", web::get().to(docs::openapi))
-                .route("/docs", web::get().to(docs::page))
-                // In a scope: a request elsewhere is turned away by comparing a prefix, not
-                // by the `{file}` pattern's regex (1,500 instructions per forwarded request).
-                .service(
-                    web::scope("/docs")
-                        .route("/", web::get().to(docs::page))
-                        .route("/assets/{file}", web::get().to(docs::asset)),
-                )
-                .default_service(web::to(handler::gateway))
-        });
-        wait_for_what_every_request_needs(&ready_state).await;
-        let running = shared::server::serve(server, listener, settings.server.workers, &drain)?
+        wait_for_what_every_request_needs(&state).await;
+        let running = crate::server::serve(listener, workers, &drain)?
             .with_metrics_port(metrics_port)
             .with_spans(spans)
             .with_tasks(tasks);

@@ -13,8 +13,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix_web::HttpRequest;
-use actix_web::http::Method;
+use hyper::Method;
+use hyper::header::HeaderMap;
 use shared::replicas::Replicas;
 use shared::{ApiError, Code};
 
@@ -146,9 +146,8 @@ pub fn attempts(replicas: &Replicas) -> impl Iterator<Item = usize> {
 
 /// Doing the request twice does no harm: it reads (`GET`, `HEAD`), or the service answers
 /// a repeat of its `Idempotency-Key` with the first answer.
-pub fn safe_to_repeat(req: &HttpRequest) -> bool {
-    matches!(*req.method(), Method::GET | Method::HEAD)
-        || req.headers().contains_key("idempotency-key")
+pub fn safe_to_repeat(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(*method, Method::GET | Method::HEAD) || headers.contains_key("idempotency-key")
 }
 
 /// After `failed` (what forwarding to one replica returned), whether to pass that replica

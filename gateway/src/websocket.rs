@@ -11,18 +11,19 @@
 
 use std::time::Duration;
 
-use actix_web::http::{StatusCode, header as ah};
-use actix_web::{HttpRequest, HttpResponse, web};
-use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use bytes::BytesMut;
+use hyper::body::Incoming;
+use hyper::header::{self as rh, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::request::Parts;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use shared::replicas::Replicas;
+use shared::server::Drain;
 use shared::{ApiError, Code};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedReadHalf;
 
-use shared::replicas::Replicas;
-use shared::server::Drain;
-
+use crate::body::{Answer, ToClient};
 use crate::proxy::{Forwarding, upstream_headers};
 use crate::upstreams::Upstream;
 
@@ -33,27 +34,29 @@ const MAX_HEAD: usize = 16 * 1024;
 const MAX_REFUSAL_BODY: usize = 64 * 1024;
 
 /// A WebSocket handshake: `GET` with `Upgrade: websocket` and `Connection: upgrade`.
-pub fn is_upgrade(req: &HttpRequest) -> bool {
-    let has_token = |name: ah::HeaderName, token: &str| {
-        req.headers()
+pub fn is_upgrade(method: &Method, headers: &HeaderMap) -> bool {
+    let has_token = |name: HeaderName, token: &str| {
+        headers
             .get_all(name)
+            .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .any(|v| v.trim().eq_ignore_ascii_case(token))
     };
-    req.method() == actix_web::http::Method::GET
-        && has_token(ah::UPGRADE, "websocket")
-        && has_token(ah::CONNECTION, "upgrade")
+    method == Method::GET
+        && has_token(rh::UPGRADE, "websocket")
+        && has_token(rh::CONNECTION, "upgrade")
 }
 
-/// Forwards the handshake (`forwarding`'s upstream aside) to the first replica that takes the connection (the others are
-/// passed over for a while), then relays the socket.
+/// Forwards the handshake (`forwarding`'s upstream aside) to the first replica that takes
+/// the connection (the others are passed over for a while), then relays the socket until
+/// either side closes or the gateway's drain `grace` is over.
 pub async fn forward(
-    req: &HttpRequest,
-    payload: web::Payload,
+    mut req: Request<Incoming>,
     replicas: &Replicas,
     forwarding: Forwarding<'_>,
-) -> Result<HttpResponse, ApiError> {
+    drain: &Drain,
+) -> Result<Answer, ApiError> {
     let mut refused = None;
     let mut connected = None;
     for replica in crate::upstreams::attempts(replicas) {
@@ -83,8 +86,10 @@ pub async fn forward(
     };
     let authority = authority(&chosen)?;
     let _ = upstream.set_nodelay(true);
-    let head = request_head(req, &forwarding, authority);
-    upstream.write_all(&head).await.map_err(bad_gateway_io)?;
+    let client = hyper::upgrade::on(&mut req);
+    let (head, _) = req.into_parts();
+    let request = request_head(&head, &forwarding, authority);
+    upstream.write_all(&request).await.map_err(bad_gateway_io)?;
 
     let (status, headers, rest) = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(&mut upstream))
         .await
@@ -93,35 +98,38 @@ pub async fn forward(
         return refusal(upstream, status, headers, rest).await;
     }
 
-    let mut response = HttpResponse::build(status);
-    response.upgrade("websocket");
-    for (name, value) in &headers {
-        if !is_hop_by_hop(name) {
-            response.append_header((name.clone(), value.clone()));
+    let mut response = Response::new(ToClient::empty());
+    *response.status_mut() = status;
+    for (name, value) in headers {
+        if !is_hop_by_hop(&name) {
+            response.headers_mut().append(name, value);
         }
     }
-    let (reader, mut writer) = upstream.into_split();
+    response
+        .headers_mut()
+        .insert(rh::UPGRADE, HeaderValue::from_static("websocket"));
+    response
+        .headers_mut()
+        .insert(rh::CONNECTION, HeaderValue::from_static("upgrade"));
     // A stopping gateway ends its tunnels when its grace is over: the client resumes
     // through another replica (chat-service's sockets resume by sequence number).
-    let drain = req
-        .app_data::<Drain>()
-        .cloned()
-        .unwrap_or_else(|| Drain::new(Duration::ZERO, Duration::ZERO));
-    let grace_over = || {
-        let drain = drain.clone();
-        Box::pin(async move { drain.grace_over().await })
-    };
-    // Client → upstream, on this worker (the payload is tied to it).
-    let mut payload = payload.take_until(grace_over());
-    actix_web::rt::spawn(async move {
-        while let Some(Ok(chunk)) = payload.next().await {
-            if writer.write_all(&chunk).await.is_err() {
-                break;
+    let drain = drain.clone();
+    tokio::task::spawn_local(async move {
+        let Ok(client) = client.await else { return };
+        let mut client = TokioIo::new(client);
+        let relay = async {
+            // What came with the handshake answer goes first.
+            if !rest.is_empty() {
+                client.write_all(&rest).await?;
             }
+            tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+        };
+        tokio::select! {
+            _ = relay => {}
+            () = drain.grace_over() => {}
         }
-        let _ = writer.shutdown().await;
     });
-    Ok(response.streaming(upstream_bytes(rest, reader).take_until(grace_over())))
+    Ok(response)
 }
 
 fn authority(upstream: &Upstream) -> Result<&str, ApiError> {
@@ -144,9 +152,9 @@ async fn connect(upstream: &Upstream) -> Result<TcpStream, ApiError> {
 }
 
 /// The canonical request line, the forwarded headers, and the handshake headers.
-fn request_head(req: &HttpRequest, forwarding: &Forwarding<'_>, authority: &str) -> Vec<u8> {
+fn request_head(req: &Parts, forwarding: &Forwarding<'_>, authority: &str) -> Vec<u8> {
     let mut head = format!("GET {}", forwarding.canonical_path);
-    if let Some(query) = req.uri().query() {
+    if let Some(query) = req.uri.query() {
         head.push('?');
         head.push_str(query);
     }
@@ -164,7 +172,7 @@ fn request_head(req: &HttpRequest, forwarding: &Forwarding<'_>, authority: &str)
     head
 }
 
-type Head = (StatusCode, Vec<(ah::HeaderName, ah::HeaderValue)>, BytesMut);
+type Head = (StatusCode, Vec<(HeaderName, HeaderValue)>, BytesMut);
 
 /// Reads the upstream's response head; returns it and whatever followed it.
 async fn read_head(upstream: &mut TcpStream) -> Result<Head, ApiError> {
@@ -188,8 +196,8 @@ async fn read_head(upstream: &mut TcpStream) -> Result<Head, ApiError> {
                     .iter()
                     .filter_map(|h| {
                         Some((
-                            ah::HeaderName::from_bytes(h.name.as_bytes()).ok()?,
-                            ah::HeaderValue::from_bytes(h.value).ok()?,
+                            HeaderName::from_bytes(h.name.as_bytes()).ok()?,
+                            HeaderValue::from_bytes(h.value).ok()?,
                         ))
                     })
                     .collect();
@@ -206,12 +214,12 @@ async fn read_head(upstream: &mut TcpStream) -> Result<Head, ApiError> {
 async fn refusal(
     mut upstream: TcpStream,
     status: StatusCode,
-    headers: Vec<(ah::HeaderName, ah::HeaderValue)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
     mut body: BytesMut,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Answer, ApiError> {
     let length = headers
         .iter()
-        .find(|(name, _)| name == ah::CONTENT_LENGTH)
+        .find(|(name, _)| name == rh::CONTENT_LENGTH)
         .and_then(|(_, value)| value.to_str().ok()?.parse::<usize>().ok())
         .unwrap_or(0)
         .min(MAX_REFUSAL_BODY);
@@ -225,35 +233,17 @@ async fn refusal(
         }
     }
     body.truncate(length);
-    let mut response = HttpResponse::build(status);
+    let mut response = Response::new(ToClient::Whole(Some(body.freeze())));
+    *response.status_mut() = status;
     for (name, value) in headers {
-        if !is_hop_by_hop(&name) && name != ah::CONTENT_LENGTH {
-            response.append_header((name, value));
+        if !is_hop_by_hop(&name) {
+            response.headers_mut().append(name, value);
         }
     }
-    Ok(response.body(body.freeze()))
+    Ok(response)
 }
 
-/// Upstream → client: what came with the handshake answer, then everything read.
-fn upstream_bytes(
-    first: BytesMut,
-    reader: OwnedReadHalf,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
-    let first = (!first.is_empty()).then(|| first.freeze());
-    futures_util::stream::unfold((first, reader), |(first, mut reader)| async move {
-        if let Some(first) = first {
-            return Some((Ok(first), (None, reader)));
-        }
-        let mut buf = BytesMut::with_capacity(8 * 1024);
-        match reader.read_buf(&mut buf).await {
-            Ok(0) => None,
-            Ok(_) => Some((Ok(buf.freeze()), (None, reader))),
-            Err(err) => Some((Err(err), (None, reader))),
-        }
-    })
-}
-
-fn is_hop_by_hop(name: &ah::HeaderName) -> bool {
+fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
         "connection"
@@ -282,31 +272,29 @@ fn bad_gateway_io(err: std::io::Error) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
 
     #[test]
     fn only_a_get_with_both_upgrade_headers_is_a_websocket_handshake() {
-        let handshake = || {
-            TestRequest::get()
-                .insert_header(("upgrade", "WebSocket"))
-                .insert_header(("connection", "keep-alive, Upgrade"))
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for &(name, value) in pairs {
+                map.append(name, HeaderValue::from_static(value));
+            }
+            map
         };
-        assert!(is_upgrade(&handshake().to_http_request()));
+        let handshake = headers(&[
+            ("upgrade", "WebSocket"),
+            ("connection", "keep-alive, Upgrade"),
+        ]);
+        assert!(is_upgrade(&Method::GET, &handshake));
+        assert!(!is_upgrade(&Method::POST, &handshake));
         assert!(!is_upgrade(
-            &handshake()
-                .method(actix_web::http::Method::POST)
-                .to_http_request()
+            &Method::GET,
+            &headers(&[("upgrade", "websocket")])
         ));
         assert!(!is_upgrade(
-            &TestRequest::get()
-                .insert_header(("upgrade", "websocket"))
-                .to_http_request()
-        ));
-        assert!(!is_upgrade(
-            &TestRequest::get()
-                .insert_header(("upgrade", "h2c"))
-                .insert_header(("connection", "upgrade"))
-                .to_http_request()
+            &Method::GET,
+            &headers(&[("upgrade", "h2c"), ("connection", "upgrade")])
         ));
     }
 }

@@ -12,7 +12,6 @@ use std::fmt;
 use std::panic::Location;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
@@ -265,6 +264,27 @@ impl ApiError {
         })
     }
 
+    /// The headers every rendering of this error carries beside its JSON body (actix's
+    /// `error_response` here, the gateway's own server there): how to sign in after a
+    /// 401, when to retry a 429 or 503, and never to cache it.
+    pub fn response_headers(&self) -> [Option<(&'static str, Cow<'static, str>)>; 3] {
+        [
+            (self.kind() == ErrorKind::Unauthorized).then_some((
+                "www-authenticate",
+                Cow::Borrowed("Bearer realm=\"waypoint\""),
+            )),
+            self.retry_after
+                .map(|secs| ("retry-after", Cow::Owned(secs.to_string()))),
+            Some(("cache-control", Cow::Borrowed("no-store"))),
+        ]
+    }
+
+    /// The JSON body as sent, once the error is logged (a server error with its cause).
+    pub fn rendered_body(&self) -> Vec<u8> {
+        self.log();
+        serde_json::to_vec(&self.body()).unwrap_or_default()
+    }
+
     fn log(&self) {
         let at = self.location;
         match (self.kind(), &self.source) {
@@ -310,19 +330,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        self.log();
         let mut response = HttpResponse::build(self.status_code());
-        if self.kind() == ErrorKind::Unauthorized {
-            response.insert_header((
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"waypoint\""),
-            ));
+        for (name, value) in self.response_headers().into_iter().flatten() {
+            response.insert_header((name, value.as_ref()));
         }
-        if let Some(secs) = self.retry_after {
-            response.insert_header((header::RETRY_AFTER, secs));
-        }
-        response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-        let mut response = response.json(self.body());
+        response.content_type("application/json");
+        let mut response = response.body(self.rendered_body());
         // For whoever counts refusals by reason (the gateway's decisions).
         response.extensions_mut().insert(self.code());
         response
@@ -340,6 +353,7 @@ impl From<anyhow::Error> for ApiError {
 mod tests {
     use super::*;
     use actix_web::body::MessageBody;
+    use actix_web::http::header;
 
     fn rendered(err: &ApiError) -> (StatusCode, Value, actix_web::http::header::HeaderMap) {
         let response = err.error_response();

@@ -9,8 +9,6 @@
 //! gives a span per request carrying the request id, `X-Request-Id` on every response,
 //! JSON errors for malformed bodies, queries and paths, and a JSON 404 for unknown routes.
 
-use std::time::Instant;
-
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, QueryPayloadError, UrlencodedError};
@@ -43,16 +41,6 @@ impl FromRequest for RequestId {
     }
 }
 
-/// Accepts a client-supplied request id only if it is short and plain, so it can be
-/// echoed in a header and a log line without risk.
-fn sane_request_id(value: &HeaderValue) -> Option<String> {
-    let text = value.to_str().ok()?;
-    let plain = text
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-    (plain && (1..=128).contains(&text.len())).then(|| text.to_owned())
-}
-
 /// Middleware: one span per request carrying the request id, the id echoed on the
 /// response, and one log line per request with status and latency.
 pub async fn request_context(
@@ -67,63 +55,36 @@ pub(crate) async fn in_context<B: MessageBody + 'static>(
     req: ServiceRequest,
     inner: impl AsyncFnOnce(ServiceRequest) -> Result<ServiceResponse<B>, actix_web::Error>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    // The request's fresh ids: request id, span id, trace id.
-    let mut random = [0; 32];
-    crate::random::fill_pooled(&mut random);
-    let trace_random: [u8; 24] = std::array::from_fn(|i| random[8 + i]);
-    let request_id = req
-        .headers()
-        .get(X_REQUEST_ID)
-        .and_then(sane_request_id)
-        .unwrap_or_else(|| crate::random::to_hex(&random[..8]));
-    req.extensions_mut().insert(RequestId(request_id.clone()));
-    let trace = crate::trace::TraceContext::continue_with(
-        req.headers().get(crate::trace::TRACEPARENT),
-        &trace_random,
+    let scope = crate::request::RequestScope::begin(
+        req.app_data::<web::Data<crate::metrics::Metrics>>()
+            .map_or("", |metrics| metrics.part()),
+        req.app_data::<crate::otel::Spans>(),
+        req.method().as_str(),
+        req.path(),
+        req.headers().get(X_REQUEST_ID).map(HeaderValue::as_bytes),
+        req.headers()
+            .get(crate::trace::TRACEPARENT)
+            .map(HeaderValue::as_bytes),
     );
-    req.extensions_mut().insert(trace.clone());
-    // Which part served it: in one log stream (or one test process) lines stay apart.
-    let part = req
-        .app_data::<web::Data<crate::metrics::Metrics>>()
-        .map_or("", |metrics| metrics.part());
-    let span = tracing::info_span!(
-        "request",
-        part,
-        method = %req.method(),
-        path = %req.path(),
-        request_id = %request_id,
-        trace_id = %trace.trace_id(),
-        user_id = tracing::field::Empty,
-    );
-    let exported = req
-        .app_data::<crate::otel::Spans>()
-        .and_then(|spans| spans.request(&trace, req.method().as_str(), req.path()));
-    let started = Instant::now();
+    req.extensions_mut()
+        .insert(RequestId(scope.request_id.clone()));
+    req.extensions_mut().insert(scope.trace.clone());
     // Handlers' errors arrive here already rendered; an `Err` can only come from another
     // middleware, and actix renders it after us.
-    let mut response = crate::trace::scope(trace, inner(req).instrument(span.clone()))
+    let work = inner(req).instrument(scope.span.clone());
+    let mut response = crate::trace::scope(scope.trace.clone(), work)
         .await?
         .map_into_boxed_body();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Ok(value) = HeaderValue::from_str(&scope.request_id) {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }
     let status = response.status().as_u16();
-    if let Some(exported) = exported {
-        let req = response.request();
-        exported.finish(
-            req.method().as_str(),
-            &crate::metrics::route_label(req),
-            status,
-        );
-    }
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        if status >= 500 {
-            tracing::warn!(status, elapsed_ms, "request failed");
-        } else {
-            tracing::info!(status, elapsed_ms, "request served");
-        }
-    });
+    let req = response.request();
+    scope.finish(
+        req.method().as_str(),
+        || crate::metrics::route_label(req),
+        status,
+    );
     Ok(response)
 }
 
@@ -274,17 +235,13 @@ pub fn accepts_json(accept: Option<&str>) -> bool {
 
 /// `/healthz`: the process is up.
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    HttpResponse::Ok().json(healthy())
 }
 
 /// The `/readyz` answer from the checks of a service's dependencies (and its supervised
 /// tasks: [`crate::tasks::Tasks::checks_with`]).
 pub fn readiness<S: AsRef<str>>(checks: &[(S, bool)]) -> HttpResponse {
-    let ready = checks.iter().all(|(_, ok)| *ok);
-    let body = serde_json::json!({
-        "status": if ready { "ready" } else { "unavailable" },
-        "checks": checks.iter().map(|(name, ok)| (name.as_ref().to_owned(), serde_json::Value::from(if *ok { "ok" } else { "down" }))).collect::<serde_json::Map<_, _>>(),
-    });
+    let (ready, body) = readiness_report(checks);
     if ready {
         HttpResponse::Ok().json(body)
     } else {
@@ -293,6 +250,22 @@ pub fn readiness<S: AsRef<str>>(checks: &[(S, bool)]) -> HttpResponse {
             .insert_header((header::RETRY_AFTER, 1))
             .json(body)
     }
+}
+
+/// Whether every check passed, and `/readyz`'s body: `status` and each check `ok` or
+/// `down`. Not ready is a 503 with `Retry-After: 1`.
+pub fn readiness_report<S: AsRef<str>>(checks: &[(S, bool)]) -> (bool, serde_json::Value) {
+    let ready = checks.iter().all(|(_, ok)| *ok);
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "unavailable" },
+        "checks": checks.iter().map(|(name, ok)| (name.as_ref().to_owned(), serde_json::Value::from(if *ok { "ok" } else { "down" }))).collect::<serde_json::Map<_, _>>(),
+    });
+    (ready, body)
+}
+
+/// `/healthz`'s body.
+pub fn healthy() -> serde_json::Value {
+    serde_json::json!({ "status": "ok" })
 }
 
 /// A 201 with `Location` and the created record as the body.

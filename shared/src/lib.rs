@@ -22,6 +22,7 @@ pub mod policy;
 pub mod random;
 pub mod redis;
 pub mod replicas;
+pub mod request;
 pub mod server;
 pub mod session;
 pub mod tasks;

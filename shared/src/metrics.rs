@@ -11,9 +11,8 @@ use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -38,11 +37,6 @@ impl<T> LabelSet for T where
     T: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static
 {
 }
-
-/// A route label set by a handler that routes by itself (the gateway's one handler names
-/// the policy's resource), preferred to the app's route template.
-#[derive(Clone, Debug)]
-pub struct RouteLabel(pub String);
 
 /// prometheus-client writes OpenMetrics text (an `info` type, `# EOF`), which Prometheus
 /// reads only when told so: under the classic `text/plain` it refuses the whole scrape.
@@ -329,15 +323,15 @@ async fn scrape(metrics: web::Data<Metrics>) -> HttpResponse {
 }
 
 /// A method as a label value: the standard ones by name, anything else as `other`.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
         _ => "other",
     }
 }
@@ -353,22 +347,51 @@ pub fn status_class(status: u16) -> &'static str {
     }
 }
 
-/// The route a request took: the handler's own [`RouteLabel`], else the app's route
-/// template, else `unmatched`.
+/// The route a request took: the app's route template, else `unmatched`.
 pub(crate) fn route_label(req: &actix_web::HttpRequest) -> String {
-    let named = req.extensions().get::<RouteLabel>().map(|r| r.0.clone());
-    named
-        .or_else(|| req.match_pattern())
+    req.match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned())
 }
 
-/// Lowers the in-flight gauge however the request ends (a client gone mid-request
-/// drops the future).
-struct InFlight(Gauge);
+/// One request being measured: in flight until [`finish`](Self::finish)ed or dropped (a
+/// client gone mid-request drops it).
+pub struct RequestTimer {
+    metrics: Metrics,
+    started: Instant,
+}
 
-impl Drop for InFlight {
+impl Metrics {
+    /// Starts measuring a request: `None` when nothing scrapes this part.
+    pub fn request_started(&self) -> Option<RequestTimer> {
+        self.recording.then(|| {
+            self.in_flight.inc();
+            RequestTimer {
+                metrics: self.clone(),
+                started: Instant::now(),
+            }
+        })
+    }
+}
+
+impl RequestTimer {
+    /// Records the request's latency under its route template (or `unmatched`), method and
+    /// status class.
+    pub fn finish(self, route: String, method: &str, status: u16) {
+        let labels = RequestLabels {
+            route,
+            method: method_label(method),
+            status: status_class(status),
+        };
+        self.metrics
+            .requests
+            .get_or_create(&labels)
+            .observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for RequestTimer {
     fn drop(&mut self) {
-        self.0.dec();
+        self.metrics.in_flight.dec();
     }
 }
 
@@ -387,27 +410,16 @@ pub(crate) async fn recording<B: MessageBody + 'static>(
     req: ServiceRequest,
     inner: impl AsyncFnOnce(ServiceRequest) -> Result<ServiceResponse<B>, actix_web::Error>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(metrics) = req
+    let timer = req
         .app_data::<web::Data<Metrics>>()
-        .filter(|metrics| metrics.recording)
-        .cloned()
-    else {
+        .and_then(|metrics| metrics.request_started());
+    let Some(timer) = timer else {
         return Ok(inner(req).await?.map_into_boxed_body());
     };
-    let method = method_label(req.method());
-    metrics.in_flight.inc();
-    let _in_flight = InFlight(metrics.in_flight.clone());
-    let started = Instant::now();
+    let method = req.method().clone();
     let response = inner(req).await?.map_into_boxed_body();
-    let labels = RequestLabels {
-        route: route_label(response.request()),
-        method,
-        status: status_class(response.status().as_u16()),
-    };
-    metrics
-        .requests
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
+    let status = response.status().as_u16();
+    timer.finish(route_label(response.request()), method.as_str(), status);
     Ok(response)
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix_http::Request;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{
-    AppConfig, Server, ServerHandle, Service, ServiceFactory, ServiceRequest, ServiceResponse,
+    AppConfig, ServerHandle, Service, ServiceFactory, ServiceRequest, ServiceResponse,
 };
 use actix_web::http::ConnectionType;
 use actix_web::middleware::{Next, from_fn};
@@ -186,10 +186,24 @@ pub async fn edge(
 /// What a replica does last, before it stops accepting connections (chat: close sockets).
 pub type Goodbye = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
 
+/// What stops a server once its drain's grace is over: actix's handle, or the gateway's
+/// own server.
+pub trait Halt: Send + Sync + 'static {
+    /// Stops accepting connections; `graceful`: lets the requests in flight finish, within
+    /// the drain's timeout; otherwise cuts them.
+    fn halt(&self, graceful: bool) -> BoxFuture<'static, ()>;
+}
+
+impl Halt for ServerHandle {
+    fn halt(&self, graceful: bool) -> BoxFuture<'static, ()> {
+        Box::pin(self.stop(graceful))
+    }
+}
+
 /// Stops a running server the [`Drain`] way.
 #[derive(Clone)]
 pub struct Stopper {
-    server: ServerHandle,
+    server: Arc<dyn Halt>,
     drain: Drain,
     goodbye: Option<Goodbye>,
     /// The listening socket (a second descriptor of it), until the stop turns new
@@ -202,11 +216,11 @@ pub struct Stopper {
 const ACCEPT_QUEUED: Duration = Duration::from_millis(100);
 
 impl Stopper {
-    /// The server must have been built with `.disable_signals()` (the stop is ours) and
-    /// `.shutdown_timeout(drain.timeout_secs())`, as [`serve`] does.
-    fn new(server: &Server, drain: &Drain, listener: TcpListener) -> Self {
+    /// An actix server must have been built with `.disable_signals()` (the stop is ours)
+    /// and `.shutdown_timeout(drain.timeout_secs())`, as [`serve`] does.
+    fn new(server: Arc<dyn Halt>, drain: &Drain, listener: TcpListener) -> Self {
         Self {
-            server: server.handle(),
+            server,
             drain: drain.clone(),
             goodbye: None,
             listener: Arc::new(std::sync::Mutex::new(Some(listener))),
@@ -252,7 +266,7 @@ impl Stopper {
         }
         self.turn_new_connections_away().await;
         tracing::info!("draining: listener closed, finishing requests in flight");
-        self.server.stop(true).await;
+        self.server.halt(true).await;
     }
 }
 
@@ -339,15 +353,8 @@ where
         .shutdown_timeout(drain.timeout_secs())
         .listen(listener)?
         .run();
-    let stopper = Stopper::new(&server, drain, own);
-    Ok(Running {
-        port,
-        metrics_port: None,
-        server,
-        stopper,
-        spans: Spans::default(),
-        tasks: Tasks::default(),
-    })
+    let handle = Arc::new(server.handle());
+    Ok(Running::new(port, Box::pin(server), handle, drain, own))
 }
 
 /// A part's server once started ([`serve`]): where it listens, how to stop it, and what
@@ -355,7 +362,9 @@ where
 pub struct Running {
     port: u16,
     metrics_port: Option<u16>,
-    server: Server,
+    /// Resolves when the server has stopped.
+    server: BoxFuture<'static, std::io::Result<()>>,
+    halt: Arc<dyn Halt>,
     stopper: Stopper,
     /// Flushed once the server has stopped.
     spans: Spans,
@@ -364,6 +373,26 @@ pub struct Running {
 }
 
 impl Running {
+    /// A server listening on `port` (`listener` is a second descriptor of its socket, for
+    /// the drained stop), done when `server` resolves, stopped through `halt`.
+    pub fn new(
+        port: u16,
+        server: BoxFuture<'static, std::io::Result<()>>,
+        halt: Arc<dyn Halt>,
+        drain: &Drain,
+        listener: TcpListener,
+    ) -> Self {
+        Self {
+            port,
+            metrics_port: None,
+            server,
+            stopper: Stopper::new(halt.clone(), drain, listener),
+            halt,
+            spans: Spans::default(),
+            tasks: Tasks::default(),
+        }
+    }
+
     /// Where `/metrics` answers, when `METRICS_ADDR` is set.
     pub fn with_metrics_port(mut self, metrics_port: Option<u16>) -> Self {
         self.metrics_port = metrics_port;
@@ -395,9 +424,9 @@ impl Running {
         self.metrics_port
     }
 
-    /// Stops the server at once (tests take a part down with it).
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// Stops the server at once, without the drain (tests take a part down with it).
+    pub fn halt(&self) -> Arc<dyn Halt> {
+        self.halt.clone()
     }
 
     /// Stops this replica the drained way (what SIGTERM does; see [`Drain`]).

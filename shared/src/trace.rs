@@ -39,19 +39,18 @@ impl TraceContext {
     pub fn continue_from(header: Option<&HeaderValue>) -> Self {
         let mut random = [0; 24];
         crate::random::fill_pooled(&mut random);
-        Self::continue_with(header, &random)
+        Self::continue_with(header.and_then(|h| h.to_str().ok()), &random)
     }
 
     /// [`continue_from`](Self::continue_from) with its ids taken from `random` (span id
     /// from the first 8 bytes, a new trace's id from the other 16), for a caller that
     /// draws them with its own.
-    pub fn continue_with(header: Option<&HeaderValue>, random: &[u8; 24]) -> Self {
+    pub fn continue_with(header: Option<&str>, random: &[u8; 24]) -> Self {
         let (span, trace) = random.split_at(8);
-        let (trace_id, parent, sampled) =
-            match header.and_then(|h| h.to_str().ok()).and_then(parse_ids) {
-                Some((trace_id, parent, sampled)) => (trace_id.to_owned(), Some(parent), sampled),
-                None => (crate::random::to_hex(trace), None, true),
-            };
+        let (trace_id, parent, sampled) = match header.and_then(parse_ids) {
+            Some((trace_id, parent, sampled)) => (trace_id.to_owned(), Some(parent), sampled),
+            None => (crate::random::to_hex(trace), None, true),
+        };
         Self {
             trace_id,
             span_id: crate::random::to_hex(span),

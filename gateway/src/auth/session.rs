@@ -88,11 +88,12 @@ impl SessionCheck {
         // Safe to repeat after a dropped connection: sliding twice leaves the same expiry
         // (`now` is an argument), and a repeated count errs towards throttling by one
         // request (see `shared::redis`).
-        let (live, roles, counts, absolute_ms, idle_ms): (i64, String, Vec<i64>, i64, i64) = self
-            .redis
-            .script_repeatable(&invocation)
-            .await
-            .map_err(unavailable)?;
+        // Boxed, like every round trip here: the Redis client's future is large, and a
+        // request's future is moved whole into the server's (the steady state makes none).
+        let (live, roles, counts, absolute_ms, idle_ms): (i64, String, Vec<i64>, i64, i64) =
+            Box::pin(self.redis.script_repeatable(&invocation))
+                .await
+                .map_err(unavailable)?;
         if live != 1 {
             return Ok(Edge::Ended(pairs(&counts)));
         }
@@ -146,7 +147,7 @@ impl SessionCheck {
             invocation.key(self.redis.key(counters[i].key()));
             invocation.arg(counters[i].window_ms());
         }
-        let flat: Vec<i64> = self.redis.script_repeatable(&invocation).await?;
+        let flat: Vec<i64> = Box::pin(self.redis.script_repeatable(&invocation)).await?;
         for (&i, counted) in remote.iter().zip(pairs(&flat)) {
             counts[i] = counted;
             if let Some(local) = &self.local {

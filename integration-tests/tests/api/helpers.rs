@@ -5,7 +5,6 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::ServerHandle;
 use gateway::ratelimit::{Rate, RateLimits};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -103,7 +102,7 @@ pub struct Stack {
     pub admin_token: String,
     pub redis_settings: RedisSettings,
     pub private_redis: Option<RedisServer>,
-    pub rbac: ServerHandle,
+    pub rbac: std::sync::Arc<dyn shared::server::Halt>,
     pub alipay: Option<fake_alipay::FakeAlipay>,
     pub db: TestDatabase,
     pub rbac_db: TestDatabase,
@@ -155,7 +154,7 @@ impl Stack {
             .expect("rbac-service starts");
         let rbac_url = format!("http://127.0.0.1:{}", rbac.port());
         metrics.push(("rbac-service".into(), metrics_url(rbac.metrics_port())));
-        let rbac_handle = rbac.handle();
+        let rbac_handle = rbac.halt();
         tokio::spawn(rbac.run_until_stopped());
 
         // Gateway A's address is fixed first: Alipay's notifications are sent there.

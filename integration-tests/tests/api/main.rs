@@ -34,5 +34,6 @@ mod single_sign_on;
 mod spoofing;
 mod traces;
 mod trip_catalog;
+mod upstream_connections;
 mod user_admin;
 mod wechat;

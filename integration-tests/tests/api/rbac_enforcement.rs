@@ -351,7 +351,7 @@ async fn disabling_a_user_ends_their_live_sessions_at_once() {
 async fn with_rbac_service_down_uncached_roles_are_a_503_never_a_guess() {
     let stack = Stack::start().await;
     let alice = stack.sign_up_and_in("alice").await;
-    stack.rbac.stop(true).await;
+    stack.rbac.halt(true).await;
     let (status, body) = stack
         .call(
             0,

@@ -1,0 +1,161 @@
+//! The bodies the gateway sends: to a service (the client's, read whole or streamed through)
+//! and to the client (its own answers, or a service's streamed back), and its own answers'
+//! shapes.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
+use shared::ApiError;
+
+use crate::connections::Lease;
+
+/// A request body on its way to a service.
+pub enum ToService {
+    /// Read whole (and sent again to another replica when needed).
+    Whole(Option<Bytes>),
+    /// The client's, streamed through once.
+    Streamed(Incoming),
+}
+
+/// A response body on its way to the client.
+pub enum ToClient {
+    /// The gateway's own answer (or none).
+    Whole(Option<Bytes>),
+    /// A service's answer; `lease` gives its connection back once the body has been read.
+    Service {
+        body: Incoming,
+        lease: Option<Lease>,
+    },
+}
+
+impl Body for ToService {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            Self::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Streamed(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Whole(bytes) => bytes.is_none(),
+            Self::Streamed(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Whole(bytes) => whole_size(bytes),
+            Self::Streamed(body) => body.size_hint(),
+        }
+    }
+}
+
+impl Body for ToClient {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            Self::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Service { body, lease } => {
+                let frame = std::task::ready!(Pin::new(&mut *body).poll_frame(cx));
+                if frame.is_none() || body.is_end_stream() {
+                    // Read to its end: the connection can carry the next request.
+                    if let Some(lease) = lease.take() {
+                        lease.give_back();
+                    }
+                }
+                Poll::Ready(frame)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Whole(bytes) => bytes.is_none(),
+            Self::Service { body, .. } => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Whole(bytes) => whole_size(bytes),
+            Self::Service { body, .. } => body.size_hint(),
+        }
+    }
+}
+
+fn whole_size(bytes: &Option<Bytes>) -> SizeHint {
+    SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+}
+
+impl ToClient {
+    pub fn empty() -> Self {
+        Self::Whole(None)
+    }
+}
+
+pub type Answer = Response<ToClient>;
+
+/// A JSON answer of the gateway's own.
+pub fn json(status: StatusCode, body: &serde_json::Value) -> Answer {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    with_content_type(status, "application/json", bytes)
+}
+
+/// An answer with a body of `content_type`.
+pub fn with_content_type(
+    status: StatusCode,
+    content_type: &'static str,
+    bytes: impl Into<Bytes>,
+) -> Answer {
+    let mut response = Response::new(ToClient::Whole(Some(bytes.into())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// An error in the JSON shape, with its headers (`WWW-Authenticate`, `Retry-After`,
+/// `Cache-Control`: [`ApiError::response_headers`]) and its code among the response's
+/// extensions, for the decisions metric.
+pub fn error(err: &ApiError) -> Answer {
+    let status = StatusCode::from_u16(err.kind().status().as_u16())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = with_content_type(status, "application/json", err.rendered_body());
+    for (name, value) in err.response_headers().into_iter().flatten() {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response.extensions_mut().insert(err.code());
+    response
+}
+
+/// `/readyz`'s answer from its checks (see [`shared::http::readiness`]).
+pub fn readiness<S: AsRef<str>>(checks: &[(S, bool)]) -> Answer {
+    let (ready, body) = shared::http::readiness_report(checks);
+    if ready {
+        return json(StatusCode::OK, &body);
+    }
+    let mut response = json(StatusCode::SERVICE_UNAVAILABLE, &body);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}

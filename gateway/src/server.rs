@@ -1,0 +1,339 @@
+//! The gateway's HTTP server: hyper's HTTP/1 on one single-threaded runtime per worker,
+//! each worker accepting from the shared listener and holding its own Redis connection,
+//! HTTP clients and connections to the services, so a request is served start to end on
+//! one thread with no lock and no hand-off. actix-web's layers (its per-request app
+//! service, extractors, middleware, payload and body adapters) cost about 38,000 of a
+//! signed-in request's ~100,000 instructions; what every server does around a request
+//! (ids, trace, span, metrics: [`shared::request`]) is done here as in the services.
+
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use shared::metrics::Metrics;
+use shared::otel::Spans;
+use shared::request::RequestScope;
+use shared::server::{Drain, Halt, KEEP_ALIVE, Running};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::auth::session::SessionCheck;
+use crate::body::{self, Answer};
+use crate::connections::Connections;
+use crate::startup::GatewayState;
+use crate::{docs, handler};
+
+/// What one worker thread holds: the shared state and its own connections.
+pub struct Worker {
+    pub state: Arc<GatewayState>,
+    /// For the gateway's own calls (roles, API descriptions), with the internal token.
+    pub client: reqwest::Client,
+    /// Forwarded requests' connections.
+    pub connections: Connections,
+    pub sessions: SessionCheck,
+    pub metrics: Metrics,
+    pub drain: Drain,
+    pub spans: Spans,
+}
+
+/// What a request is, besides its head, for the handlers.
+pub struct RequestInfo<'a> {
+    pub peer: SocketAddr,
+    pub request_id: &'a str,
+    pub trace: &'a shared::trace::TraceContext,
+}
+
+/// A handled request: the answer and the route it took, for the metrics and spans.
+pub struct Handled {
+    pub answer: Answer,
+    /// The policy's resource, a route of the gateway's own, or `None`: no route matched.
+    pub route: Option<String>,
+}
+
+/// Makes a worker on its own thread (its connections are tied to it).
+pub type MakeWorker = Box<dyn FnOnce() -> Worker + Send>;
+
+/// How the workers are told to stop: `Some(graceful)`.
+type StopSignal = watch::Receiver<Option<bool>>;
+
+/// Serves on `listener` with one thread per worker until halted (see [`Running`]).
+pub fn serve(
+    listener: TcpListener,
+    workers: Vec<MakeWorker>,
+    drain: &Drain,
+) -> std::io::Result<Running> {
+    listener.set_nonblocking(true)?;
+    let port = listener.local_addr()?.port();
+    let own = listener.try_clone()?;
+    let (stop, stop_signal) = watch::channel(None);
+    let (finished, mut all_finished) = watch::channel(0usize);
+    let finished = Arc::new(finished);
+    let count = workers.len();
+    for (index, make_worker) in workers.into_iter().enumerate() {
+        let listener = listener.try_clone()?;
+        let stop_signal = stop_signal.clone();
+        let finished = finished.clone();
+        std::thread::Builder::new()
+            .name(format!("gateway-worker-{index}"))
+            .spawn(move || {
+                // Counted as finished however the thread ends.
+                let _finished = Finished(finished);
+                run_worker(listener, make_worker, stop_signal);
+            })?;
+    }
+    let done = async move {
+        let _ = all_finished.wait_for(|n| *n >= count).await;
+        Ok(())
+    };
+    let halt = Arc::new(Halting {
+        stop,
+        finished: finished.subscribe(),
+        count,
+    });
+    Ok(Running::new(port, Box::pin(done), halt, drain, own))
+}
+
+struct Finished(Arc<watch::Sender<usize>>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+}
+
+struct Halting {
+    stop: watch::Sender<Option<bool>>,
+    finished: watch::Receiver<usize>,
+    count: usize,
+}
+
+impl Halt for Halting {
+    fn halt(&self, graceful: bool) -> BoxFuture<'static, ()> {
+        self.stop.send_replace(Some(graceful));
+        let mut finished = self.finished.clone();
+        let count = self.count;
+        Box::pin(async move {
+            let _ = finished.wait_for(|n| *n >= count).await;
+        })
+    }
+}
+
+fn run_worker(listener: TcpListener, make_worker: MakeWorker, stop: StopSignal) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "a gateway worker could not start its runtime");
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(
+        &runtime,
+        accept_until_stopped(listener, make_worker(), stop),
+    );
+}
+
+async fn accept_until_stopped(listener: TcpListener, worker: Worker, mut stop: StopSignal) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!(error = %err, "a gateway worker could not listen");
+            return;
+        }
+    };
+    let worker = Rc::new(worker);
+    let timeout = worker.drain.timeout;
+    let connections = open::Connections::default();
+    let graceful = loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let guard = connections.enter();
+                    let worker = worker.clone();
+                    let stop = stop.clone();
+                    tokio::task::spawn_local(async move {
+                        serve_connection(stream, peer, worker, stop).await;
+                        drop(guard);
+                    });
+                }
+                // Out of descriptors, or a connection reset while queued: keep accepting.
+                Err(err) => {
+                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = stop.changed() => break stop.borrow().unwrap_or(false),
+        }
+    };
+    drop(listener);
+    if graceful {
+        // Every connection closes once its request in flight is answered.
+        let _ = tokio::time::timeout(timeout, connections.all_closed()).await;
+    }
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    worker: Rc<Worker>,
+    mut stop: StopSignal,
+) {
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |req| {
+        let worker = worker.clone();
+        async move { Ok::<_, Infallible>(worker.serve(req, peer).await) }
+    });
+    let mut builder = http1::Builder::new();
+    // The wait for a request's head, the first or the next on a kept-alive connection:
+    // an idle connection closes after it.
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(KEEP_ALIVE);
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = stop.changed() => {}
+    }
+    if *stop.borrow() == Some(true) {
+        connection.as_mut().graceful_shutdown();
+        let _ = connection.await;
+    }
+}
+
+impl Worker {
+    /// What every server does around a request ([`RequestScope`], metrics, the drain's
+    /// `Connection: close`), around the gateway's routes.
+    async fn serve(self: &Rc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Answer {
+        let timer = self.metrics.request_started();
+        let method = req.method().clone();
+        let scope = RequestScope::begin(
+            "gateway",
+            Some(&self.spans),
+            method.as_str(),
+            req.uri().path(),
+            req.headers().get("x-request-id").map(HeaderValue::as_bytes),
+            req.headers()
+                .get(shared::trace::TRACEPARENT)
+                .map(HeaderValue::as_bytes),
+        );
+        let info = RequestInfo {
+            peer,
+            request_id: &scope.request_id,
+            trace: &scope.trace,
+        };
+        let work = self.route(req, &info);
+        let handled =
+            shared::trace::scope(scope.trace.clone(), work.instrument(scope.span.clone())).await;
+        let mut answer = handled.answer;
+        if let Ok(value) = HeaderValue::from_str(&scope.request_id) {
+            answer.headers_mut().insert("x-request-id", value);
+        }
+        if self.drain.is_draining() {
+            answer
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        let status = answer.status().as_u16();
+        let route = handled.route.unwrap_or_else(|| "unmatched".to_owned());
+        scope.finish(method.as_str(), || route.clone(), status);
+        if let Some(timer) = timer {
+            timer.finish(route, method.as_str(), status);
+        }
+        answer
+    }
+
+    /// The gateway's own routes, or the gateway itself.
+    async fn route(self: &Rc<Self>, req: Request<Incoming>, info: &RequestInfo<'_>) -> Handled {
+        let path = req.uri().path();
+        if path == "/readyz" && self.drain.is_draining() {
+            return own("/readyz", body::readiness(&[("draining", false)]));
+        }
+        if req.method() == Method::GET {
+            match path {
+                "/healthz" => {
+                    return own(
+                        "/healthz",
+                        body::json(StatusCode::OK, &shared::http::healthy()),
+                    );
+                }
+                // The gateway's own routes are boxed: rare, with large futures (Redis, HTTP
+                // calls), and a request's future is moved whole into the server's.
+                "/readyz" => {
+                    let answer = Box::pin(handler::readyz(&self.state)).await;
+                    return own("/readyz", answer);
+                }
+                "/v1/openapi.json" => {
+                    let answer = Box::pin(docs::openapi(&self.state, &self.client)).await;
+                    return own("/v1/openapi.json", answer);
+                }
+                "/docs" | "/docs/" => return own("/docs", docs::page()),
+                _ => {}
+            }
+            if let Some(file) = path
+                .strip_prefix("/docs/assets/")
+                .filter(|f| !f.is_empty() && !f.contains('/'))
+            {
+                let answer = Box::pin(docs::asset(&self.state, file)).await;
+                return own("/docs/assets/{file}", answer);
+            }
+        }
+        handler::gateway(self, req, info).await
+    }
+}
+
+fn own(route: &'static str, answer: Answer) -> Handled {
+    Handled {
+        answer,
+        route: Some(route.to_owned()),
+    }
+}
+
+/// Counts the connections a worker serves, to wait for the last one to close.
+mod open {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use tokio::sync::Notify;
+
+    #[derive(Default)]
+    pub struct Connections(Rc<(Cell<usize>, Notify)>);
+
+    pub struct Guard(Rc<(Cell<usize>, Notify)>);
+
+    impl Connections {
+        pub fn enter(&self) -> Guard {
+            self.0.0.set(self.0.0.get() + 1);
+            Guard(self.0.clone())
+        }
+
+        pub async fn all_closed(&self) {
+            while self.0.0.get() > 0 {
+                self.0.1.notified().await;
+            }
+        }
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.0.set(self.0.0.get() - 1);
+            if self.0.0.get() == 0 {
+                self.0.1.notify_waiters();
+            }
+        }
+    }
+}
