@@ -1,16 +1,14 @@
 //! Each worker's own kept-alive HTTP/1 connections to the services.
 //!
 //! A worker thread serves a request from start to end, so its connections to the services
-//! need no locks and no hand-off: each replica has a stack of idle connections, a request
+//! need no shared pool and no hand-off: each replica has a stack of idle connections, a request
 //! takes the most recently used one (or opens one) and its [`Lease`] puts it back once
 //! the answer's body has been read to its end. hyper-util's pooled client did the same
-//! behind a mutex, a spawned task per request and a wake-up of the connection's task on
-//! another thread: about a quarter of a forwarded request's instructions.
+//! with a spawned task per request and a wake-up of the connection's task on another
+//! thread: about a quarter of a forwarded request's instructions.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
@@ -29,11 +27,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// sends a request on a connection the service is closing.
 const IDLE_FOR_AT_MOST: Duration = Duration::from_secs(60);
 
-type Idle = RefCell<Vec<(SendRequest<ToService>, Instant)>>;
+type Idle = Mutex<Vec<(SendRequest<ToService>, Instant)>>;
 
 /// One worker's connections, by replica base URL.
 pub struct Connections {
-    idle: RefCell<HashMap<Arc<str>, Rc<Idle>>>,
+    idle: Mutex<HashMap<Arc<str>, Arc<Idle>>>,
     /// How long a service may take to send its answer's head.
     timeout: Duration,
 }
@@ -41,14 +39,14 @@ pub struct Connections {
 /// A connection carrying an answer whose body is still being read.
 pub struct Lease {
     sender: SendRequest<ToService>,
-    home: Rc<Idle>,
+    home: Arc<Idle>,
 }
 
 impl Lease {
     /// The answer has been read: the connection may carry the next request.
     pub fn give_back(self) {
         if !self.sender.is_closed() {
-            self.home.borrow_mut().push((self.sender, Instant::now()));
+            locked(&self.home).push((self.sender, Instant::now()));
         }
     }
 }
@@ -56,7 +54,7 @@ impl Lease {
 impl Connections {
     pub fn new(timeout: Duration) -> Self {
         Self {
-            idle: RefCell::default(),
+            idle: Mutex::default(),
             timeout,
         }
     }
@@ -99,8 +97,8 @@ impl Connections {
         Ok((response, Lease { sender, home }))
     }
 
-    fn home(&self, base_url: &Arc<str>) -> Rc<Idle> {
-        let mut idle = self.idle.borrow_mut();
+    fn home(&self, base_url: &Arc<str>) -> Arc<Idle> {
+        let mut idle = locked(&self.idle);
         if let Some(home) = idle.get(base_url) {
             return home.clone();
         }
@@ -110,7 +108,7 @@ impl Connections {
 
 /// The most recently used idle connection still worth using.
 fn take_idle(home: &Idle) -> Option<SendRequest<ToService>> {
-    let mut idle = home.borrow_mut();
+    let mut idle = locked(home);
     while let Some((sender, since)) = idle.pop() {
         if !sender.is_closed() && since.elapsed() < IDLE_FOR_AT_MOST {
             return Some(sender);
@@ -129,13 +127,19 @@ async fn connect(base_url: &str) -> Result<SendRequest<ToService>, ApiError> {
     let (sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
         .map_err(unavailable)?;
-    // On this worker's thread, like the requests that use it.
-    tokio::task::spawn_local(async move {
+    // On this worker's runtime, like the requests that use it.
+    tokio::spawn(async move {
         if let Err(err) = connection.await {
             tracing::debug!(error = %err, "connection to a service ended");
         }
     });
     Ok(sender)
+}
+
+/// Only this worker's thread takes these locks, so they are never contended (they make the
+/// worker `Sync`, so that its tasks go on the runtime's own queue rather than a `LocalSet`).
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn unavailable(err: impl Into<anyhow::Error>) -> ApiError {

@@ -1,7 +1,7 @@
 //! The gateway's one handler: canonicalise, decide by policy, authenticate, throttle,
 //! authorise, forward.
 
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use hyper::body::Incoming;
@@ -31,7 +31,7 @@ struct Outcome {
 }
 
 pub async fn gateway(
-    worker: &Rc<Worker>,
+    worker: &Arc<Worker>,
     req: Request<Incoming>,
     info: &RequestInfo<'_>,
 ) -> Handled {

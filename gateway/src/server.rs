@@ -1,14 +1,13 @@
 //! The gateway's HTTP server: hyper's HTTP/1 on one single-threaded runtime per worker,
 //! each worker accepting from the shared listener and holding its own Redis connection,
 //! HTTP clients and connections to the services, so a request is served start to end on
-//! one thread with no lock and no hand-off. actix-web's layers (its per-request app
+//! one thread with no hand-off. actix-web's layers (its per-request app
 //! service, extractors, middleware, payload and body adapters) cost about 38,000 of a
 //! signed-in request's ~100,000 instructions; what every server does around a request
 //! (ids, trace, span, metrics: [`shared::request`]) is done here as in the services.
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,11 +137,7 @@ fn run_worker(listener: TcpListener, make_worker: MakeWorker, stop: StopSignal) 
             return;
         }
     };
-    let local = tokio::task::LocalSet::new();
-    local.block_on(
-        &runtime,
-        accept_until_stopped(listener, make_worker(), stop),
-    );
+    runtime.block_on(accept_until_stopped(listener, make_worker(), stop));
 }
 
 async fn accept_until_stopped(listener: TcpListener, worker: Worker, mut stop: StopSignal) {
@@ -153,7 +148,7 @@ async fn accept_until_stopped(listener: TcpListener, worker: Worker, mut stop: S
             return;
         }
     };
-    let worker = Rc::new(worker);
+    let worker = Arc::new(worker);
     let timeout = worker.drain.timeout;
     let connections = open::Connections::default();
     let graceful = loop {
@@ -163,7 +158,7 @@ async fn accept_until_stopped(listener: TcpListener, worker: Worker, mut stop: S
                     let guard = connections.enter();
                     let worker = worker.clone();
                     let stop = stop.clone();
-                    tokio::task::spawn_local(async move {
+                    tokio::spawn(async move {
                         serve_connection(stream, peer, worker, stop).await;
                         drop(guard);
                     });
@@ -187,7 +182,7 @@ async fn accept_until_stopped(listener: TcpListener, worker: Worker, mut stop: S
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
-    worker: Rc<Worker>,
+    worker: Arc<Worker>,
     mut stop: StopSignal,
 ) {
     let _ = stream.set_nodelay(true);
@@ -218,7 +213,7 @@ async fn serve_connection(
 impl Worker {
     /// What every server does around a request ([`RequestScope`], metrics, the drain's
     /// `Connection: close`), around the gateway's routes.
-    async fn serve(self: &Rc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Answer {
+    async fn serve(self: &Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         let timer = self.metrics.request_started();
         let method = req.method().clone();
         let scope = RequestScope::begin(
@@ -258,7 +253,7 @@ impl Worker {
     }
 
     /// The gateway's own routes, or the gateway itself.
-    async fn route(self: &Rc<Self>, req: Request<Incoming>, info: &RequestInfo<'_>) -> Handled {
+    async fn route(self: &Arc<Self>, req: Request<Incoming>, info: &RequestInfo<'_>) -> Handled {
         let path = req.uri().path();
         if path == "/readyz" && self.drain.is_draining() {
             return own("/readyz", body::readiness(&[("draining", false)]));
@@ -305,33 +300,36 @@ fn own(route: &'static str, answer: Answer) -> Handled {
 
 /// Counts the connections a worker serves, to wait for the last one to close.
 mod open {
-    use std::cell::Cell;
-    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use tokio::sync::Notify;
 
     #[derive(Default)]
-    pub struct Connections(Rc<(Cell<usize>, Notify)>);
+    pub struct Connections(Arc<(AtomicUsize, Notify)>);
 
-    pub struct Guard(Rc<(Cell<usize>, Notify)>);
+    pub struct Guard(Arc<(AtomicUsize, Notify)>);
 
     impl Connections {
         pub fn enter(&self) -> Guard {
-            self.0.0.set(self.0.0.get() + 1);
+            self.0.0.fetch_add(1, Ordering::Relaxed);
             Guard(self.0.clone())
         }
 
         pub async fn all_closed(&self) {
-            while self.0.0.get() > 0 {
-                self.0.1.notified().await;
+            loop {
+                let closed = self.0.1.notified();
+                if self.0.0.load(Ordering::Relaxed) == 0 {
+                    return;
+                }
+                closed.await;
             }
         }
     }
 
     impl Drop for Guard {
         fn drop(&mut self) {
-            self.0.0.set(self.0.0.get() - 1);
-            if self.0.0.get() == 0 {
+            if self.0.0.fetch_sub(1, Ordering::Relaxed) == 1 {
                 self.0.1.notify_waiters();
             }
         }

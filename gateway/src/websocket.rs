@@ -114,7 +114,7 @@ pub async fn forward(
     // A stopping gateway ends its tunnels when its grace is over: the client resumes
     // through another replica (chat-service's sockets resume by sequence number).
     let drain = drain.clone();
-    tokio::task::spawn_local(async move {
+    tokio::spawn(async move {
         let Ok(client) = client.await else { return };
         let mut client = TokioIo::new(client);
         let relay = async {
