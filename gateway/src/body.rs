@@ -13,10 +13,40 @@ use shared::ApiError;
 
 use crate::connections::Lease;
 
+/// A body held whole: sent in one frame (none when empty).
+#[derive(Default)]
+pub struct Whole(Option<Bytes>);
+
+impl Whole {
+    pub fn new(bytes: Bytes) -> Self {
+        Self((!bytes.is_empty()).then_some(bytes))
+    }
+}
+
+impl Body for Whole {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        Poll::Ready(self.get_mut().0.take().map(|b| Ok(Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.as_ref().map_or(0, |b| b.len() as u64))
+    }
+}
+
 /// A request body on its way to a service.
 pub enum ToService {
     /// Read whole (and sent again to another replica when needed).
-    Whole(Option<Bytes>),
+    Whole(Whole),
     /// The client's, streamed through once.
     Streamed(Incoming),
 }
@@ -24,7 +54,7 @@ pub enum ToService {
 /// A response body on its way to the client.
 pub enum ToClient {
     /// The gateway's own answer (or none).
-    Whole(Option<Bytes>),
+    Whole(Whole),
     /// A service's answer; `lease` gives its connection back once the body has been read.
     Service {
         body: Incoming,
@@ -41,21 +71,21 @@ impl Body for ToService {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
-            Self::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Whole(whole) => Pin::new(whole).poll_frame(cx),
             Self::Streamed(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
-            Self::Whole(bytes) => bytes.is_none(),
+            Self::Whole(whole) => whole.is_end_stream(),
             Self::Streamed(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            Self::Whole(bytes) => whole_size(bytes),
+            Self::Whole(whole) => whole.size_hint(),
             Self::Streamed(body) => body.size_hint(),
         }
     }
@@ -70,7 +100,7 @@ impl Body for ToClient {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
-            Self::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Whole(whole) => Pin::new(whole).poll_frame(cx),
             Self::Service { body, lease } => {
                 let frame = std::task::ready!(Pin::new(&mut *body).poll_frame(cx));
                 if frame.is_none() || body.is_end_stream() {
@@ -86,26 +116,22 @@ impl Body for ToClient {
 
     fn is_end_stream(&self) -> bool {
         match self {
-            Self::Whole(bytes) => bytes.is_none(),
+            Self::Whole(whole) => whole.is_end_stream(),
             Self::Service { body, .. } => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            Self::Whole(bytes) => whole_size(bytes),
+            Self::Whole(whole) => whole.size_hint(),
             Self::Service { body, .. } => body.size_hint(),
         }
     }
 }
 
-fn whole_size(bytes: &Option<Bytes>) -> SizeHint {
-    SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-}
-
 impl ToClient {
     pub fn empty() -> Self {
-        Self::Whole(None)
+        Self::Whole(Whole::default())
     }
 }
 
@@ -123,7 +149,7 @@ pub fn with_content_type(
     content_type: &'static str,
     bytes: impl Into<Bytes>,
 ) -> Answer {
-    let mut response = Response::new(ToClient::Whole(Some(bytes.into())));
+    let mut response = Response::new(ToClient::Whole(Whole::new(bytes.into())));
     *response.status_mut() = status;
     response
         .headers_mut()

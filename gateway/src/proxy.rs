@@ -20,7 +20,7 @@ use shared::identity::{GATEWAY_ONLY_HEADERS, names};
 use shared::{ApiError, Code};
 
 use crate::auth::Caller;
-use crate::body::{Answer, ToClient, ToService};
+use crate::body::{Answer, ToClient, ToService, Whole};
 use crate::connections::{Connections, Lease};
 use crate::metrics::GatewayMetrics;
 use crate::server::RequestInfo;
@@ -79,7 +79,7 @@ pub async fn forward(
 }
 
 /// `path?query`, the request line's target.
-pub(crate) fn origin_form(path: &str, query: Option<&str>) -> Result<hyper::Uri, ApiError> {
+fn origin_form(path: &str, query: Option<&str>) -> Result<hyper::Uri, ApiError> {
     let mut target = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
     target.push_str(path);
     if let Some(query) = query {
@@ -92,7 +92,7 @@ pub(crate) fn origin_form(path: &str, query: Option<&str>) -> Result<hyper::Uri,
 
 /// `Host` for a replica at `base_url` (`http://host[:port]`): `host[:port]`, the port left
 /// out when it is 80.
-pub(crate) fn host_header(base_url: &str) -> Result<HeaderValue, ApiError> {
+fn host_header(base_url: &str) -> Result<HeaderValue, ApiError> {
     let authority = base_url.strip_prefix("http://").ok_or_else(|| {
         ApiError::new(
             Code::BadGateway,
@@ -284,8 +284,7 @@ impl RequestBody {
     /// The body for one more attempt, or `None` once a streamed body has been sent.
     pub fn attempt(&mut self) -> Option<ToService> {
         match self {
-            Self::Whole(bytes) if bytes.is_empty() => Some(ToService::Whole(None)),
-            Self::Whole(bytes) => Some(ToService::Whole(Some(bytes.clone()))),
+            Self::Whole(bytes) => Some(ToService::Whole(Whole::new(bytes.clone()))),
             Self::Streamed(body) => body.take().map(ToService::Streamed),
         }
     }

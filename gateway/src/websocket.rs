@@ -23,7 +23,7 @@ use shared::{ApiError, Code};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::body::{Answer, ToClient};
+use crate::body::{Answer, ToClient, Whole};
 use crate::proxy::{Forwarding, upstream_headers};
 use crate::upstreams::Upstream;
 
@@ -233,7 +233,7 @@ async fn refusal(
         }
     }
     body.truncate(length);
-    let mut response = Response::new(ToClient::Whole(Some(body.freeze())));
+    let mut response = Response::new(ToClient::Whole(Whole::new(body.freeze())));
     *response.status_mut() = status;
     for (name, value) in headers {
         if !is_hop_by_hop(&name) {
@@ -243,18 +243,10 @@ async fn refusal(
     Ok(response)
 }
 
+/// The proxy's hop-by-hop headers, and the length: a relayed refusal's body is cut to
+/// what was read, and a 101 has none.
 fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "transfer-encoding"
-            | "upgrade"
-            | "content-length"
-            | "te"
-            | "trailer"
-    )
+    crate::proxy::is_hop_by_hop(name.as_str()) || *name == rh::CONTENT_LENGTH
 }
 
 fn timeout() -> ApiError {

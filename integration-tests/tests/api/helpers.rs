@@ -746,6 +746,17 @@ async fn start_payments(
 
 /// A server answering every request with 200 and what it received (method, path, the
 /// identity headers), standing in for services not under test.
+/// A stack whose two gateways send `/v1/trips/*` to `replicas` (base URLs separated by
+/// `|`).
+pub async fn stack_with_trips_at(replicas: String) -> Stack {
+    let own = vec![("/v1/trips/*".to_owned(), replicas)];
+    Stack::start_with(StackOptions {
+        gateway_routes: vec![own.clone(), own],
+        ..Default::default()
+    })
+    .await
+}
+
 pub fn start_echo() -> String {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

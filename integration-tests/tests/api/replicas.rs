@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use tokio::io::AsyncReadExt;
 
-use crate::helpers::{Stack, StackOptions, start_echo};
+use crate::helpers::{stack_with_trips_at, start_echo};
 
 /// A replica that takes the connection, reads the request and hangs up without answering
 /// (a replica dying mid-request): how many connections it took.
@@ -24,15 +24,6 @@ fn start_hanging_up() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>
         }
     });
     (url, taken)
-}
-
-async fn stack_with_trips_at(replicas: String) -> Stack {
-    let own = vec![("/v1/trips/*".to_owned(), replicas)];
-    Stack::start_with(StackOptions {
-        gateway_routes: vec![own.clone(), own],
-        ..Default::default()
-    })
-    .await
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Stack, StackOptions};
+use crate::helpers::{Stack, stack_with_trips_at};
 
 /// A service answering `{}` to every request and counting the connections it accepts;
 /// with `close`, it says `Connection: close` and closes after each answer.
@@ -67,34 +67,25 @@ async fn read_head(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Opt
     }
 }
 
-async fn stack_with_trips_at(url: String) -> Stack {
-    let own = vec![("/v1/trips/*".to_owned(), url)];
-    Stack::start_with(StackOptions {
-        gateway_routes: vec![own.clone(), own],
-        ..Default::default()
-    })
-    .await
+/// `rounds` times a read and a write (without an `Idempotency-Key`, so never sent twice)
+/// through gateway 0, each answered 200.
+async fn read_and_write(stack: &Stack, rounds: usize) {
+    let alice = stack.sign_up_and_in("alice").await;
+    for i in 0..rounds {
+        let (status, body) = stack.call(0, Method::GET, "/v1/trips", None, None).await;
+        assert_eq!(status, StatusCode::OK, "GET #{i}: {body}");
+        let token = Some(alice.access_token.as_str());
+        let (status, body) = stack
+            .call(0, Method::POST, "/v1/trips/1/favourite", token, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "POST #{i}: {body}");
+    }
 }
 
 #[tokio::test]
 async fn requests_to_a_service_reuse_one_kept_alive_connection() {
     let (url, accepted) = start_counting(false);
-    let stack = stack_with_trips_at(url).await;
-    let alice = stack.sign_up_and_in("alice").await;
-    for i in 0..20 {
-        let (status, body) = stack.call(0, Method::GET, "/v1/trips", None, None).await;
-        assert_eq!(status, StatusCode::OK, "GET #{i}: {body}");
-        let (status, body) = stack
-            .call(
-                0,
-                Method::POST,
-                "/v1/trips/1/favourite",
-                Some(&alice.access_token),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "POST #{i}: {body}");
-    }
+    read_and_write(&stack_with_trips_at(url).await, 20).await;
     // One gateway worker, one request at a time: one connection for all 40.
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
@@ -102,24 +93,8 @@ async fn requests_to_a_service_reuse_one_kept_alive_connection() {
 #[tokio::test]
 async fn a_connection_the_service_closes_is_not_used_again() {
     let (url, accepted) = start_counting(true);
-    let stack = stack_with_trips_at(url).await;
-    let alice = stack.sign_up_and_in("alice").await;
-    for i in 0..10 {
-        let (status, body) = stack.call(0, Method::GET, "/v1/trips", None, None).await;
-        assert_eq!(status, StatusCode::OK, "GET #{i}: {body}");
-        // A write without an Idempotency-Key is never sent twice: it must not meet a
-        // closed connection in the first place.
-        let (status, body) = stack
-            .call(
-                0,
-                Method::POST,
-                "/v1/trips/1/favourite",
-                Some(&alice.access_token),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "POST #{i}: {body}");
-    }
+    // The write must not meet a closed connection in the first place.
+    read_and_write(&stack_with_trips_at(url).await, 10).await;
     assert_eq!(
         accepted.load(Ordering::SeqCst),
         20,
