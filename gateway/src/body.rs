@@ -1,17 +1,16 @@
-//! The bodies the gateway sends: to a service (the client's, read whole or streamed through)
-//! and to the client (its own answers, or a service's streamed back), and its own answers'
-//! shapes.
+//! The bodies the gateway sends to the client (its own answers, or a service's streamed
+//! back), and its own answers' shapes.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use shared::ApiError;
 
-use crate::connections::Lease;
+use crate::connections::ServiceBody;
 
 /// A body held whole: sent in one frame (none when empty).
 #[derive(Default)]
@@ -25,12 +24,12 @@ impl Whole {
 
 impl Body for Whole {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = std::io::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         Poll::Ready(self.get_mut().0.take().map(|b| Ok(Frame::data(b))))
     }
 
@@ -43,88 +42,39 @@ impl Body for Whole {
     }
 }
 
-/// A request body on its way to a service.
-pub enum ToService {
-    /// Read whole (and sent again to another replica when needed).
-    Whole(Whole),
-    /// The client's, streamed through once.
-    Streamed(Incoming),
-}
-
 /// A response body on its way to the client.
 pub enum ToClient {
     /// The gateway's own answer (or none).
     Whole(Whole),
-    /// A service's answer; `lease` gives its connection back once the body has been read.
-    Service {
-        body: Incoming,
-        lease: Option<Lease>,
-    },
-}
-
-impl Body for ToService {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.get_mut() {
-            Self::Whole(whole) => Pin::new(whole).poll_frame(cx),
-            Self::Streamed(body) => Pin::new(body).poll_frame(cx),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Whole(whole) => whole.is_end_stream(),
-            Self::Streamed(body) => body.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Whole(whole) => whole.size_hint(),
-            Self::Streamed(body) => body.size_hint(),
-        }
-    }
+    /// A service's answer, read from its connection as the client takes it.
+    Service(ServiceBody),
 }
 
 impl Body for ToClient {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = std::io::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         match self.get_mut() {
             Self::Whole(whole) => Pin::new(whole).poll_frame(cx),
-            Self::Service { body, lease } => {
-                let frame = std::task::ready!(Pin::new(&mut *body).poll_frame(cx));
-                if frame.is_none() || body.is_end_stream() {
-                    // Read to its end: the connection can carry the next request.
-                    if let Some(lease) = lease.take() {
-                        lease.give_back();
-                    }
-                }
-                Poll::Ready(frame)
-            }
+            Self::Service(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
             Self::Whole(whole) => whole.is_end_stream(),
-            Self::Service { body, .. } => body.is_end_stream(),
+            Self::Service(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Whole(whole) => whole.size_hint(),
-            Self::Service { body, .. } => body.size_hint(),
+            Self::Service(body) => body.size_hint(),
         }
     }
 }

@@ -1,24 +1,32 @@
-//! Each worker's own kept-alive HTTP/1 connections to the services.
+//! Each worker's own kept-alive HTTP/1.1 connections to the services, and the exchange of a
+//! request and its answer on one of them.
 //!
 //! A worker thread serves a request from start to end, so its connections to the services
-//! need no shared pool and no hand-off: each replica has a stack of idle connections, a request
-//! takes the most recently used one (or opens one) and its [`Lease`] puts it back once
-//! the answer's body has been read to its end. hyper-util's pooled client did the same
-//! with a spawned task per request and a wake-up of the connection's task on another
-//! thread: about a quarter of a forwarded request's instructions.
+//! need no shared pool and no hand-off: each replica has a stack of idle connections, a
+//! request takes the most recently used one (or opens one), writes its head and body and
+//! reads the answer in its own task, and the answer's body ([`ServiceBody`]) puts the
+//! connection back once read to its end. hyper's client did the same work in a task of
+//! its own per connection, woken through channels twice per request: a fifth of a
+//! forwarded request's instructions (`bench/gateway profile`). The wire format is
+//! [`crate::wire`]'s.
 
 use std::collections::HashMap;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
 
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::Method;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::HeaderName;
 use shared::{ApiError, Code};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::body::ToService;
+use crate::wire::{self, Framing, Next, ResponseHead};
 
 /// How long opening a connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -26,8 +34,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// 75 s ([`shared::server::KEEP_ALIVE`]), so the gateway always closes first and never
 /// sends a request on a connection the service is closing.
 const IDLE_FOR_AT_MOST: Duration = Duration::from_secs(60);
+/// Bytes read from a service at a time.
+const READ_CHUNK: usize = 8 * 1024;
 
-type Idle = Mutex<Vec<(SendRequest<ToService>, Instant)>>;
+type Idle = Mutex<Vec<(Connection, Instant)>>;
 
 /// One worker's connections, by replica base URL.
 pub struct Connections {
@@ -36,17 +46,36 @@ pub struct Connections {
     timeout: Duration,
 }
 
-/// A connection carrying an answer whose body is still being read.
-pub struct Lease {
-    sender: SendRequest<ToService>,
-    home: Arc<Idle>,
+/// A connection to a service, with what has been read from it and not yet used.
+pub struct Connection {
+    stream: TcpStream,
+    buf: BytesMut,
+    /// Where reads land, zeroed once (reading into uninitialised memory would need
+    /// `unsafe`; zeroing a fresh chunk at every read cost more than the copy out of here).
+    landing: Box<[u8]>,
 }
 
-impl Lease {
-    /// The answer has been read: the connection may carry the next request.
-    pub fn give_back(self) {
-        if !self.sender.is_closed() {
-            locked(&self.home).push((self.sender, Instant::now()));
+/// A request's body on its way to a service.
+pub enum ToService {
+    /// Read whole (and sent again to another replica when needed).
+    Whole(Bytes),
+    /// The client's, streamed through once: with its length when the client gave one,
+    /// else chunked.
+    Streamed(Incoming),
+}
+
+impl ToService {
+    /// Writes the framing header the request goes with, if any: its length when known
+    /// (always for the methods that carry a body), else chunked.
+    pub fn write_framing(&self, method: &Method, head: &mut wire::RequestHead) {
+        let length = match self {
+            Self::Whole(bytes) => Some(bytes.len() as u64),
+            Self::Streamed(body) => body.size_hint().exact(),
+        };
+        match length {
+            Some(0) if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) => {}
+            Some(length) => head.content_length(length),
+            None => head.header("transfer-encoding", b"chunked"),
         }
     }
 }
@@ -59,42 +88,60 @@ impl Connections {
         }
     }
 
-    /// Sends `request` (origin-form URI, `Host` set) to the replica at `base_url`
-    /// (`http://host:port`) and waits for the answer's head; the [`Lease`] goes with its
-    /// body.
+    /// Sends `head` (a whole request head, from [`wire::RequestHead`], with the framing
+    /// header of `body`) and `body` to the replica at `base_url` (`http://host:port`) and
+    /// reads the answer's head (keeping the headers `keep` keeps); the [`ServiceBody`]
+    /// reads the rest.
     pub async fn send(
         &self,
         base_url: &Arc<str>,
-        mut request: Request<ToService>,
-    ) -> Result<(Response<Incoming>, Lease), ApiError> {
+        method: &Method,
+        head: &[u8],
+        mut body: ToService,
+        keep: fn(&HeaderName) -> bool,
+    ) -> Result<(ResponseHead, ServiceBody), ApiError> {
         let home = self.home(base_url);
-        let sent = async {
-            // A kept connection the service closed meanwhile hands the request back
-            // unsent; then it goes on a fresh connection.
-            while let Some(mut sender) = take_idle(&home) {
-                if sender.ready().await.is_err() {
-                    continue;
+        let exchange = async {
+            loop {
+                let (mut connection, reused) = match take_idle(&home) {
+                    Some(connection) => (connection, true),
+                    // Boxed: rare, and large (a request's future is moved whole into the
+                    // server's).
+                    None => (Box::pin(connect(base_url)).await?, false),
+                };
+                match connection.write_request(head, &mut body).await {
+                    Ok(()) => {}
+                    // Nothing went out: the service had closed the kept connection
+                    // meanwhile; the request goes on a fresh one.
+                    Err(Written::Nothing(_)) if reused => continue,
+                    Err(Written::Nothing(err) | Written::Part(err)) => return Err(err),
                 }
-                match sender.try_send_request(request).await {
-                    Ok(response) => return Ok((response, sender)),
-                    Err(mut err) => match err.take_message() {
-                        Some(unsent) => request = unsent,
-                        None => return Err(bad_gateway(err.into_error())),
-                    },
-                }
+                let answer = connection.read_head(method, keep).await?;
+                return Ok((connection, answer));
             }
-            // Boxed: rare, and large (a request's future is moved whole into the server's).
-            let mut sender = Box::pin(connect(base_url)).await?;
-            let response = sender.send_request(request).await.map_err(bad_gateway)?;
-            Ok((response, sender))
         };
-        let (response, sender) =
-            tokio::time::timeout(self.timeout, sent)
-                .await
-                .map_err(|_| {
-                    ApiError::new(Code::UpstreamTimeout, "The service did not answer in time.")
-                })??;
-        Ok((response, Lease { sender, home }))
+        let (connection, mut answer) = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| {
+                ApiError::new(Code::UpstreamTimeout, "The service did not answer in time.")
+            })??;
+        if answer.status == hyper::StatusCode::SWITCHING_PROTOCOLS {
+            return Err(bad_gateway(wire::Malformed(
+                "a protocol switch nobody asked for",
+            )));
+        }
+        let mut body = ServiceBody {
+            framing: std::mem::replace(&mut answer.framing, Framing::Length(0)),
+            keep_alive: answer.keep_alive,
+            connection: Some(connection),
+            home,
+        };
+        // Nothing to read (`HEAD`, 204, 304, an empty body): the connection is free now
+        // (the server never polls a body that is over before it starts).
+        if body.framing.is_done() {
+            body.finished();
+        }
+        Ok((answer, body))
     }
 
     fn home(&self, base_url: &Arc<str>) -> Arc<Idle> {
@@ -106,34 +153,247 @@ impl Connections {
     }
 }
 
+/// How far a request got when writing it failed.
+enum Written {
+    Nothing(ApiError),
+    Part(ApiError),
+}
+
+impl Written {
+    fn part(self) -> Self {
+        match self {
+            Self::Nothing(err) | Self::Part(err) => Self::Part(err),
+        }
+    }
+}
+
+impl Connection {
+    async fn write_request(&mut self, head: &[u8], body: &mut ToService) -> Result<(), Written> {
+        match body {
+            ToService::Whole(bytes) => self.write_all(&[head, bytes]).await,
+            ToService::Streamed(incoming) => {
+                self.write_all(&[head]).await?;
+                let chunked = incoming.size_hint().exact().is_none();
+                while let Some(frame) = incoming.frame().await {
+                    let frame = frame.map_err(|err| {
+                        Written::Part(
+                            ApiError::new(
+                                Code::BodyReadFailed,
+                                "The request body could not be read.",
+                            )
+                            .with_source(err),
+                        )
+                    })?;
+                    let Some(data) = frame.data_ref().filter(|d| !d.is_empty()) else {
+                        continue;
+                    };
+                    if chunked {
+                        let size = format!("{:x}\r\n", data.len());
+                        self.write_all(&[size.as_bytes(), data, b"\r\n"]).await
+                    } else {
+                        self.write_all(&[data]).await
+                    }
+                    .map_err(Written::part)?;
+                }
+                if chunked {
+                    self.write_all(&[b"0\r\n\r\n"])
+                        .await
+                        .map_err(Written::part)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes all of `parts` (at most three), in as few system calls as the socket allows.
+    async fn write_all(&mut self, parts: &[&[u8]]) -> Result<(), Written> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut done = 0;
+        while done < total {
+            let (mut slices, mut count, mut skip) = ([IoSlice::new(&[]); 3], 0, done);
+            for part in parts {
+                let from = skip.min(part.len());
+                skip -= from;
+                if from < part.len() {
+                    slices[count] = IoSlice::new(&part[from..]);
+                    count += 1;
+                }
+            }
+            let failed = match self.stream.write_vectored(&slices[..count]).await {
+                Ok(0) => io::Error::from(io::ErrorKind::WriteZero),
+                Ok(written) => {
+                    done += written;
+                    continue;
+                }
+                Err(err) => err,
+            };
+            let err = bad_gateway(failed);
+            return Err(if done == 0 {
+                Written::Nothing(err)
+            } else {
+                Written::Part(err)
+            });
+        }
+        Ok(())
+    }
+
+    async fn read_head(
+        &mut self,
+        method: &Method,
+        keep: fn(&HeaderName) -> bool,
+    ) -> Result<ResponseHead, ApiError> {
+        loop {
+            if !self.buf.is_empty()
+                && let Some(head) =
+                    wire::parse_response(&mut self.buf, method, keep).map_err(bad_gateway)?
+            {
+                return Ok(head);
+            }
+            let read = std::future::poll_fn(|cx| self.poll_read(cx))
+                .await
+                .map_err(bad_gateway)?;
+            if read == 0 {
+                return Err(bad_gateway(wire::Malformed(
+                    "the service closed the connection before answering",
+                )));
+            }
+        }
+    }
+
+    /// Reads what the socket has onto `buf`; `Ok(0)` at its end. Read through
+    /// `AsyncRead`, whose short reads clear the socket's readiness, so that
+    /// [`Connection::still_open`] costs no system call on a quiet connection.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut read = ReadBuf::new(&mut self.landing);
+        ready!(Pin::new(&mut self.stream).poll_read(cx, &mut read))?;
+        self.buf.extend_from_slice(read.filled());
+        Poll::Ready(Ok(read.filled().len()))
+    }
+
+    /// Whether a kept connection can carry a request: the service has not closed it (nor
+    /// sent anything unasked).
+    fn still_open(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut quiet = Context::from_waker(Waker::noop());
+        // Readiness is known without a system call; only a ready socket is read.
+        if self.stream.poll_read_ready(&mut quiet).is_pending() {
+            return true;
+        }
+        self.poll_read(&mut quiet).is_pending()
+    }
+}
+
 /// The most recently used idle connection still worth using.
-fn take_idle(home: &Idle) -> Option<SendRequest<ToService>> {
+fn take_idle(home: &Idle) -> Option<Connection> {
     let mut idle = locked(home);
-    while let Some((sender, since)) = idle.pop() {
-        if !sender.is_closed() && since.elapsed() < IDLE_FOR_AT_MOST {
-            return Some(sender);
+    while let Some((mut connection, since)) = idle.pop() {
+        if since.elapsed() < IDLE_FOR_AT_MOST && connection.still_open() {
+            return Some(connection);
         }
     }
     None
 }
 
-async fn connect(base_url: &str) -> Result<SendRequest<ToService>, ApiError> {
+async fn connect(base_url: &str) -> Result<Connection, ApiError> {
     let address = base_url.strip_prefix("http://").unwrap_or(base_url);
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
         .await
         .map_err(|_| unavailable(anyhow::anyhow!("connecting to {address} timed out")))?
         .map_err(unavailable)?;
     let _ = stream.set_nodelay(true);
-    let (sender, connection) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(unavailable)?;
-    // On this worker's runtime, like the requests that use it.
-    tokio::spawn(async move {
-        if let Err(err) = connection.await {
-            tracing::debug!(error = %err, "connection to a service ended");
+    Ok(Connection {
+        stream,
+        buf: BytesMut::new(),
+        landing: vec![0; READ_CHUNK].into_boxed_slice(),
+    })
+}
+
+/// An answer's body, read from its connection as the client takes it; the connection goes
+/// back to the worker's idle ones once the body has been read to its end (unless the
+/// answer or the service's behaviour rules that out).
+pub struct ServiceBody {
+    framing: Framing,
+    keep_alive: bool,
+    connection: Option<Connection>,
+    home: Arc<Idle>,
+}
+
+impl ServiceBody {
+    fn finished(&mut self) {
+        if let Some(connection) = self.connection.take()
+            // Bytes past the answer's end: the service does not speak HTTP as it says.
+            && self.keep_alive
+            && connection.buf.is_empty()
+        {
+            locked(&self.home).push((connection, Instant::now()));
         }
-    });
-    Ok(sender)
+    }
+}
+
+impl Body for ServiceBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        loop {
+            let Some(connection) = this.connection.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match this.framing.next(&mut connection.buf) {
+                Ok(Next::Data(data)) => {
+                    if this.framing.is_done() {
+                        this.finished();
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Ok(Next::End) => {
+                    this.finished();
+                    return Poll::Ready(None);
+                }
+                Ok(Next::More) => {}
+                Err(err) => {
+                    this.connection = None;
+                    return Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::InvalidData, err))));
+                }
+            }
+            match ready!(connection.poll_read(cx)) {
+                Ok(0) if this.framing == Framing::UntilClose => {
+                    this.connection = None;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => {
+                    this.connection = None;
+                    let cut = io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the service closed the connection within its answer",
+                    );
+                    return Poll::Ready(Some(Err(cut)));
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    this.connection = None;
+                    return Poll::Ready(Some(Err(err)));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.connection.is_none() || self.framing.is_done()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.framing.remaining() {
+            Some(left) => SizeHint::with_exact(left),
+            None => SizeHint::default(),
+        }
+    }
 }
 
 /// Only this worker's thread takes these locks, so they are never contended (they make the
@@ -150,6 +410,6 @@ fn unavailable(err: impl Into<anyhow::Error>) -> ApiError {
     .with_source(err)
 }
 
-fn bad_gateway(err: hyper::Error) -> ApiError {
+fn bad_gateway(err: impl Into<anyhow::Error>) -> ApiError {
     ApiError::new(Code::BadGateway, "The service answered badly.").with_source(err)
 }

@@ -22,6 +22,7 @@ pub mod server;
 pub mod startup;
 pub mod upstreams;
 pub mod websocket;
+pub mod wire;
 
 pub use config::Settings;
 pub use startup::Application;

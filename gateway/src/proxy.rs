@@ -12,19 +12,20 @@ use std::net::IpAddr;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use hyper::body::{Body, Incoming};
-use hyper::header::{self as rh, HeaderMap, HeaderValue};
+use hyper::body::Incoming;
+use hyper::header::{self as rh, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
-use hyper::{Method, Request, Response};
+use hyper::{Method, Response};
 use shared::identity::{GATEWAY_ONLY_HEADERS, names};
 use shared::{ApiError, Code};
 
 use crate::auth::Caller;
-use crate::body::{Answer, ToClient, ToService, Whole};
-use crate::connections::{Connections, Lease};
+use crate::body::{Answer, ToClient};
+use crate::connections::{Connections, ToService};
 use crate::metrics::GatewayMetrics;
 use crate::server::RequestInfo;
 use crate::upstreams::Upstream;
+use crate::wire::RequestHead;
 
 /// Bodies up to this size are read whole and sent with a length (and can be sent again
 /// to another replica); larger or unsized bodies are streamed through, once.
@@ -63,45 +64,45 @@ pub async fn forward(
     metrics: &GatewayMetrics,
 ) -> Result<Answer, ApiError> {
     let base_url = &forwarding.upstream.base_url;
-    let mut request = Request::new(body);
-    *request.method_mut() = head.method.clone();
-    *request.uri_mut() = origin_form(forwarding.canonical_path, head.uri.query())?;
-    *request.headers_mut() = upstream_headers(head, &forwarding);
-    request
-        .headers_mut()
-        .insert(rh::HOST, host_header(base_url)?);
+    let mut request = RequestHead::new(
+        &head.method,
+        forwarding.canonical_path,
+        head.uri.query(),
+        host(base_url)?,
+    );
+    write_upstream_headers(&mut request, head, &forwarding);
+    body.write_framing(&head.method, &mut request);
+    let request = request.finish();
+    // A `HEAD` answer keeps its length (it describes the body a `GET` would get); any
+    // other's body says its own.
+    let keep = if head.method == Method::HEAD {
+        |name: &HeaderName| !is_hop_by_hop(name.as_str())
+    } else {
+        |name: &HeaderName| !is_hop_by_hop(name.as_str()) && *name != rh::CONTENT_LENGTH
+    };
 
     let started = std::time::Instant::now();
-    let sent = connections.send(base_url, request).await;
+    let sent = connections
+        .send(base_url, &head.method, &request, body, keep)
+        .await;
     metrics.upstream(base_url, started, sent.as_ref().err().map(ApiError::code));
-    let (response, lease) = sent?;
-    Ok(client_response(&head.method, response, lease))
+    let (answer, body) = sent?;
+    let mut response = Response::new(ToClient::Service(body));
+    *response.status_mut() = answer.status;
+    *response.headers_mut() = answer.headers;
+    Ok(response)
 }
 
-/// `path?query`, the request line's target.
-fn origin_form(path: &str, query: Option<&str>) -> Result<hyper::Uri, ApiError> {
-    let mut target = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
-    target.push_str(path);
-    if let Some(query) = query {
-        target.push('?');
-        target.push_str(query);
-    }
-    hyper::Uri::from_maybe_shared(Bytes::from(target))
-        .map_err(|_| ApiError::new(Code::InvalidPath, "The request target is not valid."))
-}
-
-/// `Host` for a replica at `base_url` (`http://host[:port]`): `host[:port]`, the port left
-/// out when it is 80.
-fn host_header(base_url: &str) -> Result<HeaderValue, ApiError> {
+/// The `Host` of a replica at `base_url` (`http://host[:port]`): `host[:port]`, the port
+/// left out when it is 80.
+pub(crate) fn host(base_url: &str) -> Result<&str, ApiError> {
     let authority = base_url.strip_prefix("http://").ok_or_else(|| {
         ApiError::new(
             Code::BadGateway,
             "Upstreams must be plain http:// on the internal network.",
         )
     })?;
-    let authority = authority.strip_suffix(":80").unwrap_or(authority);
-    HeaderValue::from_str(authority)
-        .map_err(|_| ApiError::new(Code::BadGateway, "The service's address is not a URL."))
+    Ok(authority.strip_suffix(":80").unwrap_or(authority))
 }
 
 // The names the gateway sets, made once (`from_static` outside a constant checks every
@@ -118,28 +119,45 @@ const X_USER_ROLES: rh::HeaderName = rh::HeaderName::from_static(names::USER_ROL
 const X_USER_SCOPES: rh::HeaderName = rh::HeaderName::from_static(names::USER_SCOPES);
 const X_INTERNAL_TOKEN: rh::HeaderName = rh::HeaderName::from_static(names::INTERNAL_TOKEN);
 
-pub(crate) fn upstream_headers(head: &Parts, forwarding: &Forwarding<'_>) -> HeaderMap {
+/// The client's headers the gateway writes its own value of (the length: it frames the
+/// body anew) or, `Authorization`, keeps to itself.
+const REPLACED: [HeaderName; 8] = [
+    rh::HOST,
+    rh::AUTHORIZATION,
+    rh::CONTENT_LENGTH,
+    X_FORWARDED_FOR,
+    X_FORWARDED_PROTO,
+    X_FORWARDED_HOST,
+    X_REQUEST_ID,
+    TRACEPARENT,
+];
+
+/// Writes the headers the service gets: the client's, less hop-by-hop ones (and those its
+/// `Connection` names), its credentials, its framing (the gateway frames the body anew)
+/// and anything only the gateway may set; then the gateway's own.
+pub(crate) fn write_upstream_headers(
+    out: &mut RequestHead,
+    head: &Parts,
+    forwarding: &Forwarding<'_>,
+) {
     let sent = &head.headers;
-    let connection_listed: Vec<String> = sent
-        .get_all(rh::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|v| v.trim().to_ascii_lowercase())
-        .collect();
-    let mut headers = HeaderMap::with_capacity(sent.len() + 12);
+    let names_more = sent.contains_key(rh::CONNECTION);
+    let connection_names = |name: &str| {
+        sent.get_all(rh::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|v| v.trim().eq_ignore_ascii_case(name))
+    };
     for (name, value) in sent {
         let drop = is_hop_by_hop(name.as_str())
-            || name == rh::HOST
-            || name == rh::AUTHORIZATION
-            || name == X_FORWARDED_FOR
-            || name == X_REQUEST_ID
+            || REPLACED.contains(name)
             || GATEWAY_ONLY_HEADERS
                 .iter()
                 .any(|h| h.as_str() == name.as_str())
-            || connection_listed.iter().any(|c| c == name.as_str());
+            || (names_more && connection_names(name.as_str()));
         if !drop {
-            headers.append(name.clone(), value.clone());
+            out.copy(name, value);
         }
     }
 
@@ -149,41 +167,36 @@ pub(crate) fn upstream_headers(head: &Parts, forwarding: &Forwarding<'_>) -> Hea
         forwarded_for.push_str(", ");
     }
     push_ip(&mut forwarded_for, forwarding.peer);
-    // Made here: taken as they are, not copied.
-    let mut set_owned = |name: rh::HeaderName, value: String| {
-        if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
-            headers.insert(name, value);
-        }
-    };
-    set_owned(X_FORWARDED_FOR, forwarded_for);
+    out.valid_header(X_FORWARDED_FOR.as_str(), forwarded_for.as_bytes());
     let mut real_ip = String::with_capacity(16);
     push_ip(&mut real_ip, forwarding.client_ip);
-    set_owned(X_REAL_IP, real_ip);
+    out.valid_header(X_REAL_IP.as_str(), real_ip.as_bytes());
     // The client's traceparent (if sane) was continued here; the service's parent is us.
-    set_owned(TRACEPARENT, forwarding.request.trace.traceparent());
-    let mut set = |name: rh::HeaderName, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(name, value);
-        }
-    };
+    out.valid_header(
+        TRACEPARENT.as_str(),
+        forwarding.request.trace.traceparent().as_bytes(),
+    );
     let (scheme, host) = scheme_and_host(sent, &head.uri);
-    set(X_FORWARDED_PROTO, scheme);
+    out.valid_header(X_FORWARDED_PROTO.as_str(), scheme.as_bytes());
     if let Some(host) = host {
-        set(X_FORWARDED_HOST, host);
+        out.valid_header(X_FORWARDED_HOST.as_str(), host.as_bytes());
     }
-    set(X_REQUEST_ID, forwarding.request.request_id);
+    out.valid_header(
+        X_REQUEST_ID.as_str(),
+        forwarding.request.request_id.as_bytes(),
+    );
     if let Some(caller) = forwarding.caller {
-        set(X_SESSION_ID, &caller.session_id);
+        out.header(X_SESSION_ID.as_str(), caller.session_id.as_bytes());
+        out.valid_header(X_USER_ID.as_str(), caller.user_id.to_string().as_bytes());
     }
     if let Some(granted) = forwarding.granted {
-        set(X_USER_ROLES, &granted.roles);
-        set(X_USER_SCOPES, &granted.scopes);
+        out.header(X_USER_ROLES.as_str(), granted.roles.as_bytes());
+        out.header(X_USER_SCOPES.as_str(), granted.scopes.as_bytes());
     }
-    if let Some(caller) = forwarding.caller {
-        headers.insert(X_USER_ID, HeaderValue::from(caller.user_id));
-    }
-    headers.insert(X_INTERNAL_TOKEN, forwarding.internal_token.clone());
-    headers
+    out.valid_header(
+        X_INTERNAL_TOKEN.as_str(),
+        forwarding.internal_token.as_bytes(),
+    );
 }
 
 /// The scheme and host the client asked for: the first `proto` and `host` of `Forwarded`,
@@ -284,42 +297,9 @@ impl RequestBody {
     /// The body for one more attempt, or `None` once a streamed body has been sent.
     pub fn attempt(&mut self) -> Option<ToService> {
         match self {
-            Self::Whole(bytes) => Some(ToService::Whole(Whole::new(bytes.clone()))),
+            Self::Whole(bytes) => Some(ToService::Whole(bytes.clone())),
             Self::Streamed(body) => body.take().map(ToService::Streamed),
         }
-    }
-}
-
-fn client_response(method: &Method, response: Response<Incoming>, lease: Lease) -> Answer {
-    let (mut parts, body) = response.into_parts();
-    let keep_length = *method == Method::HEAD;
-    drop_hop_by_hop(&mut parts.headers, keep_length);
-    // Nothing to read (`HEAD`, 204, 304, an empty body): the connection is free now.
-    let lease = if body.is_end_stream() {
-        lease.give_back();
-        None
-    } else {
-        Some(lease)
-    };
-    let body = if *method == Method::HEAD {
-        ToClient::empty()
-    } else {
-        ToClient::Service { body, lease }
-    };
-    Response::from_parts(parts, body)
-}
-
-/// Drops hop-by-hop headers, and the length (which the body says) unless `keep_length`.
-fn drop_hop_by_hop(headers: &mut HeaderMap, keep_length: bool) {
-    let hop: Vec<rh::HeaderName> = headers
-        .keys()
-        .filter(|name| {
-            is_hop_by_hop(name.as_str()) || (!keep_length && *name == rh::CONTENT_LENGTH)
-        })
-        .cloned()
-        .collect();
-    for name in hop {
-        headers.remove(name);
     }
 }
 
@@ -345,7 +325,13 @@ mod tests {
     use actix_web::test::TestRequest;
     use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
-    use super::{host_header, push_ip, scheme_and_host};
+    use shared::identity::names;
+
+    use super::{Forwarding, Granted, host, push_ip, scheme_and_host, write_upstream_headers};
+    use crate::auth::Caller;
+    use crate::server::RequestInfo;
+    use crate::upstreams::Upstream;
+    use crate::wire::RequestHead;
 
     #[test]
     fn addresses_read_as_their_display() {
@@ -417,12 +403,92 @@ mod tests {
         }
     }
 
+    /// The service gets one value of each header the gateway sets (its own), none of what
+    /// the client may not send, and the rest as the client sent it.
+    #[test]
+    fn the_gateway_sets_its_headers_and_drops_the_clients_copies() {
+        let request = hyper::Request::post("/v1/orders")
+            .header("host", "waypoint.example")
+            .header("authorization", "Bearer secret")
+            .header("content-length", "2")
+            .header("connection", "x-hop")
+            .header("x-hop", "1")
+            .header("x-forwarded-proto", "gopher")
+            .header("x-forwarded-for", "203.0.113.9")
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .header("x-user-id", "1")
+            .header("x-user-roles", "admin")
+            .header(names::INTERNAL_TOKEN, "forged")
+            .header("accept", "application/json")
+            .header("accept", "text/plain")
+            .body(())
+            .unwrap();
+        let (head, ()) = request.into_parts();
+        let trace = shared::trace::TraceContext::start();
+        let info = RequestInfo {
+            peer: SocketAddr::from(([10, 0, 0, 1], 4000)),
+            request_id: "req-1",
+            trace: &trace,
+        };
+        let upstream = Upstream {
+            base_url: "http://orders:8101".into(),
+        };
+        let caller = Caller {
+            user_id: 42,
+            session_id: "s-1".into(),
+        };
+        let granted = Granted {
+            roles: "traveller".into(),
+            scopes: "orders".into(),
+        };
+        let token = HeaderValue::from_static("internal");
+        let forwarding = Forwarding {
+            upstream: &upstream,
+            canonical_path: "/v1/orders",
+            peer: info.peer.ip(),
+            client_ip: "203.0.113.9".parse().unwrap(),
+            request: &info,
+            caller: Some(&caller),
+            granted: Some(&granted),
+            internal_token: &token,
+        };
+        let mut out = RequestHead::new(&head.method, "/v1/orders", None, "orders:8101");
+        write_upstream_headers(&mut out, &head, &forwarding);
+        let text = String::from_utf8(out.finish()).unwrap();
+        let lines: Vec<&str> = text.lines().skip(1).filter(|l| !l.is_empty()).collect();
+        let values = |name: &str| -> Vec<&str> {
+            let prefix = format!("{name}: ");
+            lines
+                .iter()
+                .filter_map(|l| l.strip_prefix(&prefix))
+                .collect()
+        };
+        assert_eq!(values("host"), ["orders:8101"]);
+        assert_eq!(values("accept"), ["application/json", "text/plain"]);
+        assert_eq!(values("x-forwarded-for"), ["203.0.113.9, 10.0.0.1"]);
+        assert_eq!(values("x-forwarded-proto"), ["gopher"]);
+        assert_eq!(values("x-forwarded-host"), ["waypoint.example"]);
+        assert_eq!(values("x-real-ip"), ["203.0.113.9"]);
+        assert_eq!(values("x-request-id"), ["req-1"]);
+        assert_eq!(values("traceparent"), [trace.traceparent().as_str()]);
+        assert_eq!(values("x-user-id"), ["42"]);
+        assert_eq!(values("x-session-id"), ["s-1"]);
+        assert_eq!(values("x-user-roles"), ["traveller"]);
+        assert_eq!(values("x-user-scopes"), ["orders"]);
+        assert_eq!(values(names::INTERNAL_TOKEN), ["internal"]);
+        for gone in ["authorization", "content-length", "connection", "x-hop"] {
+            assert_eq!(values(gone), Vec::<&str>::new(), "{gone}");
+        }
+    }
+
     #[test]
     fn the_upstream_host_names_its_port_unless_default() {
-        let host = |url: &str| host_header(url).unwrap();
-        assert_eq!(host("http://10.0.0.5:8101"), "10.0.0.5:8101");
-        assert_eq!(host("http://auth:80"), "auth");
-        assert_eq!(host("http://auth"), "auth");
-        assert!(host_header("https://auth").is_err());
+        assert_eq!(host("http://10.0.0.5:8101").unwrap(), "10.0.0.5:8101");
+        assert_eq!(host("http://auth:80").unwrap(), "auth");
+        assert_eq!(host("http://auth").unwrap(), "auth");
+        assert!(host("https://auth").is_err());
     }
 }

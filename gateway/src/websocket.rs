@@ -24,13 +24,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::body::{Answer, ToClient, Whole};
-use crate::proxy::{Forwarding, upstream_headers};
+use crate::proxy::{Forwarding, write_upstream_headers};
 use crate::upstreams::Upstream;
+use crate::wire::{self, RequestHead, ResponseHead};
 
 /// Connecting and the upstream's handshake answer must each come within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest upstream response head, and largest body of a refusal, relayed.
-const MAX_HEAD: usize = 16 * 1024;
+/// Largest body of a refusal relayed.
 const MAX_REFUSAL_BODY: usize = 64 * 1024;
 
 /// A WebSocket handshake: `GET` with `Upgrade: websocket` and `Connection: upgrade`.
@@ -91,20 +91,17 @@ pub async fn forward(
     let request = request_head(&head, &forwarding, authority);
     upstream.write_all(&request).await.map_err(bad_gateway_io)?;
 
-    let (status, headers, rest) = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(&mut upstream))
+    let mut rest = BytesMut::with_capacity(4096);
+    let head = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(&mut upstream, &mut rest))
         .await
         .map_err(|_| timeout())??;
-    if status != StatusCode::SWITCHING_PROTOCOLS {
-        return refusal(upstream, status, headers, rest).await;
+    if head.status != StatusCode::SWITCHING_PROTOCOLS {
+        return refusal(upstream, head, rest).await;
     }
 
     let mut response = Response::new(ToClient::empty());
-    *response.status_mut() = status;
-    for (name, value) in headers {
-        if !is_hop_by_hop(&name) {
-            response.headers_mut().append(name, value);
-        }
-    }
+    *response.status_mut() = head.status;
+    *response.headers_mut() = head.headers;
     response
         .headers_mut()
         .insert(rh::UPGRADE, HeaderValue::from_static("websocket"));
@@ -153,76 +150,48 @@ async fn connect(upstream: &Upstream) -> Result<TcpStream, ApiError> {
 
 /// The canonical request line, the forwarded headers, and the handshake headers.
 fn request_head(req: &Parts, forwarding: &Forwarding<'_>, authority: &str) -> Vec<u8> {
-    let mut head = format!("GET {}", forwarding.canonical_path);
-    if let Some(query) = req.uri.query() {
-        head.push('?');
-        head.push_str(query);
-    }
-    head.push_str(" HTTP/1.1\r\nhost: ");
-    head.push_str(authority);
-    head.push_str("\r\n");
-    let mut head = head.into_bytes();
-    for (name, value) in upstream_headers(req, forwarding).iter() {
-        head.extend_from_slice(name.as_str().as_bytes());
-        head.extend_from_slice(b": ");
-        head.extend_from_slice(value.as_bytes());
-        head.extend_from_slice(b"\r\n");
-    }
-    head.extend_from_slice(b"upgrade: websocket\r\nconnection: upgrade\r\n\r\n");
-    head
+    let mut head = RequestHead::new(
+        &Method::GET,
+        forwarding.canonical_path,
+        req.uri.query(),
+        authority,
+    );
+    write_upstream_headers(&mut head, req, forwarding);
+    head.header("upgrade", b"websocket");
+    head.header("connection", b"upgrade");
+    head.finish()
 }
 
-type Head = (StatusCode, Vec<(HeaderName, HeaderValue)>, BytesMut);
-
-/// Reads the upstream's response head; returns it and whatever followed it.
-async fn read_head(upstream: &mut TcpStream) -> Result<Head, ApiError> {
-    let mut buf = BytesMut::with_capacity(4096);
+/// Reads the upstream's response head (its relayed headers); whatever followed it stays
+/// in `buf`.
+async fn read_head(upstream: &mut TcpStream, buf: &mut BytesMut) -> Result<ResponseHead, ApiError> {
     loop {
-        if upstream.read_buf(&mut buf).await.map_err(bad_gateway_io)? == 0 {
+        if upstream.read_buf(buf).await.map_err(bad_gateway_io)? == 0 {
             return Err(bad_gateway(
                 "the service closed the connection during the handshake",
             ));
         }
-        let mut parsed = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut parsed);
-        match response.parse(&buf) {
-            Ok(httparse::Status::Complete(length)) => {
-                let status = response
-                    .code
-                    .and_then(|code| StatusCode::from_u16(code).ok())
-                    .ok_or_else(|| bad_gateway("the service sent no status"))?;
-                let headers = response
-                    .headers
-                    .iter()
-                    .filter_map(|h| {
-                        Some((
-                            HeaderName::from_bytes(h.name.as_bytes()).ok()?,
-                            HeaderValue::from_bytes(h.value).ok()?,
-                        ))
-                    })
-                    .collect();
-                let rest = buf.split_off(length);
-                return Ok((status, headers, rest));
-            }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => continue,
-            _ => return Err(bad_gateway("the service sent a malformed handshake answer")),
+        let relayed = |name: &HeaderName| !is_hop_by_hop(name);
+        match wire::parse_response(buf, &Method::GET, relayed) {
+            Ok(Some(head)) => return Ok(head),
+            Ok(None) => continue,
+            Err(_) => return Err(bad_gateway("the service sent a malformed handshake answer")),
         }
     }
 }
 
-/// The upstream refused the upgrade (401, 403, 429…): relay its answer.
+/// The upstream refused the upgrade (401, 403, 429…): relay its answer (a body of a
+/// known length, up to [`MAX_REFUSAL_BODY`]).
 async fn refusal(
     mut upstream: TcpStream,
-    status: StatusCode,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    head: ResponseHead,
     mut body: BytesMut,
 ) -> Result<Answer, ApiError> {
-    let length = headers
-        .iter()
-        .find(|(name, _)| name == rh::CONTENT_LENGTH)
-        .and_then(|(_, value)| value.to_str().ok()?.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(MAX_REFUSAL_BODY);
+    let length = match head.framing {
+        wire::Framing::Length(length) => usize::try_from(length).unwrap_or(usize::MAX),
+        _ => 0,
+    }
+    .min(MAX_REFUSAL_BODY);
     while body.len() < length {
         let read = tokio::time::timeout(HANDSHAKE_TIMEOUT, upstream.read_buf(&mut body))
             .await
@@ -234,12 +203,8 @@ async fn refusal(
     }
     body.truncate(length);
     let mut response = Response::new(ToClient::Whole(Whole::new(body.freeze())));
-    *response.status_mut() = status;
-    for (name, value) in headers {
-        if !is_hop_by_hop(&name) {
-            response.headers_mut().append(name, value);
-        }
-    }
+    *response.status_mut() = head.status;
+    *response.headers_mut() = head.headers;
     Ok(response)
 }
 
