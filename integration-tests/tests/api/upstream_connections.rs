@@ -121,18 +121,21 @@ async fn a_connection_the_service_closes_is_not_used_again() {
 
 /// A service that answers as the request's `?answer=` says, and otherwise reports how the
 /// request's body reached it: `{"framing": "length" | "chunked" | "none", "bytes": n,
-/// "sum": byte sum}`.
-fn start_framing() -> String {
+/// "sum": byte sum}`; it counts the connections it accepts.
+fn start_framing() -> (String, Arc<AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = accepted.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(answer_as_asked(stream));
         }
     });
-    url
+    (url, accepted)
 }
 
 /// The body of `?answer=chunked` and `?answer=close`: 30,000 bytes of JSON.
@@ -246,7 +249,8 @@ async fn read_chunked(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> 
 
 #[tokio::test]
 async fn answers_of_every_framing_reach_the_client_whole() {
-    let stack = stack_with_trips_at(start_framing()).await;
+    let (url, accepted) = start_framing();
+    let stack = stack_with_trips_at(url).await;
     for answer in ["chunked", "close", "chunked"] {
         let response = stack
             .request(0, Method::GET, &format!("/v1/trips?answer={answer}"))
@@ -285,11 +289,13 @@ async fn answers_of_every_framing_reach_the_client_whole() {
         (status, &report["framing"]),
         (StatusCode::OK, &"none".into())
     );
+    // The answer framed by the close ended its connection; every other left it reusable.
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
 async fn a_broken_or_cut_answer_is_never_passed_off_as_whole() {
-    let stack = stack_with_trips_at(start_framing()).await;
+    let stack = stack_with_trips_at(start_framing().0).await;
     let (status, body) = stack
         .call(0, Method::GET, "/v1/trips?answer=broken", None, None)
         .await;
@@ -313,7 +319,7 @@ async fn a_broken_or_cut_answer_is_never_passed_off_as_whole() {
 
 #[tokio::test]
 async fn request_bodies_reach_the_service_framed_and_whole() {
-    let stack = stack_with_trips_at(start_framing()).await;
+    let stack = stack_with_trips_at(start_framing().0).await;
     let alice = stack.sign_up_and_in("alice").await;
     // Small (read whole), and large (streamed through with its length).
     for size in [10, 200_000] {
