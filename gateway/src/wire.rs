@@ -147,7 +147,9 @@ pub fn parse_response(
         let http10 = response.version == Some(0);
         // The values are taken as slices of the head, not copied.
         let head = buf.split_to(length).freeze();
-        let mut headers = HeaderMap::with_capacity(kept.len());
+        // Room for the headers the gateway adds (rate limits, request id, `Connection`):
+        // a full map would grow and rehash for them.
+        let mut headers = HeaderMap::with_capacity(kept.len() + 6);
         for (name, start, end) in kept {
             let value = HeaderValue::from_maybe_shared(head.slice(start..end))
                 .map_err(|_| Malformed("malformed header value"))?;
