@@ -65,14 +65,18 @@ pub enum ToService {
 }
 
 impl ToService {
+    /// The body's length, when known before it is sent; without one it goes chunked.
+    fn length(&self) -> Option<u64> {
+        match self {
+            Self::Whole(bytes) => Some(bytes.len() as u64),
+            Self::Streamed(body) => body.size_hint().exact(),
+        }
+    }
+
     /// Writes the framing header the request goes with, if any: its length when known
     /// (always for the methods that carry a body), else chunked.
     pub fn write_framing(&self, method: &Method, head: &mut wire::RequestHead) {
-        let length = match self {
-            Self::Whole(bytes) => Some(bytes.len() as u64),
-            Self::Streamed(body) => body.size_hint().exact(),
-        };
-        match length {
+        match self.length() {
             Some(0) if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) => {}
             Some(length) => head.content_length(length),
             None => head.header("transfer-encoding", b"chunked"),
@@ -169,11 +173,11 @@ impl Written {
 
 impl Connection {
     async fn write_request(&mut self, head: &[u8], body: &mut ToService) -> Result<(), Written> {
+        let chunked = body.length().is_none();
         match body {
             ToService::Whole(bytes) => self.write_all(&[head, bytes]).await,
             ToService::Streamed(incoming) => {
                 self.write_all(&[head]).await?;
-                let chunked = incoming.size_hint().exact().is_none();
                 while let Some(frame) = incoming.frame().await {
                     let frame = frame.map_err(|err| {
                         Written::Part(

@@ -175,7 +175,7 @@ async fn read_head(upstream: &mut TcpStream, buf: &mut BytesMut) -> Result<Respo
         match wire::parse_response(buf, &Method::GET, relayed) {
             Ok(Some(head)) => return Ok(head),
             Ok(None) => continue,
-            Err(_) => return Err(bad_gateway("the service sent a malformed handshake answer")),
+            Err(wire::Malformed(why)) => return Err(bad_gateway(why)),
         }
     }
 }
