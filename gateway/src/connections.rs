@@ -23,7 +23,7 @@ use hyper::Method;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::HeaderName;
 use shared::{ApiError, Code};
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::wire::{self, Framing, Next, ResponseHead};
@@ -113,14 +113,15 @@ impl Connections {
                     // server's).
                     None => (Box::pin(connect(base_url)).await?, false),
                 };
-                match connection.write_request(head, &mut body).await {
-                    Ok(()) => {}
+                let whole = match connection.write_request(head, &mut body).await {
+                    Ok(whole) => whole,
                     // Nothing went out: the service had closed the kept connection
                     // meanwhile; the request goes on a fresh one.
                     Err(Written::Nothing(_)) if reused => continue,
                     Err(Written::Nothing(err) | Written::Part(err)) => return Err(err),
-                }
-                let answer = connection.read_head(method, keep).await?;
+                };
+                let mut answer = connection.read_head(method, keep).await?;
+                answer.keep_alive &= whole;
                 return Ok((connection, answer));
             }
         };
@@ -172,73 +173,40 @@ impl Written {
 }
 
 impl Connection {
-    async fn write_request(&mut self, head: &[u8], body: &mut ToService) -> Result<(), Written> {
+    /// Writes the request; `Ok(false)` when the service answered before the body was all
+    /// sent (a refusal, say): the rest was not sent, and the connection is not kept.
+    async fn write_request(&mut self, head: &[u8], body: &mut ToService) -> Result<bool, Written> {
         let chunked = body.length().is_none();
-        match body {
-            ToService::Whole(bytes) => self.write_all(&[head, bytes]).await,
-            ToService::Streamed(incoming) => {
-                self.write_all(&[head]).await?;
-                while let Some(frame) = incoming.frame().await {
-                    let frame = frame.map_err(|err| {
-                        Written::Part(
-                            ApiError::new(
-                                Code::BodyReadFailed,
-                                "The request body could not be read.",
-                            )
-                            .with_source(err),
-                        )
-                    })?;
-                    let Some(data) = frame.data_ref().filter(|d| !d.is_empty()) else {
-                        continue;
-                    };
-                    if chunked {
-                        let size = format!("{:x}\r\n", data.len());
-                        self.write_all(&[size.as_bytes(), data, b"\r\n"]).await
-                    } else {
-                        self.write_all(&[data]).await
+        let incoming = match body {
+            ToService::Whole(bytes) => {
+                return write_all(&mut self.stream, &[head, bytes])
+                    .await
+                    .map(|()| true);
+            }
+            ToService::Streamed(incoming) => incoming,
+        };
+        write_all(&mut self.stream, &[head]).await?;
+        let (reader, mut writer) = self.stream.split();
+        let sent = stream_body(&mut writer, incoming, chunked);
+        tokio::pin!(sent);
+        loop {
+            tokio::select! {
+                biased;
+                sent = &mut sent => return sent.map(|()| true),
+                ready = reader.readable() => {
+                    ready.map_err(|err| Written::Part(bad_gateway(err)))?;
+                    match reader.try_read_buf(&mut self.buf) {
+                        Ok(0) => return Err(Written::Part(bad_gateway(wire::Malformed(
+                            "the service closed the connection within the request",
+                        )))),
+                        Ok(_) => return Ok(false),
+                        // Readiness without data: keep sending.
+                        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(err) => return Err(Written::Part(bad_gateway(err))),
                     }
-                    .map_err(Written::part)?;
-                }
-                if chunked {
-                    self.write_all(&[b"0\r\n\r\n"])
-                        .await
-                        .map_err(Written::part)?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Writes all of `parts` (at most three), in as few system calls as the socket allows.
-    async fn write_all(&mut self, parts: &[&[u8]]) -> Result<(), Written> {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        let mut done = 0;
-        while done < total {
-            let (mut slices, mut count, mut skip) = ([IoSlice::new(&[]); 3], 0, done);
-            for part in parts {
-                let from = skip.min(part.len());
-                skip -= from;
-                if from < part.len() {
-                    slices[count] = IoSlice::new(&part[from..]);
-                    count += 1;
                 }
             }
-            let failed = match self.stream.write_vectored(&slices[..count]).await {
-                Ok(0) => io::Error::from(io::ErrorKind::WriteZero),
-                Ok(written) => {
-                    done += written;
-                    continue;
-                }
-                Err(err) => err,
-            };
-            let err = bad_gateway(failed);
-            return Err(if done == 0 {
-                Written::Nothing(err)
-            } else {
-                Written::Part(err)
-            });
         }
-        Ok(())
     }
 
     async fn read_head(
@@ -287,6 +255,70 @@ impl Connection {
         }
         self.poll_read(&mut quiet).is_pending()
     }
+}
+
+/// Streams the client's body after its head, chunked or as it came (with its length).
+async fn stream_body<W: AsyncWrite + Unpin>(
+    out: &mut W,
+    incoming: &mut Incoming,
+    chunked: bool,
+) -> Result<(), Written> {
+    while let Some(frame) = incoming.frame().await {
+        let frame = frame.map_err(|err| {
+            Written::Part(
+                ApiError::new(Code::BodyReadFailed, "The request body could not be read.")
+                    .with_source(err),
+            )
+        })?;
+        let Some(data) = frame.data_ref().filter(|d| !d.is_empty()) else {
+            continue;
+        };
+        if chunked {
+            let size = format!("{:x}\r\n", data.len());
+            write_all(out, &[size.as_bytes(), data, b"\r\n"]).await
+        } else {
+            write_all(out, &[data]).await
+        }
+        .map_err(Written::part)?;
+    }
+    if chunked {
+        write_all(out, &[b"0\r\n\r\n"])
+            .await
+            .map_err(Written::part)?;
+    }
+    Ok(())
+}
+
+/// Writes all of `parts` (at most three), in as few system calls as the socket allows.
+async fn write_all<W: AsyncWrite + Unpin>(out: &mut W, parts: &[&[u8]]) -> Result<(), Written> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let mut done = 0;
+    while done < total {
+        let (mut slices, mut count, mut skip) = ([IoSlice::new(&[]); 3], 0, done);
+        for part in parts {
+            let from = skip.min(part.len());
+            skip -= from;
+            if from < part.len() {
+                slices[count] = IoSlice::new(&part[from..]);
+                count += 1;
+            }
+        }
+        let failed = match out.write_vectored(&slices[..count]).await {
+            Ok(0) => io::Error::from(io::ErrorKind::WriteZero),
+            Ok(written) => {
+                done += written;
+                continue;
+            }
+            Err(err) => err,
+        };
+        let err = bad_gateway(failed);
+        return Err(if done == 0 {
+            Written::Nothing(err)
+        } else {
+            Written::Part(err)
+        });
+    }
+    Ok(())
 }
 
 /// The most recently used idle connection still worth using.

@@ -156,6 +156,21 @@ async fn answer_as_asked(mut stream: tokio::net::TcpStream) {
                 .find_map(|line| line.strip_prefix(&format!("{name}:")))
                 .map(|v| v.trim().to_owned())
         };
+        if head
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("answer=early"))
+        {
+            // Refuses at once, reads none of the body, and holds the connection open.
+            let refusal = "{\"error\":{\"code\":\"payload_too_large\"}}";
+            let wire = format!(
+                "HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{refusal}",
+                refusal.len()
+            );
+            let _ = stream.write_all(wire.as_bytes()).await;
+            tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+            return;
+        }
         let (framing, body) = if header("transfer-encoding").as_deref() == Some("chunked") {
             let Some(body) = read_chunked(&mut stream, &mut buf).await else {
                 return;
@@ -354,4 +369,61 @@ async fn request_bodies_reach_the_service_framed_and_whole() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let expected = format!("{{\"framing\":\"chunked\",\"bytes\":11,\"sum\":{sum}}}");
     assert!(answer.ends_with(&expected), "{answer}");
+}
+
+/// A body over a service's limit (256 KiB), streamed through by the gateway: the service's
+/// own 413 reaches the client, whether the service read the body or refused it at once.
+#[tokio::test]
+async fn a_service_refusing_a_large_body_is_heard() {
+    let stack = crate::helpers::Stack::start().await;
+    for size in [300_000, 1_500_000] {
+        let body = format!("{{\"account\":\"{}\"}}", "a".repeat(size));
+        let response = stack
+            .request(0, Method::POST, "/v1/auth/register")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{size}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "payload_too_large", "{size}");
+    }
+}
+
+/// A service that refuses a large body at once and reads none of it: its answer reaches
+/// the client, not a timeout (the gateway stops sending when the answer comes).
+#[tokio::test]
+async fn an_answer_before_the_body_is_sent_is_relayed() {
+    let stack = stack_with_trips_at(start_framing().0).await;
+    let alice = stack.sign_up_and_in("alice").await;
+    let address = stack.gw(0).trim_start_matches("http://").to_owned();
+    let client = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut reading, mut writing) = client.into_split();
+    let size = 32 * 1024 * 1024;
+    let head = format!(
+        "POST /v1/trips/1/favourite?answer=early HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer {}\r\naccept: application/json\r\ncontent-length: {size}\r\n\r\n",
+        alice.access_token
+    );
+    // The body goes on being sent (as far as the gateway takes it) while the answer is read.
+    tokio::spawn(async move {
+        writing.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..size / chunk.len() {
+            writing.write_all(&chunk).await?;
+        }
+        std::io::Result::Ok(())
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            if reading.read_buf(&mut answer).await.unwrap() == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer within 10 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }
