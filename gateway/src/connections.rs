@@ -47,7 +47,7 @@ pub struct Connections {
 }
 
 /// A connection to a service, with what has been read from it and not yet used.
-pub struct Connection {
+struct Connection {
     stream: TcpStream,
     buf: BytesMut,
     /// Where reads land, zeroed once (reading into uninitialised memory would need

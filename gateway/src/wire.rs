@@ -33,8 +33,16 @@ impl std::error::Error for Malformed {}
 pub struct RequestHead(Vec<u8>);
 
 impl RequestHead {
-    /// `METHOD path[?query] HTTP/1.1` and `host`.
+    /// `METHOD path[?query] HTTP/1.1` and `host`. `path` is a canonical path
+    /// ([`crate::path::canonicalize`]) and `query` a parsed URI's: neither holds a space
+    /// or a control character, so neither can split the request line.
     pub fn new(method: &Method, path: &str, query: Option<&str>, host: &str) -> Self {
+        debug_assert!(
+            [path, query.unwrap_or(""), host]
+                .iter()
+                .all(|part| part.bytes().all(|b| b > b' ' && b != 0x7f)),
+            "{path:?} {query:?} {host:?}"
+        );
         let mut head = Vec::with_capacity(512);
         head.extend_from_slice(method.as_str().as_bytes());
         head.push(b' ');
@@ -339,7 +347,7 @@ impl Chunk {
                     *self = Self::Size;
                 }
                 Self::Trailers(read) => {
-                    let Some(line) = take_line(buf, MAX_TRAILERS - *read)? else {
+                    let Some(line) = take_line(buf, MAX_TRAILERS.saturating_sub(*read))? else {
                         return Ok(Next::More);
                     };
                     if line.is_empty() {
@@ -357,6 +365,7 @@ impl Chunk {
 /// A CRLF-ended line off the front of `buf` (without its CRLF), once it is all there.
 fn take_line(buf: &mut BytesMut, limit: usize) -> Result<Option<Bytes>, Malformed> {
     match buf.iter().position(|&b| b == b'\n') {
+        Some(end) if end >= limit => Err(Malformed("line too long")),
         Some(end) if end > 0 && buf[end - 1] == b'\r' => {
             let line = buf.split_to(end + 1).freeze();
             Ok(Some(line.slice(..end - 1)))
@@ -557,6 +566,16 @@ mod tests {
         }
         let long_line = vec![b'1'; MAX_CHUNK_LINE + 1];
         assert!(body(Framing::Chunked(Chunk::Size), &long_line, 4096).is_err());
+        // Trailer lines each short, together over the bound.
+        let mut trailers = b"0\r\n".to_vec();
+        for i in 0..MAX_TRAILERS / 8 {
+            trailers.extend_from_slice(format!("x-{i}: v\r\n").as_bytes());
+        }
+        trailers.extend_from_slice(b"\r\n");
+        assert_eq!(
+            body(Framing::Chunked(Chunk::Size), &trailers, 1000),
+            Err(Malformed("line too long"))
+        );
     }
 
     /// Random bytes, and random cuts of valid bodies, never panic and never read more than
