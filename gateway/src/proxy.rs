@@ -73,12 +73,11 @@ pub async fn forward(
     write_upstream_headers(&mut request, head, &forwarding);
     body.write_framing(&head.method, &mut request);
     let request = request.finish();
-    // A `HEAD` answer keeps its length (it describes the body a `GET` would get); any
-    // other's body says its own.
+    // A `HEAD` answer keeps its length (it describes the body a `GET` would get).
     let keep = if head.method == Method::HEAD {
         |name: &HeaderName| !is_hop_by_hop(name.as_str())
     } else {
-        |name: &HeaderName| !is_hop_by_hop(name.as_str()) && *name != rh::CONTENT_LENGTH
+        relayed
     };
 
     let started = std::time::Instant::now();
@@ -301,6 +300,12 @@ impl RequestBody {
             Self::Streamed(body) => body.take().map(ToService::Streamed),
         }
     }
+}
+
+/// An answer's header the client gets: not hop-by-hop, and not the length, which the
+/// body relayed (streamed, or cut short) says for itself.
+pub(crate) fn relayed(name: &HeaderName) -> bool {
+    !is_hop_by_hop(name.as_str()) && *name != rh::CONTENT_LENGTH
 }
 
 pub(crate) fn is_hop_by_hop(name: &str) -> bool {

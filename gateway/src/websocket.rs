@@ -24,7 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::body::{Answer, ToClient, Whole};
-use crate::proxy::{Forwarding, write_upstream_headers};
+use crate::proxy::{Forwarding, relayed, write_upstream_headers};
 use crate::upstreams::Upstream;
 use crate::wire::{self, RequestHead, ResponseHead};
 
@@ -171,7 +171,6 @@ async fn read_head(upstream: &mut TcpStream, buf: &mut BytesMut) -> Result<Respo
                 "the service closed the connection during the handshake",
             ));
         }
-        let relayed = |name: &HeaderName| !is_hop_by_hop(name);
         match wire::parse_response(buf, &Method::GET, relayed) {
             Ok(Some(head)) => return Ok(head),
             Ok(None) => continue,
@@ -206,12 +205,6 @@ async fn refusal(
     *response.status_mut() = head.status;
     *response.headers_mut() = head.headers;
     Ok(response)
-}
-
-/// The proxy's hop-by-hop headers, and the length: a relayed refusal's body is cut to
-/// what was read, and a 101 has none.
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    crate::proxy::is_hop_by_hop(name.as_str()) || *name == rh::CONTENT_LENGTH
 }
 
 fn timeout() -> ApiError {
