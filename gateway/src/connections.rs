@@ -34,6 +34,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// 75 s ([`shared::server::KEEP_ALIVE`]), so the gateway always closes first and never
 /// sends a request on a connection the service is closing.
 const IDLE_FOR_AT_MOST: Duration = Duration::from_secs(60);
+/// How long the rest of a streamed body is still sent after the service answered early.
+const EARLY_ANSWER_GRACE: Duration = Duration::from_secs(1);
 /// Bytes read from a service at a time.
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -174,7 +176,8 @@ impl Written {
 
 impl Connection {
     /// Writes the request; `Ok(false)` when the service answered before the body was all
-    /// sent (a refusal, say): the rest was not sent, and the connection is not kept.
+    /// sent (a refusal, say): the rest is sent only while the service takes it within
+    /// [`EARLY_ANSWER_GRACE`], and the connection is not kept.
     async fn write_request(&mut self, head: &[u8], body: &mut ToService) -> Result<bool, Written> {
         let chunked = body.length().is_none();
         let incoming = match body {
@@ -199,7 +202,15 @@ impl Connection {
                         Ok(0) => return Err(Written::Part(bad_gateway(wire::Malformed(
                             "the service closed the connection within the request",
                         )))),
-                        Ok(_) => return Ok(false),
+                        // An answer before the body is all sent (a refusal). A service
+                        // that goes on reading (actix drains what it refused) gets the
+                        // rest, so that the client's upload ends cleanly and not in a
+                        // reset that can cost it the answer; one that stops reading is
+                        // given up on after a grace.
+                        Ok(_) => {
+                            let _ = tokio::time::timeout(EARLY_ANSWER_GRACE, &mut sent).await;
+                            return Ok(false);
+                        }
                         // Readiness without data: keep sending.
                         Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                         Err(err) => return Err(Written::Part(bad_gateway(err))),
