@@ -744,8 +744,6 @@ async fn start_payments(
     (url, alipay, db, metrics_port)
 }
 
-/// A server answering every request with 200 and what it received (method, path, the
-/// identity headers), standing in for services not under test.
 /// A stack whose two gateways send `/v1/trips/*` to `replicas` (base URLs separated by
 /// `|`).
 pub async fn stack_with_trips_at(replicas: String) -> Stack {
@@ -757,6 +755,33 @@ pub async fn stack_with_trips_at(replicas: String) -> Stack {
     .await
 }
 
+/// A service of raw TCP on a free loopback port, each connection handed to `serve`: its
+/// base URL, and how many connections it has accepted.
+pub fn start_raw_service<F, Serving>(
+    serve: F,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
+where
+    F: Fn(tokio::net::TcpStream) -> Serving + Send + 'static,
+    Serving: std::future::Future<Output = ()> + Send + 'static,
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(serve(stream));
+        }
+    });
+    (url, accepted)
+}
+
+/// A server answering every request with 200 and what it received (method, path, the
+/// identity headers), standing in for services not under test.
 pub fn start_echo() -> String {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

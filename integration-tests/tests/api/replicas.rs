@@ -5,25 +5,15 @@
 use reqwest::{Method, StatusCode};
 use tokio::io::AsyncReadExt;
 
-use crate::helpers::{stack_with_trips_at, start_echo};
+use crate::helpers::{stack_with_trips_at, start_echo, start_raw_service};
 
 /// A replica that takes the connection, reads the request and hangs up without answering
 /// (a replica dying mid-request): how many connections it took.
 fn start_hanging_up() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = taken.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf).await;
-        }
-    });
-    (url, taken)
+    start_raw_service(|mut stream| async move {
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf).await;
+    })
 }
 
 #[tokio::test]

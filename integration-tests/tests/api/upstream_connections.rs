@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Stack, stack_with_trips_at};
+use crate::helpers::{Stack, stack_with_trips_at, start_raw_service};
 
 /// How a test service ends its connections.
 #[derive(Clone, Copy, PartialEq)]
@@ -21,21 +21,9 @@ enum Closes {
     Silently,
 }
 
-/// A service answering `{}` to every request and counting the connections it accepts.
+/// A service answering `{}` to every request, and how many connections it accepted.
 fn start_counting(close: Closes) -> (String, Arc<AtomicUsize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counted = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            counted.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(answer_each_request(stream, close));
-        }
-    });
-    (url, accepted)
+    start_raw_service(move |stream| answer_each_request(stream, close))
 }
 
 async fn answer_each_request(mut stream: tokio::net::TcpStream, close: Closes) {
@@ -123,19 +111,7 @@ async fn a_connection_the_service_closes_is_not_used_again() {
 /// request's body reached it: `{"framing": "length" | "chunked" | "none", "bytes": n,
 /// "sum": byte sum}`; it counts the connections it accepts.
 fn start_framing() -> (String, Arc<AtomicUsize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counted = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            counted.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(answer_as_asked(stream));
-        }
-    });
-    (url, accepted)
+    start_raw_service(answer_as_asked)
 }
 
 /// The body of `?answer=chunked` and `?answer=close`: 30,000 bytes of JSON.
