@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use shared::config::{self, ConfigError, ServerSettings};
+use shared::server::KEEP_ALIVE;
 
 use crate::auth::cache::CacheSettings;
 use crate::client_ip::TrustedProxies;
@@ -28,6 +29,9 @@ pub struct Settings {
     pub jwks_refresh_interval: Duration,
     /// `UPSTREAM_TIMEOUT`, default `30s`.
     pub upstream_timeout: Duration,
+    /// `CLIENT_IDLE_TIMEOUT`, default `75s`: a client connection with no request in flight
+    /// (kept alive, or sending a head too slowly) is closed after it, within a quarter more.
+    pub client_idle_timeout: Duration,
     /// `TRUSTED_PROXIES`, default none: the addresses and networks of the proxies in front
     /// of the gateway (nginx's), e.g. `127.0.0.1/32,10.0.0.0/8`. `X-Forwarded-For` is
     /// believed only on connections from them, and only as far as their own entries go.
@@ -97,6 +101,7 @@ impl Settings {
                 Duration::from_secs(300),
             )?,
             upstream_timeout: config::duration("UPSTREAM_TIMEOUT", Duration::from_secs(30))?,
+            client_idle_timeout: config::duration("CLIENT_IDLE_TIMEOUT", KEEP_ALIVE)?,
             trusted_proxies: config::var("TRUSTED_PROXIES", TrustedProxies::none())?,
             rate_limits: RateLimits {
                 anon: rate("RATE_LIMIT_ANON", "300/min")?,

@@ -69,7 +69,7 @@ async fn decide_and_forward(
     let policy = state.policy.get()?;
     let forwarded_for = req
         .headers()
-        .get("x-forwarded-for")
+        .get(proxy::X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok());
     let client_ip = client_ip::resolve(forwarded_for, info.peer.ip(), &state.trusted_proxies);
     let now = shared::time::now_millis();

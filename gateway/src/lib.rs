@@ -10,6 +10,7 @@ pub mod config;
 pub mod connections;
 pub mod docs;
 pub mod handler;
+pub mod idle;
 pub mod metrics;
 pub mod path;
 pub mod policy;

@@ -104,13 +104,14 @@ pub(crate) fn host(base_url: &str) -> Result<&str, ApiError> {
     Ok(authority.strip_suffix(":80").unwrap_or(authority))
 }
 
-// The names the gateway sets, made once (`from_static` outside a constant checks every
-// byte on each call).
-const X_FORWARDED_FOR: rh::HeaderName = rh::HeaderName::from_static("x-forwarded-for");
+// The names the gateway reads and sets, made once (`from_static` outside a constant, or a
+// `&str` name, checks every byte on each call).
+pub(crate) const X_FORWARDED_FOR: rh::HeaderName = rh::HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: rh::HeaderName = rh::HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: rh::HeaderName = rh::HeaderName::from_static("x-forwarded-host");
-const X_REQUEST_ID: rh::HeaderName = rh::HeaderName::from_static("x-request-id");
-const TRACEPARENT: rh::HeaderName = rh::HeaderName::from_static(shared::trace::TRACEPARENT);
+pub(crate) const X_REQUEST_ID: rh::HeaderName = rh::HeaderName::from_static("x-request-id");
+pub(crate) const TRACEPARENT: rh::HeaderName =
+    rh::HeaderName::from_static(shared::trace::TRACEPARENT);
 const X_REAL_IP: rh::HeaderName = rh::HeaderName::from_static(names::REAL_IP);
 const X_USER_ID: rh::HeaderName = rh::HeaderName::from_static(names::USER_ID);
 const X_SESSION_ID: rh::HeaderName = rh::HeaderName::from_static(names::SESSION_ID);

@@ -17,19 +17,20 @@ use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use shared::metrics::Metrics;
 use shared::otel::Spans;
 use shared::request::RequestScope;
-use shared::server::{Drain, Halt, KEEP_ALIVE, Running};
+use shared::server::{Drain, Halt, Running};
 use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::auth::session::SessionCheck;
 use crate::body::{self, Answer};
 use crate::connections::Connections;
+use crate::proxy::{TRACEPARENT, X_REQUEST_ID};
 use crate::startup::GatewayState;
-use crate::{docs, handler};
+use crate::{docs, handler, idle};
 
 /// What one worker thread holds: the shared state and its own connections.
 pub struct Worker {
@@ -38,6 +39,8 @@ pub struct Worker {
     pub client: reqwest::Client,
     /// Forwarded requests' connections.
     pub connections: Connections,
+    /// How long a client connection may go with no request in flight.
+    pub idle_limit: Duration,
     pub sessions: SessionCheck,
     pub metrics: Metrics,
     pub drain: Drain,
@@ -186,22 +189,28 @@ async fn serve_connection(
     mut stop: StopSignal,
 ) {
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |req| {
-        let worker = worker.clone();
-        async move { Ok::<_, Infallible>(worker.serve(req, peer).await) }
+    let idle_limit = worker.idle_limit;
+    let activity = Arc::new(idle::Activity::default());
+    let service = service_fn({
+        let activity = activity.clone();
+        move |req| {
+            let in_flight = activity.begin();
+            let worker = worker.clone();
+            async move {
+                let answer = worker.serve(req, peer).await;
+                Ok::<_, Infallible>(answer.map(|body| idle::Tracked::new(body, in_flight)))
+            }
+        }
     });
-    let mut builder = http1::Builder::new();
-    // The wait for a request's head, the first or the next on a kept-alive connection:
-    // an idle connection closes after it.
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(KEEP_ALIVE);
-    let connection = builder
+    // No header-read timeout of hyper's (a timer per request): a connection that is idle,
+    // or slow to send a head, for `idle_limit` is closed by `quiet_for` instead.
+    let connection = http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
         _ = connection.as_mut() => return,
+        () = idle::quiet_for(&activity, idle_limit) => return,
         _ = stop.changed() => {}
     }
     if *stop.borrow() == Some(true) {
@@ -221,10 +230,8 @@ impl Worker {
             Some(&self.spans),
             method.as_str(),
             req.uri().path(),
-            req.headers().get("x-request-id").map(HeaderValue::as_bytes),
-            req.headers()
-                .get(shared::trace::TRACEPARENT)
-                .map(HeaderValue::as_bytes),
+            req.headers().get(X_REQUEST_ID).map(HeaderValue::as_bytes),
+            req.headers().get(TRACEPARENT).map(HeaderValue::as_bytes),
         );
         let info = RequestInfo {
             peer,
@@ -236,7 +243,7 @@ impl Worker {
             shared::trace::scope(scope.trace.clone(), work.instrument(scope.span.clone())).await;
         let mut answer = handled.answer;
         if let Ok(value) = HeaderValue::from_str(&scope.request_id) {
-            answer.headers_mut().insert("x-request-id", value);
+            answer.headers_mut().insert(X_REQUEST_ID, value);
         }
         if self.drain.is_draining() {
             answer

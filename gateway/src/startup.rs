@@ -133,11 +133,13 @@ impl Application {
                 let client = upstream_client(&settings, &state.internal_token)?;
                 let (state, metrics, drain, spans) =
                     (state.clone(), metrics.clone(), drain.clone(), spans.clone());
-                let timeout = settings.upstream_timeout;
+                let (timeout, idle_limit) =
+                    (settings.upstream_timeout, settings.client_idle_timeout);
                 let make: MakeWorker = Box::new(move || Worker {
                     state,
                     client,
                     connections: Connections::new(timeout),
+                    idle_limit,
                     sessions,
                     metrics,
                     drain,

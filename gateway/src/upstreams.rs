@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hyper::Method;
-use hyper::header::HeaderMap;
+use hyper::header::{HeaderMap, HeaderName};
 use shared::replicas::Replicas;
 use shared::{ApiError, Code};
 
@@ -147,7 +147,8 @@ pub fn attempts(replicas: &Replicas) -> impl Iterator<Item = usize> {
 /// Doing the request twice does no harm: it reads (`GET`, `HEAD`), or the service answers
 /// a repeat of its `Idempotency-Key` with the first answer.
 pub fn safe_to_repeat(method: &Method, headers: &HeaderMap) -> bool {
-    matches!(*method, Method::GET | Method::HEAD) || headers.contains_key("idempotency-key")
+    const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+    matches!(*method, Method::GET | Method::HEAD) || headers.contains_key(IDEMPOTENCY_KEY)
 }
 
 /// After `failed` (what forwarding to one replica returned), whether to pass that replica

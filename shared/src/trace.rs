@@ -115,9 +115,10 @@ fn parse_ids(header: &str) -> Option<(&str, [u8; 8], bool)> {
     sane.then_some((trace_id, parent, sampled))
 }
 
-/// Runs `work` as part of `trace`.
-pub async fn scope<F: Future>(trace: TraceContext, work: F) -> F::Output {
-    CURRENT.scope(trace, work).await
+/// Runs `work` as part of `trace`. Not an `async fn`: one would hold `work` twice (its
+/// argument and the scope it is moved into), and a request's future is moved whole.
+pub fn scope<F: Future>(trace: TraceContext, work: F) -> impl Future<Output = F::Output> {
+    CURRENT.scope(trace, work)
 }
 
 /// The trace of the request (or job) being served, if any.

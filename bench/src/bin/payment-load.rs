@@ -177,6 +177,7 @@ async fn orders_rate() {
         jwt_leeway: Duration::from_secs(30),
         jwks_refresh_interval: Duration::from_secs(300),
         upstream_timeout: Duration::from_secs(10),
+        client_idle_timeout: shared::server::KEEP_ALIVE,
         trusted_proxies: gateway::client_ip::TrustedProxies::none(),
         rate_limits: gateway::ratelimit::RateLimits::default(),
         policy_pubsub: true,

@@ -35,6 +35,8 @@ pub struct StackOptions {
     /// Run on these Redis settings instead (a `SentinelGroup`'s).
     pub redis: Option<RedisSettings>,
     pub idle_timeout: Duration,
+    /// The gateways' `CLIENT_IDLE_TIMEOUT`.
+    pub client_idle_timeout: Duration,
     /// auth-service's `SESSION_REFRESH_GRACE`.
     pub refresh_grace: Duration,
     pub extra_routes: Vec<(String, String)>,
@@ -63,6 +65,7 @@ impl Default for StackOptions {
             private_redis: false,
             redis: None,
             idle_timeout: Duration::from_secs(30 * 60),
+            client_idle_timeout: shared::server::KEEP_ALIVE,
             refresh_grace: Duration::from_secs(30),
             extra_routes: Vec::new(),
             echo_on_b: false,
@@ -246,6 +249,7 @@ impl Stack {
                 jwt_leeway: Duration::from_secs(30),
                 jwks_refresh_interval: Duration::from_secs(300),
                 upstream_timeout: Duration::from_secs(10),
+                client_idle_timeout: options.client_idle_timeout,
                 // The test client stands in for nginx: it connects from 127.0.0.1 and
                 // names the client in X-Forwarded-For. Other loopback addresses
                 // (127.0.0.2, …) are callers reaching a gateway directly.

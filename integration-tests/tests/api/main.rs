@@ -7,6 +7,7 @@ mod helpers;
 mod api_docs;
 mod bad_input;
 mod chat;
+mod client_connections;
 mod custom_roles;
 mod edge;
 mod empty_patches;
