@@ -25,6 +25,7 @@ use hyper::header::HeaderName;
 use shared::{ApiError, Code};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 use crate::wire::{self, Framing, Next, ResponseHead};
 
@@ -46,7 +47,16 @@ pub struct Connections {
     idle: Mutex<HashMap<Arc<str>, Arc<Idle>>>,
     /// How long a service may take to send its answer's head.
     timeout: Duration,
+    /// Wakes every exchange in flight, [`LOOKS`] times per `timeout`, to look at its own
+    /// deadline ([`Connections::wake_to_look`]): a timer armed per request cost ~1,500 of
+    /// a forwarded request's instructions (an allocation-free but locked timer-wheel
+    /// insert and removal, clock reads, and the runtime's timer work at each park).
+    look: Notify,
 }
+
+/// How many times per timeout the exchanges in flight look at their deadlines: a request
+/// times out between the timeout and an eighth more.
+const LOOKS: u32 = 8;
 
 /// A connection to a service, with what has been read from it and not yet used.
 struct Connection {
@@ -91,6 +101,19 @@ impl Connections {
         Self {
             idle: Mutex::default(),
             timeout,
+            look: Notify::new(),
+        }
+    }
+
+    /// Wakes the exchanges in flight to look at their deadlines, [`LOOKS`] times per
+    /// timeout, for as long as the worker runs (its runtime drops this when it stops).
+    pub async fn wake_to_look(&self) {
+        let period = self.timeout / LOOKS;
+        let mut looks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            looks.tick().await;
+            self.look.notify_waiters();
         }
     }
 
@@ -127,11 +150,24 @@ impl Connections {
                 return Ok((connection, answer));
             }
         };
-        let (connection, mut answer) = tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| {
-                ApiError::new(Code::UpstreamTimeout, "The service did not answer in time.")
-            })??;
+        let deadline = Instant::now() + self.timeout;
+        let (connection, mut answer) = {
+            let mut exchange = std::pin::pin!(exchange);
+            loop {
+                // Made before the exchange is polled: a look meanwhile is not missed.
+                let look = self.look.notified();
+                tokio::select! {
+                    biased;
+                    done = &mut exchange => break done?,
+                    () = look => if Instant::now() >= deadline {
+                        return Err(ApiError::new(
+                            Code::UpstreamTimeout,
+                            "The service did not answer in time.",
+                        ));
+                    },
+                }
+            }
+        };
         if answer.status == hyper::StatusCode::SWITCHING_PROTOCOLS {
             return Err(bad_gateway(wire::Malformed(
                 "a protocol switch nobody asked for",

@@ -152,6 +152,10 @@ async fn accept_until_stopped(listener: TcpListener, worker: Worker, mut stop: S
         }
     };
     let worker = Arc::new(worker);
+    tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.connections.wake_to_look().await }
+    });
     let timeout = worker.drain.timeout;
     let connections = open::Connections::default();
     let graceful = loop {

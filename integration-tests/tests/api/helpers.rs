@@ -37,6 +37,8 @@ pub struct StackOptions {
     pub idle_timeout: Duration,
     /// The gateways' `CLIENT_IDLE_TIMEOUT`.
     pub client_idle_timeout: Duration,
+    /// The gateways' `UPSTREAM_TIMEOUT`.
+    pub upstream_timeout: Duration,
     /// auth-service's `SESSION_REFRESH_GRACE`.
     pub refresh_grace: Duration,
     pub extra_routes: Vec<(String, String)>,
@@ -66,6 +68,7 @@ impl Default for StackOptions {
             redis: None,
             idle_timeout: Duration::from_secs(30 * 60),
             client_idle_timeout: shared::server::KEEP_ALIVE,
+            upstream_timeout: Duration::from_secs(10),
             refresh_grace: Duration::from_secs(30),
             extra_routes: Vec::new(),
             echo_on_b: false,
@@ -248,7 +251,7 @@ impl Stack {
                 jwt_audience: shared::token::DEFAULT_AUDIENCE.into(),
                 jwt_leeway: Duration::from_secs(30),
                 jwks_refresh_interval: Duration::from_secs(300),
-                upstream_timeout: Duration::from_secs(10),
+                upstream_timeout: options.upstream_timeout,
                 client_idle_timeout: options.client_idle_timeout,
                 // The test client stands in for nginx: it connects from 127.0.0.1 and
                 // names the client in X-Forwarded-For. Other loopback addresses

@@ -1,14 +1,16 @@
 //! The gateway's connections to a service: kept alive and reused request after request,
-//! one the service closes is never used again, for a read or a write; and the bodies
-//! both ways framed as HTTP/1.1 says, whichever framing the client or the service chose.
+//! one the service closes is never used again, for a read or a write; the bodies both
+//! ways framed as HTTP/1.1 says, whichever framing the client or the service chose; and a
+//! service that does not answer in time is a 504.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Stack, stack_with_trips_at, start_raw_service};
+use crate::helpers::{Stack, StackOptions, error_code, stack_with_trips_at, start_raw_service};
 
 /// How a test service ends its connections.
 #[derive(Clone, Copy, PartialEq)]
@@ -402,4 +404,43 @@ async fn an_answer_before_the_body_is_sent_is_relayed() {
     assert!(read.is_ok(), "no answer within 10 s");
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_service_that_does_not_answer_in_time_is_a_504_once_the_timeout_is_up() {
+    let timeout = Duration::from_secs(1);
+    // Reads requests and never answers.
+    let (url, _) = start_raw_service(|mut stream| async move {
+        let mut buf = vec![0; 4096];
+        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+    });
+    let own = vec![
+        ("/v1/trips/*".to_owned(), url.clone()),
+        ("/v1/ratings/*".to_owned(), url),
+    ];
+    let stack = Stack::start_with(StackOptions {
+        upstream_timeout: timeout,
+        gateway_routes: vec![own.clone(), own],
+        ..Default::default()
+    })
+    .await;
+    let alice = stack.sign_up_and_in("alice").await;
+
+    for (method, path) in [(Method::GET, "/v1/trips"), (Method::POST, "/v1/ratings")] {
+        let started = Instant::now();
+        let token = Some(alice.access_token.as_str());
+        let body = (method == Method::POST).then(|| serde_json::json!({}));
+        let (status, answer) = stack.call(0, method.clone(), path, token, body).await;
+        let took = started.elapsed();
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{method}: {answer}");
+        assert_eq!(
+            error_code(&answer),
+            "upstream_timeout",
+            "{method}: {answer}"
+        );
+        // Within an eighth more than the timeout, with room for a busy machine (a GET may
+        // be tried twice on its one replica, a POST is not).
+        assert!(took >= timeout, "{method}: after {took:?}");
+        assert!(took < timeout * 4, "{method}: after {took:?}");
+    }
 }
