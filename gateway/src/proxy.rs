@@ -149,7 +149,9 @@ pub(crate) fn write_upstream_headers(
             .flat_map(|v| v.split(','))
             .any(|v| v.trim().eq_ignore_ascii_case(name))
     };
+    let mut client = FromClient::default();
     for (name, value) in sent {
+        client.pick(name, value);
         let drop = is_hop_by_hop(name.as_str())
             || REPLACED.contains(name)
             || GATEWAY_ONLY_HEADERS
@@ -161,22 +163,21 @@ pub(crate) fn write_upstream_headers(
         }
     }
 
-    let mut forwarded_for = String::with_capacity(64);
-    if let Some(previous) = sent.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        forwarded_for.push_str(previous);
-        forwarded_for.push_str(", ");
-    }
-    push_ip(&mut forwarded_for, forwarding.peer);
-    out.valid_header(X_FORWARDED_FOR.as_str(), forwarded_for.as_bytes());
-    let mut real_ip = String::with_capacity(16);
-    push_ip(&mut real_ip, forwarding.client_ip);
-    out.valid_header(X_REAL_IP.as_str(), real_ip.as_bytes());
+    out.header_with(X_FORWARDED_FOR.as_str(), |value| {
+        if let Some(previous) = client.forwarded_for.and_then(|v| v.to_str().ok()) {
+            value.extend_from_slice(previous.as_bytes());
+            value.extend_from_slice(b", ");
+        }
+        push_ip(value, forwarding.peer);
+    });
+    out.header_with(X_REAL_IP.as_str(), |value| {
+        push_ip(value, forwarding.client_ip);
+    });
     // The client's traceparent (if sane) was continued here; the service's parent is us.
-    out.valid_header(
-        TRACEPARENT.as_str(),
-        forwarding.request.trace.traceparent().as_bytes(),
-    );
-    let (scheme, host) = scheme_and_host(sent, &head.uri);
+    out.header_with(TRACEPARENT.as_str(), |value| {
+        forwarding.request.trace.push_traceparent(value);
+    });
+    let (scheme, host) = scheme_and_host(&client, sent, &head.uri);
     out.valid_header(X_FORWARDED_PROTO.as_str(), scheme.as_bytes());
     if let Some(host) = host {
         out.valid_header(X_FORWARDED_HOST.as_str(), host.as_bytes());
@@ -187,7 +188,10 @@ pub(crate) fn write_upstream_headers(
     );
     if let Some(caller) = forwarding.caller {
         out.header(X_SESSION_ID.as_str(), caller.session_id.as_bytes());
-        out.valid_header(X_USER_ID.as_str(), caller.user_id.to_string().as_bytes());
+        out.header_with(X_USER_ID.as_str(), |value| {
+            use std::io::Write;
+            let _ = write!(value, "{}", caller.user_id);
+        });
     }
     if let Some(granted) = forwarding.granted {
         out.header(X_USER_ROLES.as_str(), granted.roles.as_bytes());
@@ -199,63 +203,100 @@ pub(crate) fn write_upstream_headers(
     );
 }
 
+/// The client's headers the gateway's own are made from, picked up in the one pass over
+/// its headers (a lookup by name hashes the name: the four lookups cost more than the
+/// pass).
+#[derive(Default)]
+struct FromClient<'a> {
+    /// The first of each.
+    forwarded_for: Option<&'a HeaderValue>,
+    forwarded_proto: Option<&'a HeaderValue>,
+    forwarded_host: Option<&'a HeaderValue>,
+    host: Option<&'a HeaderValue>,
+    /// Whether it sent `Forwarded` (rare: read by name then).
+    forwarded: bool,
+}
+
+impl<'a> FromClient<'a> {
+    fn pick(&mut self, name: &HeaderName, value: &'a HeaderValue) {
+        let slot = if *name == X_FORWARDED_FOR {
+            &mut self.forwarded_for
+        } else if *name == X_FORWARDED_PROTO {
+            &mut self.forwarded_proto
+        } else if *name == X_FORWARDED_HOST {
+            &mut self.forwarded_host
+        } else if *name == rh::HOST {
+            &mut self.host
+        } else {
+            self.forwarded |= *name == rh::FORWARDED;
+            return;
+        };
+        slot.get_or_insert(value);
+    }
+}
+
 /// The scheme and host the client asked for: the first `proto` and `host` of `Forwarded`,
 /// else the first value of `X-Forwarded-Proto` / `X-Forwarded-Host`, else the request's
 /// own (`http`, its `Host`). actix-web's `ConnectionInfo` rule, which the services saw
 /// before the gateway had a server of its own.
-fn scheme_and_host<'a>(headers: &'a HeaderMap, uri: &'a hyper::Uri) -> (&'a str, Option<&'a str>) {
+fn scheme_and_host<'a>(
+    client: &FromClient<'a>,
+    headers: &'a HeaderMap,
+    uri: &'a hyper::Uri,
+) -> (&'a str, Option<&'a str>) {
     let (mut scheme, mut host) = (None, None);
-    let forwarded = headers
-        .get_all(rh::FORWARDED)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split([';', ',']))
-        .filter_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            Some((name.trim(), value.trim().trim_matches('"')))
-        });
-    for (name, value) in forwarded {
-        if name.eq_ignore_ascii_case("proto") {
-            scheme.get_or_insert(value);
-        } else if name.eq_ignore_ascii_case("host") {
-            host.get_or_insert(value);
+    if client.forwarded {
+        let forwarded = headers
+            .get_all(rh::FORWARDED)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split([';', ',']))
+            .filter_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                Some((name.trim(), value.trim().trim_matches('"')))
+            });
+        for (name, value) in forwarded {
+            if name.eq_ignore_ascii_case("proto") {
+                scheme.get_or_insert(value);
+            } else if name.eq_ignore_ascii_case("host") {
+                host.get_or_insert(value);
+            }
         }
     }
-    let first = |name: &rh::HeaderName| -> Option<&'a str> {
-        let value = headers.get(name)?.to_str().ok()?;
-        Some(value.split(',').next()?.trim())
+    let first = |value: Option<&'a HeaderValue>| -> Option<&'a str> {
+        Some(value?.to_str().ok()?.split(',').next()?.trim())
     };
     let scheme = scheme
-        .or_else(|| first(&X_FORWARDED_PROTO))
+        .or_else(|| first(client.forwarded_proto))
         .or_else(|| uri.scheme_str())
         .unwrap_or("http");
     let host = host
-        .or_else(|| first(&X_FORWARDED_HOST))
-        .or_else(|| headers.get(rh::HOST)?.to_str().ok())
+        .or_else(|| first(client.forwarded_host))
+        .or_else(|| client.host?.to_str().ok())
         .or_else(|| uri.authority().map(|a| a.as_str()));
     (scheme, host)
 }
 
 /// An IP address as text, without `fmt` for IPv4 (`Ipv4Addr`'s `Display` pads each part,
 /// some 2,000 instructions per address).
-fn push_ip(out: &mut String, ip: IpAddr) {
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push('.');
+                    out.push(b'.');
                 }
                 if octet >= 100 {
-                    out.push(char::from(b'0' + octet / 100));
+                    out.push(b'0' + octet / 100);
                 }
                 if octet >= 10 {
-                    out.push(char::from(b'0' + octet / 10 % 10));
+                    out.push(b'0' + octet / 10 % 10);
                 }
-                out.push(char::from(b'0' + octet % 10));
+                out.push(b'0' + octet % 10);
             }
         }
         IpAddr::V6(_) => {
-            use std::fmt::Write;
+            use std::io::Write;
             let _ = write!(out, "{ip}");
         }
     }
@@ -333,7 +374,9 @@ mod tests {
 
     use shared::identity::names;
 
-    use super::{Forwarding, Granted, host, push_ip, scheme_and_host, write_upstream_headers};
+    use super::{
+        Forwarding, FromClient, Granted, host, push_ip, scheme_and_host, write_upstream_headers,
+    };
     use crate::auth::Caller;
     use crate::server::RequestInfo;
     use crate::upstreams::Upstream;
@@ -350,9 +393,9 @@ mod tests {
             "2001:db8::7",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
-            let mut text = String::new();
+            let mut text = Vec::new();
             push_ip(&mut text, ip);
-            assert_eq!(text, ip.to_string());
+            assert_eq!(String::from_utf8(text).unwrap(), ip.to_string());
         }
     }
 
@@ -400,7 +443,11 @@ mod tests {
             let req = req.to_http_request();
             let info = req.connection_info();
             let uri = "/v1/things".parse().unwrap();
-            let (scheme, host) = scheme_and_host(&map, &uri);
+            let mut client = FromClient::default();
+            for (name, value) in &map {
+                client.pick(name, value);
+            }
+            let (scheme, host) = scheme_and_host(&client, &map, &uri);
             assert_eq!(
                 (scheme, host),
                 (info.scheme(), Some(info.host())),

@@ -229,13 +229,22 @@ impl Worker {
     async fn serve(self: &Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         let timer = self.metrics.request_started();
         let method = req.method().clone();
+        // One pass over the headers: a lookup by name hashes the name.
+        let (mut request_id, mut traceparent) = (None, None);
+        for (name, value) in req.headers() {
+            if *name == X_REQUEST_ID {
+                request_id.get_or_insert(value.as_bytes());
+            } else if *name == TRACEPARENT {
+                traceparent.get_or_insert(value.as_bytes());
+            }
+        }
         let scope = RequestScope::begin(
             "gateway",
             Some(&self.spans),
             method.as_str(),
             req.uri().path(),
-            req.headers().get(X_REQUEST_ID).map(HeaderValue::as_bytes),
-            req.headers().get(TRACEPARENT).map(HeaderValue::as_bytes),
+            request_id,
+            traceparent,
         );
         let info = RequestInfo {
             peer,

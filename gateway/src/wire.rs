@@ -81,6 +81,17 @@ impl RequestHead {
         let _ = write!(self.0, "content-length: {length}\r\n");
     }
 
+    /// One header line whose value `write` appends straight to the head: digits,
+    /// addresses, hex (valid by construction, not checked byte by byte).
+    pub fn header_with(&mut self, name: &str, write: impl FnOnce(&mut Vec<u8>)) {
+        self.0.extend_from_slice(name.as_bytes());
+        self.0.extend_from_slice(b": ");
+        let start = self.0.len();
+        write(&mut self.0);
+        debug_assert!(is_field_value(&self.0[start..]), "{name}");
+        self.0.extend_from_slice(b"\r\n");
+    }
+
     /// A header the client sent (its value already checked by the server).
     pub fn copy(&mut self, name: &HeaderName, value: &HeaderValue) {
         self.valid_header(name.as_str(), value.as_bytes());
@@ -93,11 +104,13 @@ impl RequestHead {
     }
 }
 
-/// What a header value may hold: visible characters, spaces, tabs, obs-text.
+/// What a header value may hold: visible characters, spaces, tabs, obs-text. Checked
+/// without an early exit, so that it runs over whole words: byte by byte, it cost ~250
+/// instructions for each of a signed-in request's identity headers.
 fn is_field_value(value: &[u8]) -> bool {
-    value
-        .iter()
-        .all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t')
+    value.iter().fold(true, |ok, &b| {
+        ok & (((b >= 0x20) & (b != 0x7f)) | (b == b'\t'))
+    })
 }
 
 /// A service's response head.

@@ -79,12 +79,18 @@ impl TraceContext {
 
     /// The `traceparent` naming this hop as the parent, passing the sampling decision on.
     pub fn traceparent(&self) -> String {
+        let mut header = Vec::with_capacity(55);
+        self.push_traceparent(&mut header);
+        String::from_utf8(header).unwrap_or_default()
+    }
+
+    /// [`traceparent`](Self::traceparent), appended to `out` (a request head being
+    /// written).
+    pub fn push_traceparent(&self, out: &mut Vec<u8>) {
         let flags = if self.sampled { "-01" } else { "-00" };
-        let mut header = String::with_capacity(55);
         for part in ["00-", &self.trace_id, "-", &self.span_id, flags] {
-            header.push_str(part);
+            out.extend_from_slice(part.as_bytes());
         }
-        header
     }
 }
 
