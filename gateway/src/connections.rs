@@ -48,9 +48,9 @@ pub struct Connections {
     /// How long a service may take to send its answer's head.
     timeout: Duration,
     /// Wakes every exchange in flight, [`LOOKS`] times per `timeout`, to look at its own
-    /// deadline ([`Connections::wake_to_look`]): a timer armed per request cost ~1,500 of
-    /// a forwarded request's instructions (an allocation-free but locked timer-wheel
-    /// insert and removal, clock reads, and the runtime's timer work at each park).
+    /// deadline ([`Connections::wake_to_look`]): a timer armed per request cost ~500
+    /// instructions and, when it was the earliest timer, a wake-up of the runtime's own
+    /// driver (a system call on 0.13 of the requests).
     look: Notify,
 }
 
@@ -108,7 +108,7 @@ impl Connections {
     /// Wakes the exchanges in flight to look at their deadlines, [`LOOKS`] times per
     /// timeout, for as long as the worker runs (its runtime drops this when it stops).
     pub async fn wake_to_look(&self) {
-        let period = self.timeout / LOOKS;
+        let period = (self.timeout / LOOKS).max(Duration::from_millis(1));
         let mut looks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

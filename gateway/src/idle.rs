@@ -44,7 +44,7 @@ const LOOKS: u32 = 4;
 /// between `limit` and 1.25 × `limit` after its last answer ended (or it opened), give or
 /// take a scheduling delay, however many bytes of a head arrived meanwhile.
 pub async fn quiet_for(activity: &Activity, limit: Duration) {
-    let period = limit / LOOKS;
+    let period = (limit / LOOKS).max(Duration::from_millis(1));
     let mut looks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     looks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last = activity.began.load(Ordering::Relaxed);
