@@ -2,7 +2,7 @@
 //! time. hyper's own header-read timeout does it with a timer armed for every request (an
 //! allocation, two timer-wheel updates and clock reads: ~2,000 of a signed-in request's
 //! ~43,000 instructions); here each connection is looked at a few times per period instead,
-//! and a request costs two counter increments.
+//! and a request costs two counter increments and a reference count.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -48,21 +48,23 @@ pub async fn quiet_for(activity: &Activity, limit: Duration) {
     let mut looks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     looks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last = activity.began.load(Ordering::Relaxed);
-    // Looks in a row that found nothing in flight and nothing begun since the one before:
-    // one more than LOOKS, so the first of them may come just after the last answer ended.
+    // The looks since the last answer ended, this one included: it closes at the one
+    // after LOOKS more, at least LOOKS periods after the end.
     let mut quiet = 0;
     loop {
         looks.tick().await;
         let began = activity.began.load(Ordering::Relaxed);
-        let in_flight = began != activity.ended.load(Ordering::Relaxed);
-        if in_flight || began != last {
-            quiet = 0;
-            last = began;
+        quiet = if began != activity.ended.load(Ordering::Relaxed) {
+            0
+        } else if began != last {
+            // Began and ended since the look before.
+            1
         } else {
-            quiet += 1;
-            if quiet > LOOKS {
-                return;
-            }
+            quiet + 1
+        };
+        last = began;
+        if quiet > LOOKS {
+            return;
         }
     }
 }
