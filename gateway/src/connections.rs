@@ -108,9 +108,7 @@ impl Connections {
     /// Wakes the exchanges in flight to look at their deadlines, [`LOOKS`] times per
     /// timeout, for as long as the worker runs (its runtime drops this when it stops).
     pub async fn wake_to_look(&self) {
-        let period = (self.timeout / LOOKS).max(Duration::from_millis(1));
-        let mut looks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut looks = crate::idle::looks(self.timeout, LOOKS);
         loop {
             looks.tick().await;
             self.look.notify_waiters();

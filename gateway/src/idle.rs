@@ -40,13 +40,21 @@ impl Drop for InFlight {
 /// How many times per period a connection is looked at.
 const LOOKS: u32 = 4;
 
+/// Ticks `times` per `period`, the first after one of them (at least a millisecond apart:
+/// tokio's interval panics on zero), late ones not caught up: the looks of this module
+/// and of the upstream deadlines ([`crate::connections::Connections::wake_to_look`]).
+pub fn looks(period: Duration, times: u32) -> tokio::time::Interval {
+    let every = (period / times).max(Duration::from_millis(1));
+    let mut looks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    looks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    looks
+}
+
 /// Completes once the connection has had no request in flight and begun none for `limit`:
 /// between `limit` and 1.25 × `limit` after its last answer ended (or it opened), give or
 /// take a scheduling delay, however many bytes of a head arrived meanwhile.
 pub async fn quiet_for(activity: &Activity, limit: Duration) {
-    let period = (limit / LOOKS).max(Duration::from_millis(1));
-    let mut looks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    looks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut looks = looks(limit, LOOKS);
     let mut last = activity.began.load(Ordering::Relaxed);
     // The looks since the last answer ended, this one included: it closes at the one
     // after LOOKS more, at least LOOKS periods after the end.
