@@ -10,7 +10,6 @@
 //! forwarded request's instructions (`bench/gateway profile`). The wire format is
 //! [`crate::wire`]'s.
 
-use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -27,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+use crate::fast_map::FastMap;
 use crate::wire::{self, Framing, Next, ResponseHead};
 
 /// How long opening a connection may take.
@@ -44,7 +44,7 @@ type Idle = Mutex<Vec<(Connection, Instant)>>;
 
 /// One worker's connections, by replica base URL.
 pub struct Connections {
-    idle: Mutex<HashMap<Arc<str>, Arc<Idle>>>,
+    idle: Mutex<FastMap<Arc<str>, Arc<Idle>>>,
     /// How long a service may take to send its answer's head.
     timeout: Duration,
     /// Wakes every exchange in flight, [`LOOKS`] times per `timeout`, to look at its own

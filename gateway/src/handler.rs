@@ -2,7 +2,6 @@
 //! authorise, forward.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
@@ -90,8 +89,8 @@ async fn decide_and_forward(
                 .limits
                 .counters(resource, req.method(), None, client_ip, now);
             // Public routes stay up without Redis; they are only left uncounted.
-            let started = Instant::now();
-            let counted = sessions.count(&counters).await;
+            let started = state.metrics.clock();
+            let counted = sessions.count(&counters, now).await;
             if counted.as_ref().is_ok_and(|c| c.round_trip) {
                 state.metrics.redis_round_trip("anonymous", started);
             }
@@ -118,12 +117,15 @@ async fn decide_and_forward(
             // count and goes straight to the one round trip below, which counts it as
             // anonymous only if its session turns out dead. So a signed-in request stays
             // one Redis round trip; a new token costs one more, once per replica.
-            let known = token.as_ref().ok().and_then(|t| state.verifier.cached(t));
+            let known = token
+                .as_ref()
+                .ok()
+                .and_then(|t| state.verifier.cached(t, now));
             let (caller, if_ended, counted) = match known {
                 Some(caller) => (caller, anonymous.as_slice(), None),
                 None => {
-                    let started = Instant::now();
-                    let counted = sessions.count(&anonymous).await.map_err(unavailable)?;
+                    let started = state.metrics.clock();
+                    let counted = sessions.count(&anonymous, now).await.map_err(unavailable)?;
                     if counted.round_trip {
                         state.metrics.redis_round_trip("anonymous", started);
                     }
@@ -142,8 +144,8 @@ async fn decide_and_forward(
                 state
                     .limits
                     .counters(resource, req.method(), Some(caller.user_id), client_ip, now);
-            let started = Instant::now();
-            let checked = sessions.signed_in(&caller, &counters, if_ended).await;
+            let started = state.metrics.clock();
+            let checked = sessions.signed_in(&caller, &counters, if_ended, now).await;
             if !matches!(&checked, Ok(Edge::Live(s)) if !s.round_trip) {
                 state.metrics.redis_round_trip("signed_in", started);
             }

@@ -9,6 +9,7 @@ pub mod client_ip;
 pub mod config;
 pub mod connections;
 pub mod docs;
+pub mod fast_map;
 pub mod handler;
 pub mod idle;
 pub mod metrics;

@@ -2,7 +2,6 @@
 //! decided and why, how its upstreams and Redis answer, and how fresh its policy and keys
 //! are.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -15,6 +14,7 @@ use shared::metrics::{Labels, Metrics};
 
 use crate::body::Answer;
 use crate::config::ServiceUrls;
+use crate::fast_map::FastMap;
 
 pub struct GatewayMetrics {
     decisions: Family<Labels, Counter>,
@@ -27,7 +27,7 @@ pub struct GatewayMetrics {
     sessions_current: Gauge,
     /// Each replica's base URL → its service's name (a label never holds a URL) and its
     /// upstream latency series.
-    services: HashMap<Arc<str>, (&'static str, Resolved<Histogram>)>,
+    services: FastMap<Arc<str>, (&'static str, Resolved<Histogram>)>,
     /// The series every request that goes through records in, found once.
     forwarded: Resolved<Counter>,
     redis_anonymous: Resolved<Histogram>,
@@ -146,11 +146,19 @@ impl GatewayMetrics {
         self.decisions.get_or_create(&labels).inc();
     }
 
-    /// Records a forwarded request's wait for the service, or its failure.
-    pub fn upstream(&self, base_url: &str, started: Instant, error: Option<Code>) {
-        if !self.recording {
+    /// When a timed step (a Redis round trip, the wait for a service) starts, if metrics
+    /// are recorded: without them a request reads no clock for them (~60 instructions
+    /// each).
+    pub fn clock(&self) -> Option<Instant> {
+        self.recording.then(Instant::now)
+    }
+
+    /// Records a forwarded request's wait for the service (`started`: [`Self::clock`]), or
+    /// its failure.
+    pub fn upstream(&self, base_url: &str, started: Option<Instant>, error: Option<Code>) {
+        let (true, Some(started)) = (self.recording, started) else {
             return;
-        }
+        };
         let known = self.services.get(base_url);
         let service = known.map_or("other", |(name, _)| name);
         match (error, known) {
@@ -169,10 +177,11 @@ impl GatewayMetrics {
         }
     }
 
-    pub fn redis_round_trip(&self, op: &'static str, started: Instant) {
-        if !self.recording {
+    /// `started`: [`Self::clock`].
+    pub fn redis_round_trip(&self, op: &'static str, started: Option<Instant>) {
+        let (true, Some(started)) = (self.recording, started) else {
             return;
-        }
+        };
         let elapsed = started.elapsed().as_secs_f64();
         match op {
             "anonymous" => self.redis_anonymous.get(&self.redis).observe(elapsed),

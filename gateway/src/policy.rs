@@ -8,10 +8,10 @@
 //! Scopes (`shared::policy::scopes`) are resources too, but not routes: they stay out of the
 //! router, and the ones a caller's roles hold are forwarded by name.
 
-use std::collections::HashMap;
-
 use hyper::Method;
 use shared::policy::{PolicyDocument, scopes};
+
+use crate::fast_map::FastMap;
 
 /// Roles allowed for one (resource, method), as bits.
 #[derive(Debug, Clone, Default)]
@@ -65,7 +65,7 @@ pub struct Policy {
     router: matchit::Router<usize>,
     resources: Vec<CompiledResource>,
     /// role id → (bit, name)
-    roles: HashMap<i64, (usize, Box<str>)>,
+    roles: FastMap<i64, (usize, Box<str>)>,
     /// Each scope with the roles that hold it (through any of its permissions).
     scopes: Vec<(Box<str>, RoleSet)>,
 }
@@ -95,7 +95,7 @@ fn method_index(method: &Method) -> Option<usize> {
 
 impl Policy {
     pub fn compile(document: &PolicyDocument) -> anyhow::Result<Self> {
-        let roles: HashMap<i64, (usize, Box<str>)> = document
+        let roles: FastMap<i64, (usize, Box<str>)> = document
             .roles
             .iter()
             .enumerate()

@@ -80,7 +80,7 @@ pub async fn forward(
         relayed
     };
 
-    let started = std::time::Instant::now();
+    let started = metrics.clock();
     let sent = connections
         .send(base_url, &head.method, &request, body, keep)
         .await;

@@ -61,13 +61,18 @@ pub fn fill_pooled(buf: &mut [u8]) {
 /// `bytes` as lowercase hex (`hex::encode` goes through a `char` iterator: ~10 times the
 /// instructions, on every request's ids).
 pub fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut digits = vec![0; bytes.len() * 2];
-    for (pair, &b) in digits.chunks_exact_mut(2).zip(bytes) {
+    hex_into(bytes, &mut digits);
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+/// `bytes` as lowercase hex into `out` (twice as long; a shorter `out` takes what fits).
+pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
         pair[0] = DIGITS[usize::from(b >> 4)];
         pair[1] = DIGITS[usize::from(b & 0xf)];
     }
-    String::from_utf8(digits).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -20,12 +20,26 @@ tokio::task_local! {
 /// A trace id (32 hex digits), the id of this hop's span (16 hex digits), the caller's
 /// span, its parent, when the trace was continued, and whether the trace is sampled (kept
 /// by the span export; the caller's decision when it sent one, else yes).
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The ids are held as their digits, not `String`s: every request makes a context and
+/// clones it into its task's scope, and the four allocations cost more than the rest.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TraceContext {
-    trace_id: String,
-    span_id: String,
+    trace_id: [u8; 32],
+    span_id: [u8; 16],
     parent: Option<[u8; 8]>,
     sampled: bool,
+}
+
+impl std::fmt::Debug for TraceContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceContext")
+            .field("trace_id", &self.trace_id())
+            .field("span_id", &self.span_id())
+            .field("parent", &self.parent)
+            .field("sampled", &self.sampled)
+            .finish()
+    }
 }
 
 impl TraceContext {
@@ -47,24 +61,34 @@ impl TraceContext {
     /// draws them with its own.
     pub fn continue_with(header: Option<&str>, random: &[u8; 24]) -> Self {
         let (span, trace) = random.split_at(8);
-        let (trace_id, parent, sampled) = match header.and_then(parse_ids) {
-            Some((trace_id, parent, sampled)) => (trace_id.to_owned(), Some(parent), sampled),
-            None => (crate::random::to_hex(trace), None, true),
+        let mut trace_id = [0; 32];
+        let (parent, sampled) = match header.and_then(parse_ids) {
+            // `parse_ids` checked it is 32 hex digits.
+            Some((caller_trace, parent, sampled)) => {
+                trace_id.copy_from_slice(caller_trace.as_bytes());
+                (Some(parent), sampled)
+            }
+            None => {
+                crate::random::hex_into(trace, &mut trace_id);
+                (None, true)
+            }
         };
+        let mut span_id = [0; 16];
+        crate::random::hex_into(span, &mut span_id);
         Self {
             trace_id,
-            span_id: crate::random::to_hex(span),
+            span_id,
             parent,
             sampled,
         }
     }
 
     pub fn trace_id(&self) -> &str {
-        &self.trace_id
+        std::str::from_utf8(&self.trace_id).unwrap_or_default()
     }
 
     pub fn span_id(&self) -> &str {
-        &self.span_id
+        std::str::from_utf8(&self.span_id).unwrap_or_default()
     }
 
     /// The caller's span id, when the caller sent a sane `traceparent`.
@@ -88,8 +112,14 @@ impl TraceContext {
     /// written).
     pub fn push_traceparent(&self, out: &mut Vec<u8>) {
         let flags = if self.sampled { "-01" } else { "-00" };
-        for part in ["00-", &self.trace_id, "-", &self.span_id, flags] {
-            out.extend_from_slice(part.as_bytes());
+        for part in [
+            &b"00-"[..],
+            &self.trace_id,
+            b"-",
+            &self.span_id,
+            flags.as_bytes(),
+        ] {
+            out.extend_from_slice(part);
         }
     }
 }

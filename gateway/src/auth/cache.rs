@@ -19,7 +19,6 @@
 //! local view says it idled out is read from Redis again (another replica may have slid
 //! it), never refused on the local view.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use std::time::Duration;
@@ -31,6 +30,7 @@ use shared::session::{self, INVALIDATION_CHANNEL, Invalidation};
 use shared::tasks::Tasks;
 
 use super::Caller;
+use crate::fast_map::FastMap;
 use crate::metrics::GatewayMetrics;
 
 /// How often queued slides are written.
@@ -91,12 +91,12 @@ pub struct Loaded {
 
 pub struct SessionCache {
     settings: CacheSettings,
-    entries: RwLock<HashMap<String, Entry>>,
+    entries: RwLock<FastMap<String, Entry>>,
     generation: AtomicU64,
     /// Epoch ms until which the view is known current (0: it is not).
     current_until_ms: AtomicI64,
     /// Sessions due for a slide: sid → user id.
-    slides: Mutex<HashMap<String, i64>>,
+    slides: Mutex<FastMap<String, i64>>,
     /// This process's heartbeat tag, to tell its heartbeats from other replicas'.
     tag: String,
     metrics: Option<Arc<GatewayMetrics>>,

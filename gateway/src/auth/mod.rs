@@ -23,8 +23,9 @@ pub fn sends_credentials(headers: &HeaderMap) -> bool {
 }
 
 /// The bearer token of the `Authorization` header (never a query parameter: URLs end up
-/// in logs and browser history).
-pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+/// in logs and browser history), as bytes: readable ASCII, so a `str` where one is needed
+/// (not in the steady state, see [`verifier::TokenVerifier::cached`]).
+pub fn bearer_token(headers: &HeaderMap) -> Result<&[u8], ApiError> {
     let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
         ApiError::new(
             Code::MissingToken,
@@ -38,17 +39,19 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let readable = bytes.iter().fold(true, |ok, &b| {
         ok & ((0x20..0x7f).contains(&b) | (b == b'\t'))
     });
-    let value = std::str::from_utf8(bytes)
-        .ok()
-        .filter(|_| readable)
-        .ok_or_else(|| invalid_token("The Authorization header is not readable."))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| invalid_token("Use Authorization: Bearer <token>."))?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(invalid_token("Use Authorization: Bearer <token>."));
+    if !readable {
+        return Err(invalid_token("The Authorization header is not readable."));
     }
-    Ok(token.trim())
+    let malformed = || invalid_token("Use Authorization: Bearer <token>.");
+    let space = bytes
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or_else(malformed)?;
+    let (scheme, token) = (&bytes[..space], bytes[space + 1..].trim_ascii());
+    if !scheme.eq_ignore_ascii_case(b"bearer") || token.is_empty() {
+        return Err(malformed());
+    }
+    Ok(token)
 }
 
 pub fn invalid_token(message: &'static str) -> ApiError {
@@ -66,7 +69,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
         bearer_token(&headers)
-            .map(str::to_owned)
+            .map(|token| String::from_utf8(token.to_vec()).unwrap())
             .map_err(|e| e.code())
     }
 

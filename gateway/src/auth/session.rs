@@ -61,15 +61,16 @@ impl SessionCheck {
 
     /// Checks and slides the session, counting the request against `counters` if it is
     /// live, or against `if_ended` (the anonymous counters of its address) if it is not.
+    /// `now`: the request's clock (ms), which its counters were made with.
     pub async fn signed_in(
         &self,
         caller: &Caller,
         counters: &[Counter],
         if_ended: &[Counter],
+        now: i64,
     ) -> Result<Edge, ApiError> {
-        let now = shared::time::now_millis();
         if let Some(roles) = self.cache.lookup(caller, now) {
-            let counted = self.count(counters).await.map_err(unavailable)?;
+            let counted = self.count(counters, now).await.map_err(unavailable)?;
             return Ok(Edge::Live(SignedIn {
                 cached_roles: Some(roles),
                 counts: counted.counts,
@@ -121,10 +122,9 @@ impl SessionCheck {
         }))
     }
 
-    /// Counts a request against `counters`: in process where [`LocalCounts`] may, the rest
-    /// in one Redis round trip.
-    pub async fn count(&self, counters: &[Counter]) -> Result<Counted, RedisError> {
-        let now = shared::time::now_millis();
+    /// Counts a request against `counters` (made at `now`, ms): in process where
+    /// [`LocalCounts`] may, the rest in one Redis round trip.
+    pub async fn count(&self, counters: &[Counter], now: i64) -> Result<Counted, RedisError> {
         let mut counts = Vec::with_capacity(counters.len());
         let mut remote = Vec::new();
         for (i, counter) in counters.iter().enumerate() {

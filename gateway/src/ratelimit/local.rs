@@ -14,7 +14,6 @@
 //! read is kept ([`LocalCounts::seed`]). What was counted here and not yet sent goes with
 //! the next sync that succeeds.
 
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -23,6 +22,7 @@ use shared::redis::{Redis, RedisError};
 use shared::tasks::Tasks;
 
 use super::{Counter, Rate, Scope, Subject};
+use crate::fast_map::FastMap;
 
 /// Intervals after which a counter's fleet total is too old to decide on.
 const STALE_AFTER_SYNCS: i64 = 3;
@@ -63,7 +63,7 @@ impl Slot {
 
 pub struct LocalCounts {
     interval: Duration,
-    slots: Mutex<HashMap<SlotKey, Slot>>,
+    slots: Mutex<FastMap<SlotKey, Slot>>,
 }
 
 fn slot_key(counter: &Counter) -> SlotKey {

@@ -66,7 +66,10 @@ impl Readers {
             session_id: sid.to_owned(),
         };
         let gateway = matches!(
-            self.gateway.signed_in(&caller, &[], &[]).await.unwrap(),
+            self.gateway
+                .signed_in(&caller, &[], &[], shared::time::now_millis())
+                .await
+                .unwrap(),
             Edge::Live(_)
         );
         let probe = SessionProbe {
@@ -137,7 +140,11 @@ async fn every_reader_slides_the_idle_timeout_by_the_same_rule() {
         user_id: 7,
         session_id: sid.clone(),
     };
-    readers.gateway.signed_in(&caller, &[], &[]).await.unwrap();
+    readers
+        .gateway
+        .signed_in(&caller, &[], &[], shared::time::now_millis())
+        .await
+        .unwrap();
     let after_gateway = readers.pttl(&sid).await;
     assert!(
         after_gateway > 50_000,
