@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderName, HeaderValue};
-use hyper::{Request, StatusCode};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Request, StatusCode};
 use shared::policy::MY_PERMISSIONS_PATH;
 use shared::{ApiError, Code, ErrorKind};
 
 use crate::auth;
 use crate::auth::session::{Edge, session_ended, unavailable};
 use crate::body::{self, Answer};
+use crate::client_headers::ClientHeaders;
 use crate::client_ip;
 use crate::path::canonicalize;
 use crate::policy::{Decision, Policy, RoleSet};
@@ -57,25 +58,25 @@ async fn decide_and_forward(
     outcome: &mut Outcome,
 ) -> Result<Answer, ApiError> {
     let (state, sessions) = (&*worker.state, &worker.sessions);
-    let path = canonicalize(req.uri().path())?;
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok());
-    if !shared::http::accepts_json(accept) {
+    let mut req = req;
+    // Taken before the head is borrowed below: hyper's hold on the connection for a
+    // WebSocket handshake (an empty one unless the request asked to switch).
+    let upgrade = hyper::upgrade::on(&mut req);
+    let (head, incoming) = req.into_parts();
+    let sent = ClientHeaders::pick(&head.headers);
+    let path = canonicalize(head.uri.path())?;
+    if !shared::http::accepts_json(sent.accept.and_then(|v| v.to_str().ok())) {
         return Err(ApiError::from_kind(ErrorKind::NotAcceptable));
     }
     let policy = state.policy.get()?;
-    let forwarded_for = req
-        .headers()
-        .get(proxy::X_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok());
+    let forwarded_for = sent.forwarded_for.and_then(|v| v.to_str().ok());
     let client_ip = client_ip::resolve(forwarded_for, info.peer.ip(), &state.trusted_proxies);
     let now = shared::time::now_millis();
 
     // `None`: a public route; `Some(allowed)`: the roles allowed on it (none: nobody).
-    let (resource, required) = match policy.decide(req.method(), &path) {
-        Decision::UnknownRoute => return Err(unknown_route(&req, &path)),
+    let method = &head.method;
+    let (resource, required) = match policy.decide(method, &path) {
+        Decision::UnknownRoute => return Err(unknown_route(method, &path)),
         Decision::Public { resource } => (resource, None),
         Decision::Protected { resource, roles } => (resource, Some(roles)),
     };
@@ -84,10 +85,10 @@ async fn decide_and_forward(
         // "Public" means "no credentials needed", not "credentials ignored": a request
         // that sends them is authenticated as on any route (a bad token is a 401) and
         // reaches the service as its caller's.
-        None if !auth::sends_credentials(req.headers()) => {
+        None if sent.authorization.is_none() => {
             let counters = state
                 .limits
-                .counters(resource, req.method(), None, client_ip, now);
+                .counters(resource, method, None, client_ip, now);
             // Public routes stay up without Redis; they are only left uncounted.
             let started = state.metrics.clock();
             let counted = sessions.count(&counters, now).await;
@@ -111,8 +112,8 @@ async fn decide_and_forward(
             // verifier.
             let anonymous = state
                 .limits
-                .counters(resource, req.method(), None, client_ip, now);
-            let token = auth::bearer_token(req.headers());
+                .counters(resource, method, None, client_ip, now);
+            let token = auth::bearer_token(sent.authorization);
             // A token this replica has already verified needs no RSA check: it skips that
             // count and goes straight to the one round trip below, which counts it as
             // anonymous only if its session turns out dead. So a signed-in request stays
@@ -143,7 +144,7 @@ async fn decide_and_forward(
             let counters =
                 state
                     .limits
-                    .counters(resource, req.method(), Some(caller.user_id), client_ip, now);
+                    .counters(resource, method, Some(caller.user_id), client_ip, now);
             let started = state.metrics.clock();
             let checked = sessions.signed_in(&caller, &counters, if_ended, now).await;
             if !matches!(&checked, Ok(Edge::Live(s)) if !s.round_trip) {
@@ -174,7 +175,7 @@ async fn decide_and_forward(
             if !allowed {
                 let denied = ApiError::new(
                     Code::Forbidden,
-                    format!("Your roles do not allow {} on this route.", req.method()),
+                    format!("Your roles do not allow {method} on this route."),
                 )
                 .with_details(serde_json::json!({ "resource": resource }));
                 return Ok(with_rate_headers(body::error(&denied), verdict));
@@ -197,7 +198,7 @@ async fn decide_and_forward(
     let replicas = state
         .routes
         .find(&path)
-        .ok_or_else(|| unknown_route(&req, &path))?;
+        .ok_or_else(|| unknown_route(method, &path))?;
     // Sent to each replica tried in turn, with its `upstream` set to that replica.
     let first = Upstream {
         base_url: replicas.url(0).clone(),
@@ -208,23 +209,24 @@ async fn decide_and_forward(
         peer: info.peer.ip(),
         client_ip,
         request: info,
+        client: &sent,
         caller: caller.as_ref(),
         granted: granted.as_ref(),
         internal_token: &state.internal_token,
     };
     outcome.forwarded = true;
-    if crate::websocket::is_upgrade(req.method(), req.headers()) {
+    if sent.upgrade && crate::websocket::is_upgrade(method, &head.headers) {
         return Box::pin(crate::websocket::forward(
-            req,
+            &head,
+            upgrade,
             replicas,
             forwarding,
             &worker.drain,
         ))
         .await;
     }
-    let safe = upstreams::safe_to_repeat(req.method(), req.headers());
-    let (head, incoming) = req.into_parts();
-    let mut body = RequestBody::read(&head.headers, incoming).await?;
+    let safe = upstreams::safe_to_repeat(method, sent.idempotency_key);
+    let mut body = RequestBody::read(&sent, incoming).await?;
     let mut failure = None;
     for replica in upstreams::attempts(replicas) {
         let Some(sent) = body.attempt() else {
@@ -273,10 +275,10 @@ fn my_permissions(policy: &Policy, role_ids: &[i64], roles: &RoleSet) -> Answer 
     body::json(StatusCode::OK, &mine)
 }
 
-fn unknown_route<B>(req: &Request<B>, path: &str) -> ApiError {
+fn unknown_route(method: &Method, path: &str) -> ApiError {
     ApiError::new(
         Code::RouteNotFound,
-        format!("No route for {} {path}.", req.method()),
+        format!("No route for {method} {path}."),
     )
 }
 

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod client_headers;
 pub mod client_ip;
 pub mod config;
 pub mod connections;

@@ -21,6 +21,7 @@ use shared::{ApiError, Code};
 
 use crate::auth::Caller;
 use crate::body::{Answer, ToClient};
+use crate::client_headers::{ClientHeaders, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use crate::connections::{Connections, ToService};
 use crate::metrics::GatewayMetrics;
 use crate::server::RequestInfo;
@@ -41,6 +42,8 @@ pub struct Forwarding<'a> {
     /// The client, as far as trusted proxies say.
     pub client_ip: IpAddr,
     pub request: &'a RequestInfo<'a>,
+    /// What the client's headers say, read in the one pass over them.
+    pub client: &'a ClientHeaders<'a>,
     pub caller: Option<&'a Caller>,
     pub granted: Option<&'a Granted>,
     pub internal_token: &'a HeaderValue,
@@ -106,9 +109,6 @@ pub(crate) fn host(base_url: &str) -> Result<&str, ApiError> {
 
 // The names the gateway reads and sets, made once (`from_static` outside a constant, or a
 // `&str` name, checks every byte on each call).
-pub(crate) const X_FORWARDED_FOR: rh::HeaderName = rh::HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: rh::HeaderName = rh::HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: rh::HeaderName = rh::HeaderName::from_static("x-forwarded-host");
 pub(crate) const X_REQUEST_ID: rh::HeaderName = rh::HeaderName::from_static("x-request-id");
 pub(crate) const TRACEPARENT: rh::HeaderName =
     rh::HeaderName::from_static(shared::trace::TRACEPARENT);
@@ -141,7 +141,8 @@ pub(crate) fn write_upstream_headers(
     forwarding: &Forwarding<'_>,
 ) {
     let sent = &head.headers;
-    let names_more = sent.contains_key(rh::CONNECTION);
+    let client = forwarding.client;
+    let names_more = client.connection;
     let connection_names = |name: &str| {
         sent.get_all(rh::CONNECTION)
             .iter()
@@ -149,9 +150,7 @@ pub(crate) fn write_upstream_headers(
             .flat_map(|v| v.split(','))
             .any(|v| v.trim().eq_ignore_ascii_case(name))
     };
-    let mut client = FromClient::default();
     for (name, value) in sent {
-        client.pick(name, value);
         let drop = is_hop_by_hop(name.as_str())
             || REPLACED.contains(name)
             || GATEWAY_ONLY_HEADERS
@@ -177,7 +176,7 @@ pub(crate) fn write_upstream_headers(
     out.header_with(TRACEPARENT.as_str(), |value| {
         forwarding.request.trace.push_traceparent(value);
     });
-    let (scheme, host) = scheme_and_host(&client, sent, &head.uri);
+    let (scheme, host) = scheme_and_host(client, sent, &head.uri);
     out.valid_header(X_FORWARDED_PROTO.as_str(), scheme.as_bytes());
     if let Some(host) = host {
         out.valid_header(X_FORWARDED_HOST.as_str(), host.as_bytes());
@@ -203,44 +202,12 @@ pub(crate) fn write_upstream_headers(
     );
 }
 
-/// The client's headers the gateway's own are made from, picked up in the one pass over
-/// its headers (a lookup by name hashes the name: the four lookups cost more than the
-/// pass).
-#[derive(Default)]
-struct FromClient<'a> {
-    /// The first of each.
-    forwarded_for: Option<&'a HeaderValue>,
-    forwarded_proto: Option<&'a HeaderValue>,
-    forwarded_host: Option<&'a HeaderValue>,
-    host: Option<&'a HeaderValue>,
-    /// Whether it sent `Forwarded` (rare: read by name then).
-    forwarded: bool,
-}
-
-impl<'a> FromClient<'a> {
-    fn pick(&mut self, name: &HeaderName, value: &'a HeaderValue) {
-        let slot = if *name == X_FORWARDED_FOR {
-            &mut self.forwarded_for
-        } else if *name == X_FORWARDED_PROTO {
-            &mut self.forwarded_proto
-        } else if *name == X_FORWARDED_HOST {
-            &mut self.forwarded_host
-        } else if *name == rh::HOST {
-            &mut self.host
-        } else {
-            self.forwarded |= *name == rh::FORWARDED;
-            return;
-        };
-        slot.get_or_insert(value);
-    }
-}
-
 /// The scheme and host the client asked for: the first `proto` and `host` of `Forwarded`,
 /// else the first value of `X-Forwarded-Proto` / `X-Forwarded-Host`, else the request's
 /// own (`http`, its `Host`). actix-web's `ConnectionInfo` rule, which the services saw
 /// before the gateway had a server of its own.
 fn scheme_and_host<'a>(
-    client: &FromClient<'a>,
+    client: &ClientHeaders<'a>,
     headers: &'a HeaderMap,
     uri: &'a hyper::Uri,
 ) -> (&'a str, Option<&'a str>) {
@@ -311,12 +278,13 @@ pub enum RequestBody {
 }
 
 impl RequestBody {
-    pub async fn read(headers: &HeaderMap, mut body: Incoming) -> Result<Self, ApiError> {
-        let length: Option<u64> = headers
-            .get(rh::CONTENT_LENGTH)
+    /// `client`: what the request's headers say of its framing.
+    pub async fn read(client: &ClientHeaders<'_>, mut body: Incoming) -> Result<Self, ApiError> {
+        let length: Option<u64> = client
+            .content_length
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let chunked = headers.contains_key(rh::TRANSFER_ENCODING);
+        let chunked = client.transfer_encoding;
         match length {
             None if !chunked => Ok(Self::Whole(Bytes::new())),
             Some(len) if len <= BUFFERED_BODY_LIMIT => {
@@ -374,10 +342,9 @@ mod tests {
 
     use shared::identity::names;
 
-    use super::{
-        Forwarding, FromClient, Granted, host, push_ip, scheme_and_host, write_upstream_headers,
-    };
+    use super::{Forwarding, Granted, host, push_ip, scheme_and_host, write_upstream_headers};
     use crate::auth::Caller;
+    use crate::client_headers::ClientHeaders;
     use crate::server::RequestInfo;
     use crate::upstreams::Upstream;
     use crate::wire::RequestHead;
@@ -443,10 +410,7 @@ mod tests {
             let req = req.to_http_request();
             let info = req.connection_info();
             let uri = "/v1/things".parse().unwrap();
-            let mut client = FromClient::default();
-            for (name, value) in &map {
-                client.pick(name, value);
-            }
+            let client = ClientHeaders::pick(&map);
             let (scheme, host) = scheme_and_host(&client, &map, &uri);
             assert_eq!(
                 (scheme, host),
@@ -498,12 +462,14 @@ mod tests {
             scopes: "orders".into(),
         };
         let token = HeaderValue::from_static("internal");
+        let client = ClientHeaders::pick(&head.headers);
         let forwarding = Forwarding {
             upstream: &upstream,
             canonical_path: "/v1/orders",
             peer: info.peer.ip(),
             client_ip: "203.0.113.9".parse().unwrap(),
             request: &info,
+            client: &client,
             caller: Some(&caller),
             granted: Some(&granted),
             internal_token: &token,

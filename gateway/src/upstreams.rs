@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use hyper::Method;
-use hyper::header::{HeaderMap, HeaderName};
 use shared::replicas::Replicas;
 use shared::{ApiError, Code};
 
@@ -145,10 +144,10 @@ pub fn attempts(replicas: &Replicas) -> impl Iterator<Item = usize> {
 }
 
 /// Doing the request twice does no harm: it reads (`GET`, `HEAD`), or the service answers
-/// a repeat of its `Idempotency-Key` with the first answer.
-pub fn safe_to_repeat(method: &Method, headers: &HeaderMap) -> bool {
-    const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-    matches!(*method, Method::GET | Method::HEAD) || headers.contains_key(IDEMPOTENCY_KEY)
+/// a repeat of its `Idempotency-Key` (`idempotency_key`: the request sends one) with the
+/// first answer.
+pub fn safe_to_repeat(method: &Method, idempotency_key: bool) -> bool {
+    matches!(*method, Method::GET | Method::HEAD) || idempotency_key
 }
 
 /// After `failed` (what forwarding to one replica returned), whether to pass that replica

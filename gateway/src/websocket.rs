@@ -12,10 +12,10 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use hyper::body::Incoming;
 use hyper::header::{self as rh, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::upgrade::OnUpgrade;
+use hyper::{Method, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use shared::replicas::Replicas;
 use shared::server::Drain;
@@ -51,8 +51,11 @@ pub fn is_upgrade(method: &Method, headers: &HeaderMap) -> bool {
 /// Forwards the handshake (`forwarding`'s upstream aside) to the first replica that takes
 /// the connection (the others are passed over for a while), then relays the socket until
 /// either side closes or the gateway's drain `grace` is over.
+/// `client`: hyper's hold on the client's connection once it is switched
+/// (`hyper::upgrade::on`).
 pub async fn forward(
-    mut req: Request<Incoming>,
+    head: &Parts,
+    client: OnUpgrade,
     replicas: &Replicas,
     forwarding: Forwarding<'_>,
     drain: &Drain,
@@ -86,9 +89,7 @@ pub async fn forward(
     };
     let authority = authority(&chosen)?;
     let _ = upstream.set_nodelay(true);
-    let client = hyper::upgrade::on(&mut req);
-    let (head, _) = req.into_parts();
-    let request = request_head(&head, &forwarding, authority);
+    let request = request_head(head, &forwarding, authority);
     upstream.write_all(&request).await.map_err(bad_gateway_io)?;
 
     let mut rest = BytesMut::with_capacity(4096);

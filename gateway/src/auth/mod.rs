@@ -7,7 +7,7 @@ pub mod jwks;
 pub mod session;
 pub mod verifier;
 
-use hyper::header::{self, HeaderMap};
+use hyper::header::HeaderValue;
 use shared::{ApiError, Code};
 
 /// The caller, once token and session check out.
@@ -17,16 +17,12 @@ pub struct Caller {
     pub session_id: String,
 }
 
-/// Whether the request sends credentials (checked even where none are needed).
-pub fn sends_credentials(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::AUTHORIZATION)
-}
-
 /// The bearer token of the `Authorization` header (never a query parameter: URLs end up
 /// in logs and browser history), as bytes: readable ASCII, so a `str` where one is needed
-/// (not in the steady state, see [`verifier::TokenVerifier::cached`]).
-pub fn bearer_token(headers: &HeaderMap) -> Result<&[u8], ApiError> {
-    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+/// (not in the steady state, see [`verifier::TokenVerifier::cached`]). `authorization`: the
+/// request's first `Authorization` header, if any.
+pub fn bearer_token(authorization: Option<&HeaderValue>) -> Result<&[u8], ApiError> {
+    let value = authorization.ok_or_else(|| {
         ApiError::new(
             Code::MissingToken,
             "Sign in: send Authorization: Bearer <token>.",
@@ -60,15 +56,14 @@ pub fn invalid_token(message: &'static str) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use hyper::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+    use hyper::header::HeaderValue;
     use shared::Code;
 
     use super::bearer_token;
 
     fn token_of(value: &[u8]) -> Result<String, Code> {
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
-        bearer_token(&headers)
+        let value = HeaderValue::from_bytes(value).unwrap();
+        bearer_token(Some(&value))
             .map(|token| String::from_utf8(token.to_vec()).unwrap())
             .map_err(|e| e.code())
     }
@@ -97,7 +92,7 @@ mod tests {
             );
         }
         assert_eq!(
-            bearer_token(&HeaderMap::new()).map_err(|e| e.code()),
+            bearer_token(None).map_err(|e| e.code()),
             Err(Code::MissingToken)
         );
     }
