@@ -229,7 +229,7 @@ async fn decide_and_forward(
     let mut body = RequestBody::read(&sent, incoming).await?;
     let mut failure = None;
     for replica in upstreams::attempts(replicas) {
-        let Some(sent) = body.attempt() else {
+        let Some(attempt) = body.attempt() else {
             break;
         };
         let upstream = Upstream {
@@ -239,8 +239,14 @@ async fn decide_and_forward(
             upstream: &upstream,
             ..forwarding
         };
-        let forwarded =
-            proxy::forward(&worker.connections, &head, sent, forwarding, &state.metrics).await;
+        let forwarded = proxy::forward(
+            &worker.connections,
+            &head,
+            attempt,
+            forwarding,
+            &state.metrics,
+        )
+        .await;
         let err = match forwarded {
             Ok(response) => {
                 replicas.answered(replica);

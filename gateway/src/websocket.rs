@@ -50,9 +50,8 @@ pub fn is_upgrade(method: &Method, headers: &HeaderMap) -> bool {
 
 /// Forwards the handshake (`forwarding`'s upstream aside) to the first replica that takes
 /// the connection (the others are passed over for a while), then relays the socket until
-/// either side closes or the gateway's drain `grace` is over.
-/// `client`: hyper's hold on the client's connection once it is switched
-/// (`hyper::upgrade::on`).
+/// either side closes or the gateway's drain `grace` is over. `client`: hyper's hold on
+/// the client's connection once it is switched (`hyper::upgrade::on`).
 pub async fn forward(
     head: &Parts,
     client: OnUpgrade,
