@@ -1,13 +1,15 @@
-//! The client's headers the gateway reads, picked up in one pass over them: a lookup by
-//! name hashes the name, and a signed-in request made eight (about 600 instructions in
-//! `bench/gateway profile`).
+//! The client's headers the gateway reads, picked up in one pass over them (the server's,
+//! before the request's scope begins): a lookup by name hashes the name, and a signed-in
+//! request made eight (about 600 instructions in `bench/gateway profile`).
 
 use hyper::header::{self as rh, HeaderMap, HeaderName, HeaderValue};
 
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static(shared::http::IDEMPOTENCY_KEY);
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static(shared::http::REQUEST_ID);
+pub const TRACEPARENT: HeaderName = HeaderName::from_static(shared::trace::TRACEPARENT);
 
 /// The first value of each header the gateway reads, and whether the rarer ones (read by
 /// name when present) were sent at all.
@@ -20,6 +22,8 @@ pub struct ClientHeaders<'a> {
     pub forwarded_proto: Option<&'a HeaderValue>,
     pub forwarded_host: Option<&'a HeaderValue>,
     pub host: Option<&'a HeaderValue>,
+    pub request_id: Option<&'a HeaderValue>,
+    pub traceparent: Option<&'a HeaderValue>,
     pub transfer_encoding: bool,
     pub connection: bool,
     pub upgrade: bool,
@@ -51,6 +55,10 @@ impl<'a> ClientHeaders<'a> {
             &mut self.forwarded_proto
         } else if *name == X_FORWARDED_HOST {
             &mut self.forwarded_host
+        } else if *name == X_REQUEST_ID {
+            &mut self.request_id
+        } else if *name == TRACEPARENT {
+            &mut self.traceparent
         } else {
             let seen = if *name == rh::TRANSFER_ENCODING {
                 &mut self.transfer_encoding
@@ -90,6 +98,12 @@ mod tests {
             ("x-forwarded-for", "10.0.0.1"),
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "outer.example"),
+            ("x-request-id", "r-1"),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
+            ("x-request-id", "r-2"),
             ("content-length", "2"),
             ("transfer-encoding", "chunked"),
             ("connection", "upgrade"),
@@ -114,6 +128,9 @@ mod tests {
         assert_eq!(picked.forwarded_proto, first("x-forwarded-proto"));
         assert_eq!(picked.forwarded_host, first("x-forwarded-host"));
         assert_eq!(picked.host, first("host"));
+        assert_eq!(picked.request_id, first("x-request-id"));
+        assert_eq!(picked.traceparent, first("traceparent"));
+        assert_eq!(picked.request_id.unwrap(), "r-1");
         assert_eq!(picked.accept.unwrap(), "application/json");
         assert_eq!(picked.forwarded_for.unwrap(), "203.0.113.9");
         let flags = [
@@ -128,6 +145,7 @@ mod tests {
         let empty = HeaderMap::new();
         let none = ClientHeaders::pick(&empty);
         assert!(none.accept.is_none() && none.authorization.is_none() && none.host.is_none());
+        assert!(none.request_id.is_none() && none.traceparent.is_none());
         let flags = [
             none.transfer_encoding,
             none.connection,

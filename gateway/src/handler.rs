@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
-use hyper::{Method, Request, StatusCode};
+use hyper::http::request::Parts;
+use hyper::upgrade::OnUpgrade;
+use hyper::{Method, StatusCode};
 use shared::policy::MY_PERMISSIONS_PATH;
 use shared::{ApiError, Code, ErrorKind};
 
@@ -21,6 +24,7 @@ use crate::ratelimit::{self, Verdict};
 use crate::server::{Handled, RequestInfo, Worker};
 use crate::startup::GatewayState;
 use crate::upstreams::{self, Upstream};
+use crate::wire::Decimal;
 
 /// What became of a request, for the metrics: the route it took and whether it reached
 /// its service (whatever the service answered, the gateway allowed it).
@@ -30,16 +34,26 @@ struct Outcome {
     forwarded: bool,
 }
 
+/// A request as the server hands it on: its head, the headers the gateway reads (picked
+/// in the server's one pass over them), its body and its hold on the connection for a
+/// WebSocket handshake.
+pub struct Received<'a> {
+    pub head: &'a Parts,
+    pub sent: &'a ClientHeaders<'a>,
+    pub body: Incoming,
+    pub upgrade: OnUpgrade,
+}
+
 pub async fn gateway(
     worker: &Arc<Worker>,
-    req: Request<Incoming>,
+    request: Received<'_>,
     info: &RequestInfo<'_>,
 ) -> Handled {
     let mut outcome = Outcome::default();
     // Boxed: its future is kilobytes, and the server moves a request's future more than
     // once (into the span, the trace's scope, its connection's slot); a box moves as a
     // pointer.
-    let decided = Box::pin(decide_and_forward(worker, req, info, &mut outcome));
+    let decided = Box::pin(decide_and_forward(worker, request, info, &mut outcome));
     let answer = match decided.await {
         Ok(answer) => answer,
         Err(err) => body::error(&err),
@@ -53,17 +67,17 @@ pub async fn gateway(
 
 async fn decide_and_forward(
     worker: &Worker,
-    req: Request<Incoming>,
+    request: Received<'_>,
     info: &RequestInfo<'_>,
     outcome: &mut Outcome,
 ) -> Result<Answer, ApiError> {
     let (state, sessions) = (&*worker.state, &worker.sessions);
-    let mut req = req;
-    // Taken before the head is borrowed below: hyper's hold on the connection for a
-    // WebSocket handshake (an empty one unless the request asked to switch).
-    let upgrade = hyper::upgrade::on(&mut req);
-    let (head, incoming) = req.into_parts();
-    let sent = ClientHeaders::pick(&head.headers);
+    let Received {
+        head,
+        sent,
+        body: incoming,
+        upgrade,
+    } = request;
     let path = canonicalize(head.uri.path())?;
     if !shared::http::accepts_json(sent.accept.and_then(|v| v.to_str().ok())) {
         return Err(ApiError::from_kind(ErrorKind::NotAcceptable));
@@ -209,7 +223,7 @@ async fn decide_and_forward(
         peer: info.peer.ip(),
         client_ip,
         request: info,
-        client: &sent,
+        client: sent,
         caller: caller.as_ref(),
         granted: granted.as_ref(),
         internal_token: &state.internal_token,
@@ -217,7 +231,7 @@ async fn decide_and_forward(
     outcome.forwarded = true;
     if sent.upgrade && crate::websocket::is_upgrade(method, &head.headers) {
         return Box::pin(crate::websocket::forward(
-            &head,
+            head,
             upgrade,
             replicas,
             forwarding,
@@ -226,7 +240,7 @@ async fn decide_and_forward(
         .await;
     }
     let safe = upstreams::safe_to_repeat(method, sent.idempotency_key);
-    let mut body = RequestBody::read(&sent, incoming).await?;
+    let mut body = RequestBody::read(sent, incoming).await?;
     let mut failure = None;
     for replica in upstreams::attempts(replicas) {
         let Some(attempt) = body.attempt() else {
@@ -241,7 +255,7 @@ async fn decide_and_forward(
         };
         let forwarded = proxy::forward(
             &worker.connections,
-            &head,
+            head,
             attempt,
             forwarding,
             &state.metrics,
@@ -306,15 +320,28 @@ const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remai
 const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 fn with_rate_headers(mut response: Answer, verdict: Option<Verdict>) -> Answer {
-    if let Some(v) = verdict {
-        let headers = response.headers_mut();
-        for (name, value) in [
-            (RATELIMIT_LIMIT, v.limit),
-            (RATELIMIT_REMAINING, v.remaining),
-            (RATELIMIT_RESET, v.reset_secs),
-        ] {
-            headers.insert(name, HeaderValue::from(value));
+    let Some(v) = verdict else {
+        return response;
+    };
+    // The three numbers written into one buffer, each value a slice of it: one
+    // allocation, not one per value.
+    let mut digits = BytesMut::with_capacity(60);
+    let mut ends = [0; 3];
+    for (end, number) in ends.iter_mut().zip([v.limit, v.remaining, v.reset_secs]) {
+        digits.extend_from_slice(Decimal::new(number).as_bytes());
+        *end = digits.len();
+    }
+    let digits = digits.freeze();
+    let headers = response.headers_mut();
+    let mut start = 0;
+    for (name, end) in [RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET]
+        .into_iter()
+        .zip(ends)
+    {
+        if let Ok(value) = HeaderValue::from_maybe_shared(digits.slice(start..end)) {
+            headers.insert(name, value);
         }
+        start = end;
     }
     response
 }

@@ -21,12 +21,14 @@ use shared::{ApiError, Code};
 
 use crate::auth::Caller;
 use crate::body::{Answer, ToClient};
-use crate::client_headers::{ClientHeaders, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
+use crate::client_headers::{
+    ClientHeaders, TRACEPARENT, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID,
+};
 use crate::connections::{Connections, ToService};
 use crate::metrics::GatewayMetrics;
 use crate::server::RequestInfo;
 use crate::upstreams::Upstream;
-use crate::wire::RequestHead;
+use crate::wire::{Decimal, RequestHead};
 
 /// Bodies up to this size are read whole and sent with a length (and can be sent again
 /// to another replica); larger or unsized bodies are streamed through, once.
@@ -109,9 +111,6 @@ pub(crate) fn host(base_url: &str) -> Result<&str, ApiError> {
 
 // The names the gateway reads and sets, made once (`from_static` outside a constant, or a
 // `&str` name, checks every byte on each call).
-pub(crate) const X_REQUEST_ID: rh::HeaderName = rh::HeaderName::from_static("x-request-id");
-pub(crate) const TRACEPARENT: rh::HeaderName =
-    rh::HeaderName::from_static(shared::trace::TRACEPARENT);
 const X_REAL_IP: rh::HeaderName = rh::HeaderName::from_static(names::REAL_IP);
 const X_USER_ID: rh::HeaderName = rh::HeaderName::from_static(names::USER_ID);
 const X_SESSION_ID: rh::HeaderName = rh::HeaderName::from_static(names::SESSION_ID);
@@ -188,8 +187,10 @@ pub(crate) fn write_upstream_headers(
     if let Some(caller) = forwarding.caller {
         out.header(X_SESSION_ID.as_str(), caller.session_id.as_bytes());
         out.header_with(X_USER_ID.as_str(), |value| {
-            use std::io::Write;
-            let _ = write!(value, "{}", caller.user_id);
+            if caller.user_id < 0 {
+                value.push(b'-');
+            }
+            value.extend_from_slice(Decimal::new(caller.user_id.unsigned_abs()).as_bytes());
         });
     }
     if let Some(granted) = forwarding.granted {

@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use hyper::Method;
+use smallvec::SmallVec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -175,22 +176,22 @@ impl RateLimits {
         user: Option<i64>,
         client: IpAddr,
         now_ms: i64,
-    ) -> Vec<Counter> {
-        let mut scopes = Vec::with_capacity(2);
-        scopes.push(if user.is_some() {
+    ) -> Counters {
+        let caller = if user.is_some() {
             Scope::User
         } else {
             Scope::Anon
-        });
-        if LOGIN_RESOURCES.contains(&resource) {
-            scopes.push(Scope::Login);
-        }
+        };
+        let login = LOGIN_RESOURCES.contains(&resource);
         let writes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if writes && user.is_some() {
-            scopes.push(Scope::Write);
-        }
+        let scopes = [
+            Some(caller),
+            login.then_some(Scope::Login),
+            (writes && user.is_some()).then_some(Scope::Write),
+        ];
         scopes
             .into_iter()
+            .flatten()
             .filter_map(|scope| {
                 let rate = self.rate(scope)?;
                 let window_ms = rate.window.as_millis() as i64;
@@ -208,6 +209,10 @@ impl RateLimits {
             .collect()
     }
 }
+
+/// A request's counters: at most three (its caller's scope, `login`, `write`), held in
+/// place (a signed-in request makes two sets; a `Vec` was two allocations each).
+pub type Counters = SmallVec<[Counter; 3]>;
 
 /// The outcome of counting: the tightest scope, for the `RateLimit-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

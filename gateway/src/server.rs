@@ -27,8 +27,8 @@ use tracing::Instrument;
 
 use crate::auth::session::SessionCheck;
 use crate::body::{self, Answer};
+use crate::client_headers::{ClientHeaders, X_REQUEST_ID};
 use crate::connections::Connections;
-use crate::proxy::{TRACEPARENT, X_REQUEST_ID};
 use crate::startup::GatewayState;
 use crate::{docs, handler, idle};
 
@@ -228,30 +228,32 @@ impl Worker {
     /// `Connection: close`), around the gateway's routes.
     async fn serve(self: &Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Answer {
         let timer = self.metrics.request_started();
-        let method = req.method().clone();
-        // One pass over the headers: a lookup by name hashes the name.
-        let (mut request_id, mut traceparent) = (None, None);
-        for (name, value) in req.headers() {
-            if *name == X_REQUEST_ID {
-                request_id.get_or_insert(value.as_bytes());
-            } else if *name == TRACEPARENT {
-                traceparent.get_or_insert(value.as_bytes());
-            }
-        }
+        let mut req = req;
+        // Taken before the head is borrowed: hyper's hold on the connection for a
+        // WebSocket handshake (an empty one unless the request asked to switch).
+        let upgrade = hyper::upgrade::on(&mut req);
+        let (head, body) = req.into_parts();
+        let sent = ClientHeaders::pick(&head.headers);
         let scope = RequestScope::begin(
             "gateway",
             Some(&self.spans),
-            method.as_str(),
-            req.uri().path(),
-            request_id,
-            traceparent,
+            head.method.as_str(),
+            head.uri.path(),
+            sent.request_id.map(HeaderValue::as_bytes),
+            sent.traceparent.map(HeaderValue::as_bytes),
         );
         let info = RequestInfo {
             peer,
             request_id: &scope.request_id,
             trace: &scope.trace,
         };
-        let work = self.route(req, &info);
+        let request = handler::Received {
+            head: &head,
+            sent: &sent,
+            body,
+            upgrade,
+        };
+        let work = self.route(request, &info);
         let handled =
             shared::trace::scope(scope.trace.clone(), work.instrument(scope.span.clone())).await;
         let mut answer = handled.answer;
@@ -264,21 +266,26 @@ impl Worker {
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         let status = answer.status().as_u16();
+        let method = head.method.as_str();
         let route = handled.route.unwrap_or_else(|| "unmatched".to_owned());
-        scope.finish(method.as_str(), || route.clone(), status);
+        scope.finish(method, || route.clone(), status);
         if let Some(timer) = timer {
-            timer.finish(route, method.as_str(), status);
+            timer.finish(route, method, status);
         }
         answer
     }
 
     /// The gateway's own routes, or the gateway itself.
-    async fn route(self: &Arc<Self>, req: Request<Incoming>, info: &RequestInfo<'_>) -> Handled {
-        let path = req.uri().path();
+    async fn route(
+        self: &Arc<Self>,
+        request: handler::Received<'_>,
+        info: &RequestInfo<'_>,
+    ) -> Handled {
+        let path = request.head.uri.path();
         if path == "/readyz" && self.drain.is_draining() {
             return own("/readyz", body::readiness(&[("draining", false)]));
         }
-        if req.method() == Method::GET {
+        if request.head.method == Method::GET {
             match path {
                 "/healthz" => {
                     return own(
@@ -307,7 +314,7 @@ impl Worker {
                 return own("/docs/assets/{file}", answer);
             }
         }
-        handler::gateway(self, req, info).await
+        handler::gateway(self, request, info).await
     }
 }
 

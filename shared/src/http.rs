@@ -19,7 +19,15 @@ use tracing::Instrument;
 
 use crate::error::{ApiError, Code, ErrorKind};
 
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The request id a caller may send and every answer carries; read and set by the gateway
+/// and every service (header names are lower case here, as HTTP compares them).
+pub const REQUEST_ID: &str = "x-request-id";
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID);
+
+/// A write's idempotency key: the gateway retries such a write on another replica
+/// (`gateway::upstreams::safe_to_repeat`), payment-service answers a repeat with the first
+/// order.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Largest JSON or form body a service accepts.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

@@ -146,7 +146,10 @@ pub async fn create_order(
     ))
 }
 
-const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// The header looked up (its name is `shared`'s: the gateway reads it too) and, for the
+/// error details, as the API description spells it.
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static(shared::http::IDEMPOTENCY_KEY);
+const IDEMPOTENCY_KEY_SPELLED: &str = "Idempotency-Key";
 
 /// The request's `Idempotency-Key`, if any: one header of 1–255 printable ASCII
 /// characters, or a 400 naming the header.
@@ -165,7 +168,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
             Code::InvalidIdempotencyKey,
             "The Idempotency-Key header must be given once, as 1 to 255 printable ASCII characters.",
         )
-        .with_details(json!({ "header": IDEMPOTENCY_KEY }))),
+        .with_details(json!({ "header": IDEMPOTENCY_KEY_SPELLED }))),
     }
 }
 
@@ -181,7 +184,7 @@ fn replay(
             Code::IdempotencyKeyReused,
             "This Idempotency-Key was used for another order request.",
         )
-        .with_details(json!({ "header": IDEMPOTENCY_KEY, "order_id": order.id })));
+        .with_details(json!({ "header": IDEMPOTENCY_KEY_SPELLED, "order_id": order.id })));
     }
     tracing::info!(order_id = order.id, "idempotent repeat of an order");
     let mut response = shared::http::created(
@@ -193,4 +196,27 @@ fn replay(
         HeaderValue::from_static("true"),
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name payment-service reads, the one its errors and API description show and the
+    /// one the gateway decides retries by are one header.
+    #[test]
+    fn the_idempotency_key_is_one_header_everywhere_it_is_named() {
+        assert!(IDEMPOTENCY_KEY_SPELLED.eq_ignore_ascii_case(shared::http::IDEMPOTENCY_KEY));
+        assert_eq!(IDEMPOTENCY_KEY.as_str(), shared::http::IDEMPOTENCY_KEY);
+        let doc =
+            serde_json::to_value(<crate::openapi::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+        let documented: Vec<&str> = doc["paths"]["/v1/orders"]["post"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "header")
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(documented, [IDEMPOTENCY_KEY_SPELLED]);
+    }
 }
