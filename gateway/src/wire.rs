@@ -404,8 +404,8 @@ fn chunk_size(line: &[u8]) -> Result<u64, Malformed> {
     u64::from_str_radix(hex, 16).map_err(|_| Malformed("malformed chunk size"))
 }
 
-/// A number's decimal digits, written without `fmt` (whose machinery costs a header value
-/// about 100 instructions more).
+/// A number's decimal digits, written without `fmt`: with `write!`, the four numbers a
+/// signed-in request writes (rate-limit values, user id) cost ~690 instructions more.
 pub struct Decimal {
     digits: [u8; 20],
     start: usize,
