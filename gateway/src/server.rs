@@ -208,11 +208,7 @@ async fn serve_connection(
     });
     // No header-read timeout of hyper's (a timer per request): a connection that is idle,
     // or slow to send a head, for `idle_limit` is closed by `quiet_for` instead.
-    // Head and body written from one buffer (the body copied in): hyper's queue of buffers
-    // for a vectored write cost ~340 instructions more per answer, and the gateway's
-    // answers are small; the system calls are the same (one write per answer).
     let connection = http1::Builder::new()
-        .writev(false)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);
