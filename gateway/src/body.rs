@@ -11,6 +11,7 @@ use hyper::{Response, StatusCode};
 use shared::ApiError;
 
 use crate::connections::ServiceBody;
+pub use crate::fields::Fields;
 
 /// A body held whole: sent in one frame (none when empty).
 #[derive(Default)]
@@ -42,8 +43,14 @@ impl Body for Whole {
     }
 }
 
-/// A response body on its way to the client.
-pub enum ToClient {
+/// A response body on its way to the client, with the header lines written as bytes
+/// that go before it ([`Fields`]: a service's relayed headers, the gateway's numbers).
+pub struct ToClient {
+    pub fields: Fields,
+    source: Source,
+}
+
+enum Source {
     /// The gateway's own answer (or none).
     Whole(Whole),
     /// A service's answer, read from its connection as the client takes it.
@@ -58,31 +65,53 @@ impl Body for ToClient {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        match self.get_mut() {
-            Self::Whole(whole) => Pin::new(whole).poll_frame(cx),
-            Self::Service(body) => Pin::new(body).poll_frame(cx),
+        match &mut self.get_mut().source {
+            Source::Whole(whole) => Pin::new(whole).poll_frame(cx),
+            Source::Service(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Whole(whole) => whole.is_end_stream(),
-            Self::Service(body) => body.is_end_stream(),
+        match &self.source {
+            Source::Whole(whole) => whole.is_end_stream(),
+            Source::Service(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Whole(whole) => whole.size_hint(),
-            Self::Service(body) => body.size_hint(),
+        match &self.source {
+            Source::Whole(whole) => whole.size_hint(),
+            Source::Service(body) => body.size_hint(),
         }
     }
 }
 
 impl ToClient {
     pub fn empty() -> Self {
-        Self::Whole(Whole::default())
+        Self::whole(Bytes::new())
     }
+
+    pub fn whole(bytes: Bytes) -> Self {
+        Self {
+            fields: Fields::default(),
+            source: Source::Whole(Whole::new(bytes)),
+        }
+    }
+
+    /// A service's answer: its headers relayed, its body read as the client takes it.
+    pub fn service(fields: Fields, body: ServiceBody) -> Self {
+        Self {
+            fields,
+            source: Source::Service(body),
+        }
+    }
+}
+
+/// The answer as hyper takes it: a header map only, the [`Fields`] moved into it.
+pub fn for_hyper(answer: Answer) -> Answer {
+    let (mut head, mut body) = answer.into_parts();
+    std::mem::take(&mut body.fields).move_into(&mut head.headers);
+    Response::from_parts(head, body)
 }
 
 pub type Answer = Response<ToClient>;
@@ -99,7 +128,7 @@ pub fn with_content_type(
     content_type: &'static str,
     bytes: impl Into<Bytes>,
 ) -> Answer {
-    let mut response = Response::new(ToClient::Whole(Whole::new(bytes.into())));
+    let mut response = Response::new(ToClient::whole(bytes.into()));
     *response.status_mut() = status;
     response
         .headers_mut()

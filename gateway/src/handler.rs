@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
-use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::HeaderName;
 use hyper::http::request::Parts;
 use hyper::upgrade::OnUpgrade;
 use hyper::{Method, StatusCode};
@@ -19,7 +17,7 @@ use crate::client_headers::ClientHeaders;
 use crate::client_ip;
 use crate::path::canonicalize;
 use crate::policy::{Decision, Policy, RoleSet};
-use crate::proxy::{self, Forwarding, Granted, RequestBody};
+use crate::proxy::{self, ClientBody, Forwarding, Granted, RequestBody};
 use crate::ratelimit::{self, Verdict};
 use crate::server::{Handled, RequestInfo, Worker};
 use crate::startup::GatewayState;
@@ -40,8 +38,9 @@ struct Outcome {
 pub struct Received<'a> {
     pub head: &'a Parts,
     pub sent: &'a ClientHeaders<'a>,
-    pub body: Incoming,
-    pub upgrade: OnUpgrade,
+    pub body: ClientBody,
+    /// `None` when the server read the request itself (it never asks to switch).
+    pub upgrade: Option<OnUpgrade>,
 }
 
 pub async fn gateway(
@@ -229,7 +228,10 @@ async fn decide_and_forward(
         internal_token: &state.internal_token,
     };
     outcome.forwarded = true;
-    if sent.upgrade && crate::websocket::is_upgrade(method, &head.headers) {
+    if sent.upgrade
+        && crate::websocket::is_upgrade(method, &head.headers)
+        && let Some(upgrade) = upgrade
+    {
         return Box::pin(crate::websocket::forward(
             head,
             upgrade,
@@ -315,33 +317,24 @@ fn refuse(err: ApiError, verdict: Option<Verdict>) -> Answer {
     with_rate_headers(body::error(&err), verdict)
 }
 
-const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+/// The rate-limit headers every counted answer gets: the limit, what is left of it, and
+/// the seconds until its window resets.
+pub(crate) const RATE_LIMIT_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("ratelimit-limit"),
+    HeaderName::from_static("ratelimit-remaining"),
+    HeaderName::from_static("ratelimit-reset"),
+];
 
 fn with_rate_headers(mut response: Answer, verdict: Option<Verdict>) -> Answer {
     let Some(v) = verdict else {
         return response;
     };
-    // The three numbers written into one buffer, each value a slice of it: one
-    // allocation, not one per value.
-    let mut digits = BytesMut::with_capacity(60);
-    let mut ends = [0; 3];
-    for (end, number) in ends.iter_mut().zip([v.limit, v.remaining, v.reset_secs]) {
-        digits.extend_from_slice(Decimal::new(number).as_bytes());
-        *end = digits.len();
-    }
-    let digits = digits.freeze();
-    let headers = response.headers_mut();
-    let mut start = 0;
-    for (name, end) in [RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET]
-        .into_iter()
-        .zip(ends)
+    let fields = &mut response.body_mut().fields;
+    for (name, number) in RATE_LIMIT_HEADERS
+        .iter()
+        .zip([v.limit, v.remaining, v.reset_secs])
     {
-        if let Ok(value) = HeaderValue::from_maybe_shared(digits.slice(start..end)) {
-            headers.insert(name, value);
-        }
-        start = end;
+        fields.push(name, Decimal::new(number).as_bytes());
     }
     response
 }

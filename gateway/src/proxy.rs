@@ -32,7 +32,7 @@ use crate::wire::{Decimal, RequestHead};
 
 /// Bodies up to this size are read whole and sent with a length (and can be sent again
 /// to another replica); larger or unsized bodies are streamed through, once.
-const BUFFERED_BODY_LIMIT: u64 = 64 * 1024;
+pub(crate) const BUFFERED_BODY_LIMIT: u64 = 64 * 1024;
 
 /// What the gateway adds to the forwarded request.
 #[derive(Clone, Copy)]
@@ -80,7 +80,7 @@ pub async fn forward(
     let request = request.finish();
     // A `HEAD` answer keeps its length (it describes the body a `GET` would get).
     let keep = if head.method == Method::HEAD {
-        |name: &HeaderName| !is_hop_by_hop(name.as_str())
+        |name: &HeaderName| relayed(name) || *name == rh::CONTENT_LENGTH
     } else {
         relayed
     };
@@ -91,9 +91,8 @@ pub async fn forward(
         .await;
     metrics.upstream(base_url, started, sent.as_ref().err().map(ApiError::code));
     let (answer, body) = sent?;
-    let mut response = Response::new(ToClient::Service(body));
+    let mut response = Response::new(ToClient::service(answer.fields, body));
     *response.status_mut() = answer.status;
-    *response.headers_mut() = answer.headers;
     Ok(response)
 }
 
@@ -270,6 +269,14 @@ fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
+/// A request's body as the server hands it on.
+pub enum ClientBody {
+    /// Read whole with the head (a plain request: [`crate::http1`]).
+    Whole(Bytes),
+    /// Still to be read, through hyper.
+    Incoming(Incoming),
+}
+
 /// The request's body, read once for every attempt at forwarding it.
 pub enum RequestBody {
     /// Read whole: every attempt sends it.
@@ -280,7 +287,11 @@ pub enum RequestBody {
 
 impl RequestBody {
     /// `client`: what the request's headers say of its framing.
-    pub async fn read(client: &ClientHeaders<'_>, mut body: Incoming) -> Result<Self, ApiError> {
+    pub async fn read(client: &ClientHeaders<'_>, body: ClientBody) -> Result<Self, ApiError> {
+        let mut body = match body {
+            ClientBody::Whole(bytes) => return Ok(Self::Whole(bytes)),
+            ClientBody::Incoming(body) => body,
+        };
         let length: Option<u64> = client
             .content_length
             .and_then(|v| v.to_str().ok())
@@ -313,10 +324,14 @@ impl RequestBody {
     }
 }
 
-/// An answer's header the client gets: not hop-by-hop, and not the length, which the
-/// body relayed (streamed, or cut short) says for itself.
+/// An answer's header the client gets: not hop-by-hop, not the length, which the body
+/// relayed (streamed, or cut short) says for itself, and none the gateway writes its own
+/// value of on every answer (the request id, the rate limits).
 pub(crate) fn relayed(name: &HeaderName) -> bool {
-    !is_hop_by_hop(name.as_str()) && *name != rh::CONTENT_LENGTH
+    !is_hop_by_hop(name.as_str())
+        && *name != rh::CONTENT_LENGTH
+        && *name != X_REQUEST_ID
+        && !crate::handler::RATE_LIMIT_HEADERS.contains(name)
 }
 
 pub(crate) fn is_hop_by_hop(name: &str) -> bool {
@@ -343,7 +358,9 @@ mod tests {
 
     use shared::identity::names;
 
-    use super::{Forwarding, Granted, host, push_ip, scheme_and_host, write_upstream_headers};
+    use super::{
+        Forwarding, Granted, host, push_ip, relayed, scheme_and_host, write_upstream_headers,
+    };
     use crate::auth::Caller;
     use crate::client_headers::ClientHeaders;
     use crate::server::RequestInfo;
@@ -501,6 +518,33 @@ mod tests {
         assert_eq!(values(names::INTERNAL_TOKEN), ["internal"]);
         for gone in ["authorization", "content-length", "connection", "x-hop"] {
             assert_eq!(values(gone), Vec::<&str>::new(), "{gone}");
+        }
+    }
+
+    /// The client gets one request id and one set of rate-limit numbers, the gateway's,
+    /// and the length its own server (or hyper) writes for the body relayed.
+    #[test]
+    fn a_service_answer_keeps_its_headers_but_those_the_gateway_writes() {
+        for kept in [
+            "content-type",
+            "cache-control",
+            "www-authenticate",
+            "idempotent-replayed",
+        ] {
+            assert!(relayed(&HeaderName::from_static(kept)), "{kept}");
+        }
+        for gone in [
+            "x-request-id",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "keep-alive",
+            "upgrade",
+        ] {
+            assert!(!relayed(&HeaderName::from_static(gone)), "{gone}");
         }
     }
 

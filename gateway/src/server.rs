@@ -1,10 +1,12 @@
-//! The gateway's HTTP server: hyper's HTTP/1 on one single-threaded runtime per worker,
-//! each worker accepting from the shared listener and holding its own Redis connection,
-//! HTTP clients and connections to the services, so a request is served start to end on
-//! one thread with no hand-off. actix-web's layers (its per-request app
-//! service, extractors, middleware, payload and body adapters) cost about 38,000 of a
-//! signed-in request's ~100,000 instructions; what every server does around a request
-//! (ids, trace, span, metrics: [`shared::request`]) is done here as in the services.
+//! The gateway's HTTP server: its own HTTP/1.1 for plain requests ([`http1`]), hyper's
+//! for the rest of a connection from its first request that is not plain. One
+//! single-threaded runtime per worker, each worker accepting from the shared listener and
+//! holding its own Redis connection, HTTP clients and connections to the services, so a
+//! request is served start to end on one thread with no hand-off. actix-web's layers (its
+//! per-request app service, extractors, middleware, payload and body adapters) cost about
+//! 38,000 of a signed-in request's ~100,000 instructions; what every server does around a
+//! request (ids, trace, span, metrics: [`shared::request`]) is done here as in the
+//! services.
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};
@@ -14,8 +16,10 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
-use hyper::server::conn::http1;
+use hyper::http::request::Parts;
+use hyper::server::conn::http1 as hyper_http1;
 use hyper::service::service_fn;
+use hyper::upgrade::OnUpgrade;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use shared::metrics::Metrics;
@@ -29,8 +33,9 @@ use crate::auth::session::SessionCheck;
 use crate::body::{self, Answer};
 use crate::client_headers::{ClientHeaders, X_REQUEST_ID};
 use crate::connections::Connections;
+use crate::proxy::{self, ClientBody};
 use crate::startup::GatewayState;
-use crate::{docs, handler, idle};
+use crate::{docs, handler, http1, idle};
 
 /// What one worker thread holds: the shared state and its own connections.
 pub struct Worker {
@@ -187,7 +192,7 @@ async fn accept_until_stopped(listener: TcpListener, worker: Worker, mut stop: S
 }
 
 async fn serve_connection(
-    stream: tokio::net::TcpStream,
+    mut stream: tokio::net::TcpStream,
     peer: SocketAddr,
     worker: Arc<Worker>,
     mut stop: StopSignal,
@@ -195,27 +200,72 @@ async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let idle_limit = worker.idle_limit;
     let activity = Arc::new(idle::Activity::default());
+    let plain = http1::serve(
+        &mut stream,
+        &activity,
+        stop.clone(),
+        proxy::BUFFERED_BODY_LIMIT,
+        |head, body| worker.serve(head, ClientBody::Whole(body), None, peer),
+    );
+    let ended = tokio::select! {
+        biased;
+        ended = plain => ended,
+        () = idle::quiet_for(&activity, idle_limit) => return,
+        // A halt that is not graceful drops the request in flight; a graceful one lets
+        // the plain server answer it first.
+        _ = stop.wait_for(|stop| *stop == Some(false)) => return,
+    };
+    if let http1::Ended::Handover(read) = ended {
+        serve_with_hyper(
+            http1::Rewind::new(read, stream),
+            peer,
+            worker,
+            activity,
+            stop,
+        )
+        .await;
+    }
+}
+
+/// Serves the rest of a connection with hyper, from a request that is not plain on.
+async fn serve_with_hyper(
+    stream: http1::Rewind,
+    peer: SocketAddr,
+    worker: Arc<Worker>,
+    activity: Arc<idle::Activity>,
+    mut stop: StopSignal,
+) {
+    let idle_limit = worker.idle_limit;
     let service = service_fn({
         let activity = activity.clone();
-        move |req| {
+        move |mut req: Request<Incoming>| {
             let in_flight = activity.begin();
             let worker = worker.clone();
             async move {
-                let answer = worker.serve(req, peer).await;
+                // Taken before the head is borrowed: hyper's hold on the connection for a
+                // WebSocket handshake (an empty one unless the request asked to switch).
+                let upgrade = hyper::upgrade::on(&mut req);
+                let (head, body) = req.into_parts();
+                let answer = worker
+                    .serve(head, ClientBody::Incoming(body), Some(upgrade), peer)
+                    .await;
+                let answer = body::for_hyper(answer);
                 Ok::<_, Infallible>(answer.map(|body| idle::Tracked::new(body, in_flight)))
             }
         }
     });
     // No header-read timeout of hyper's (a timer per request): a connection that is idle,
     // or slow to send a head, for `idle_limit` is closed by `quiet_for` instead.
-    let connection = http1::Builder::new()
+    let connection = hyper_http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);
-    tokio::select! {
-        _ = connection.as_mut() => return,
-        () = idle::quiet_for(&activity, idle_limit) => return,
-        _ = stop.changed() => {}
+    if stop.borrow_and_update().is_none() {
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            () = idle::quiet_for(&activity, idle_limit) => return,
+            _ = stop.changed() => {}
+        }
     }
     if *stop.borrow() == Some(true) {
         connection.as_mut().graceful_shutdown();
@@ -226,13 +276,14 @@ async fn serve_connection(
 impl Worker {
     /// What every server does around a request ([`RequestScope`], metrics, the drain's
     /// `Connection: close`), around the gateway's routes.
-    async fn serve(self: &Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Answer {
+    async fn serve(
+        self: &Arc<Self>,
+        head: Parts,
+        body: ClientBody,
+        upgrade: Option<OnUpgrade>,
+        peer: SocketAddr,
+    ) -> Answer {
         let timer = self.metrics.request_started();
-        let mut req = req;
-        // Taken before the head is borrowed: hyper's hold on the connection for a
-        // WebSocket handshake (an empty one unless the request asked to switch).
-        let upgrade = hyper::upgrade::on(&mut req);
-        let (head, body) = req.into_parts();
         let sent = ClientHeaders::pick(&head.headers);
         let scope = RequestScope::begin(
             "gateway",
@@ -257,9 +308,10 @@ impl Worker {
         let handled =
             shared::trace::scope(scope.trace.clone(), work.instrument(scope.span.clone())).await;
         let mut answer = handled.answer;
-        if let Ok(value) = HeaderValue::from_str(&scope.request_id) {
-            answer.headers_mut().insert(X_REQUEST_ID, value);
-        }
+        answer
+            .body_mut()
+            .fields
+            .push(&X_REQUEST_ID, scope.request_id.as_bytes());
         if self.drain.is_draining() {
             answer
                 .headers_mut()

@@ -23,7 +23,7 @@ use shared::{ApiError, Code};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::body::{Answer, ToClient, Whole};
+use crate::body::{Answer, ToClient};
 use crate::proxy::{Forwarding, relayed, write_upstream_headers};
 use crate::upstreams::Upstream;
 use crate::wire::{self, RequestHead, ResponseHead};
@@ -101,7 +101,7 @@ pub async fn forward(
 
     let mut response = Response::new(ToClient::empty());
     *response.status_mut() = head.status;
-    *response.headers_mut() = head.headers;
+    head.fields.move_into(response.headers_mut());
     response
         .headers_mut()
         .insert(rh::UPGRADE, HeaderValue::from_static("websocket"));
@@ -201,9 +201,9 @@ async fn refusal(
         }
     }
     body.truncate(length);
-    let mut response = Response::new(ToClient::Whole(Whole::new(body.freeze())));
+    let mut response = Response::new(ToClient::whole(body.freeze()));
     *response.status_mut() = head.status;
-    *response.headers_mut() = head.headers;
+    head.fields.move_into(response.headers_mut());
     Ok(response)
 }
 

@@ -8,6 +8,7 @@ mod api_docs;
 mod bad_input;
 mod chat;
 mod client_connections;
+mod client_protocol;
 mod custom_roles;
 mod edge;
 mod empty_patches;
