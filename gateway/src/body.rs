@@ -11,14 +11,14 @@ use hyper::{Response, StatusCode};
 use shared::ApiError;
 
 use crate::connections::ServiceBody;
-pub use crate::fields::Fields;
+use crate::fields::Fields;
 
 /// A body held whole: sent in one frame (none when empty).
 #[derive(Default)]
-pub struct Whole(Option<Bytes>);
+struct Whole(Option<Bytes>);
 
 impl Whole {
-    pub fn new(bytes: Bytes) -> Self {
+    fn new(bytes: Bytes) -> Self {
         Self((!bytes.is_empty()).then_some(bytes))
     }
 }
