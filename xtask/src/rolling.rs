@@ -73,6 +73,7 @@ pub fn run(root: &Path, args: &[String]) -> Result {
             .iter()
             .map(|kind| (format!("RATE_LIMIT_{kind}"), "off".to_owned()))
             .collect(),
+        service_env: Vec::new(),
         replicas: 2,
     };
     let outcome = stack::start(root, &bin, &options, Procs::logging_to(&logs)?)

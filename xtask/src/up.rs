@@ -34,6 +34,7 @@ pub fn run(root: &Path, args: &[String]) -> Result {
         data: workspace::data_dir(root),
         http_port,
         gateway_env: Vec::new(),
+        service_env: Vec::new(),
         replicas,
     };
     let mut stack = stack::start(root, &bin, &options, Procs::default())?;
