@@ -30,16 +30,7 @@ impl Fields {
             return;
         }
         self.has_date |= *name == header::DATE;
-        let name = name.as_str().as_bytes();
-        let lines = &mut self.lines;
-        lines.reserve(name.len() + value.len() + 4);
-        // The separators pushed, not copied: a copy is a call of its own.
-        lines.extend_from_slice(name);
-        lines.push(b':');
-        lines.push(b' ');
-        lines.extend_from_slice(value);
-        lines.push(b'\r');
-        lines.push(b'\n');
+        crate::wire::push_field(&mut self.lines, name.as_str().as_bytes(), value);
     }
 
     /// Every line, each ending in CRLF.

@@ -141,20 +141,13 @@ pub(crate) fn write_upstream_headers(
     let sent = &head.headers;
     let client = forwarding.client;
     let names_more = client.connection;
-    let connection_names = |name: &str| {
-        sent.get_all(rh::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|v| v.trim().eq_ignore_ascii_case(name))
-    };
     for (name, value) in sent {
         let drop = is_hop_by_hop(name.as_str())
             || REPLACED.contains(name)
             || GATEWAY_ONLY_HEADERS
                 .iter()
                 .any(|h| h.as_str() == name.as_str())
-            || (names_more && connection_names(name.as_str()));
+            || (names_more && has_token(sent, &rh::CONNECTION, name.as_str()));
         if !drop {
             out.copy(name, value);
         }
@@ -332,6 +325,17 @@ pub(crate) fn relayed(name: &HeaderName) -> bool {
         && *name != rh::CONTENT_LENGTH
         && *name != X_REQUEST_ID
         && !crate::handler::RATE_LIMIT_HEADERS.contains(name)
+}
+
+/// Whether a comma-separated header (`Connection`, `Upgrade`) names `token`, in any case,
+/// in any of its values (those that are not ASCII are passed over).
+pub(crate) fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case(token))
 }
 
 pub(crate) fn is_hop_by_hop(name: &str) -> bool {

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use hyper::header::{self as rh, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{self as rh, HeaderMap, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::upgrade::OnUpgrade;
 use hyper::{Method, Response, StatusCode};
@@ -24,7 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::body::{Answer, ToClient};
-use crate::proxy::{Forwarding, relayed, write_upstream_headers};
+use crate::proxy::{Forwarding, has_token, relayed, write_upstream_headers};
 use crate::upstreams::Upstream;
 use crate::wire::{self, RequestHead, ResponseHead};
 
@@ -35,17 +35,9 @@ const MAX_REFUSAL_BODY: usize = 64 * 1024;
 
 /// A WebSocket handshake: `GET` with `Upgrade: websocket` and `Connection: upgrade`.
 pub fn is_upgrade(method: &Method, headers: &HeaderMap) -> bool {
-    let has_token = |name: HeaderName, token: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|v| v.trim().eq_ignore_ascii_case(token))
-    };
     method == Method::GET
-        && has_token(rh::UPGRADE, "websocket")
-        && has_token(rh::CONNECTION, "upgrade")
+        && has_token(headers, &rh::UPGRADE, "websocket")
+        && has_token(headers, &rh::CONNECTION, "upgrade")
 }
 
 /// Forwards the handshake (`forwarding`'s upstream aside) to the first replica that takes

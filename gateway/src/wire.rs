@@ -71,10 +71,7 @@ impl RequestHead {
     /// of digits, hex, addresses or a checked request id (not checked again, byte by byte).
     pub fn valid_header(&mut self, name: &str, value: &[u8]) {
         debug_assert!(is_field_value(value), "{name}: {value:?}");
-        self.0.extend_from_slice(name.as_bytes());
-        self.0.extend_from_slice(b": ");
-        self.0.extend_from_slice(value);
-        self.0.extend_from_slice(b"\r\n");
+        push_field(&mut self.0, name.as_bytes(), value);
     }
 
     /// `content-length: length`.
@@ -104,6 +101,27 @@ impl RequestHead {
         self.0.extend_from_slice(b"\r\n");
         self.0
     }
+}
+
+/// Appends the header line `name: value` (CRLF-ended) to a head being written: the
+/// request heads sent to the services, the answers' relayed [`Fields`], the client's
+/// answer heads. `value` must be a field value ([`is_field_value`]).
+pub fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.reserve(name.len() + value.len() + 4);
+    // The separators pushed, not copied: a copy is a call of its own.
+    out.extend_from_slice(name);
+    out.push(b':');
+    out.push(b' ');
+    out.extend_from_slice(value);
+    out.push(b'\r');
+    out.push(b'\n');
+}
+
+/// A status whose answer never has a body (RFC 9112 §6.3): 1xx, 204, 304.
+pub fn has_no_body(status: StatusCode) -> bool {
+    status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
 }
 
 /// A service's response head.
@@ -221,11 +239,7 @@ impl FramingHeaders {
 
     /// RFC 9112 §6.3, for a response.
     fn framing(&self, method: &Method, status: StatusCode) -> Result<Framing, Malformed> {
-        if *method == Method::HEAD
-            || status.is_informational()
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED
-        {
+        if *method == Method::HEAD || has_no_body(status) {
             return Ok(Framing::Length(0));
         }
         Ok(match (&self.last_coding, self.length) {

@@ -14,11 +14,12 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use hyper::StatusCode;
 use hyper::body::{Body, Frame};
-use hyper::header::{self, HeaderMap};
+use hyper::header;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::body::{Answer, ToClient};
-use crate::wire::Decimal;
+use crate::proxy::has_token;
+use crate::wire::{Decimal, has_no_body, push_field as field};
 
 /// Data this long is written from where it is rather than copied behind the head.
 const COPY_LIMIT: usize = 16 * 1024;
@@ -34,7 +35,7 @@ pub async fn write<W: AsyncWrite + Unpin>(
     out: &mut Vec<u8>,
 ) -> io::Result<bool> {
     let (parts, mut body) = answer.into_parts();
-    let keep_alive = !close && !says_close(&parts.headers);
+    let keep_alive = !close && !has_token(&parts.headers, &header::CONNECTION, "close");
     out.clear();
     status_line(out, parts.status);
     let mut has_date = false;
@@ -55,10 +56,7 @@ pub async fn write<W: AsyncWrite + Unpin>(
         DATE.with_borrow_mut(|date| field(out, b"date", date.now()));
     }
     let status = parts.status;
-    if status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
+    if has_no_body(status) {
         out.extend_from_slice(b"\r\n");
         io.write_all(out).await?;
         return Ok(keep_alive);
@@ -146,27 +144,11 @@ fn too_long() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, "body longer than its length")
 }
 
-fn says_close(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|option| option.trim_ascii().eq_ignore_ascii_case(b"close"))
-    })
-}
-
 fn status_line(out: &mut Vec<u8>, status: StatusCode) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
-}
-
-fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
 
